@@ -1,0 +1,49 @@
+"""Typed audit events. The names are fixed: auditors write queries and alerts against them."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Event(enum.StrEnum):
+    SIGNIN_SUCCEEDED = "auth.signin.succeeded"
+    SIGNIN_FAILED = "auth.signin.failed"
+    SIGNOUT = "auth.signout"
+    ROLE_GRANTED = "auth.role.granted"
+    REPO_ADDED = "repo.added"
+    REPO_REMOVED = "repo.removed"
+    SECRET_CREATED = "secret.created"
+    SECRET_ROTATED = "secret.rotated"
+    WEBHOOK_REJECTED = "webhook.rejected"
+    JOB_CREATED = "job.created"
+    JOB_SUPERSEDED = "job.superseded"
+    JOB_FAILED = "job.failed"
+    JOB_RETRIED = "job.retried"
+    JOB_CANCELLED = "job.cancelled"
+    MODEL_REQUEST = "model.request"
+    COMMENT_POSTED = "forge.comment.posted"
+    STATUS_SET = "forge.status.set"
+    EGRESS_REFUSED = "egress.refused"
+    CONFIG_CHANGED = "config.changed"
+    AUDIT_EXPORTED = "audit.exported"
+    KEYS_ROTATED = "keys.rotated"
+
+
+class Outcome(enum.StrEnum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    DENIED = "denied"
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One event as handed to the audit log. `details` must never hold secrets or code."""
+
+    event: Event
+    actor: str  # "user:alice", "system:worker", "forge:gitlab"
+    target: str  # "repo:3", "job:17", "user:bob"
+    outcome: Outcome
+    source: str = ""  # source address, when there is one
+    details: dict[str, Any] = field(default_factory=dict)

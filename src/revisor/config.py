@@ -1,0 +1,319 @@
+"""Settings: built once from `<data dir>/revisor.toml` plus `REVISOR_*` environment variables,
+then passed down. Nothing reads configuration at import time.
+
+Environment overrides use `REVISOR_<SECTION>__<KEY>` (double underscore), for example
+`REVISOR_SERVER__PORT=9000`. Secrets are never values in this file: settings that need one name
+a file (`*_file`) or live encrypted in the database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from revisor.errors import ConfigError
+
+CONFIG_NAME = "revisor.toml"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    # The address Git servers use to reach this appliance; printed as the webhook URL.
+    public_url: str = "http://127.0.0.1:8080"
+    max_body_bytes: int = 25 * 1024 * 1024
+    # GitLab signed webhooks: accepted clock skew for `webhook-timestamp`.
+    signature_tolerance_seconds: int = 300
+    metrics_public: bool = False  # False: /metrics needs loopback or the admin role
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    concurrency: int = 2
+    lease_seconds: int = 300
+    reap_interval_seconds: float = 15.0
+    max_attempts: int = 6
+    backoff_base_seconds: float = 10.0
+    backoff_max_seconds: float = 900.0
+
+
+@dataclass(frozen=True)
+class ReviewSettings:
+    """Admin defaults. A repository's `.revisor.toml` may tighten some of them (see review.policy)."""
+
+    min_severity: str = "minor"
+    max_comments: int = 25
+    max_file_bytes: int = 200_000
+    max_files: int = 300
+    ignore: tuple[str, ...] = ()
+    extra_instructions: str = ""
+    context_lines: int = 3
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    """An OpenAI-compatible model endpoint configured in revisor.toml."""
+
+    id: str
+    url: str
+    model: str = ""
+    api_key_file: str = ""
+    max_concurrency: int = 1
+    timeout_seconds: float = 300.0
+    context_tokens: int = 8192
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    # Engine and model of the embedded sidecar started by `revisor up`.
+    engine: str = "llama.cpp"
+    default_model: str = "smollm2-135m-instruct-q4_1"
+    sidecar_host: str = "127.0.0.1"
+    sidecar_port: int = 8081
+    sidecar_context: int = 8192
+    sidecar_parallel: int = 1
+    max_output_tokens: int = 1024
+    temperature: float = 0.1
+    # "json_object" (grammar-free JSON mode) or "json_schema"; chosen by measurement (bench/).
+    structured_output: str = "json_object"
+    endpoints: tuple[EndpointSettings, ...] = ()
+    fallback: str = ""  # endpoint id used when the routed one is unavailable
+    routes: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class LdapSettings:
+    enabled: bool = False
+    servers: tuple[str, ...] = ()  # ldaps://host:636 or ldap://host:389 (with start_tls)
+    start_tls: bool = False
+    ca_file: str = ""
+    bind_dn: str = ""
+    bind_password_file: str = ""
+    user_base: str = ""
+    user_filter: str = "(uid={username})"
+    group_base: str = ""
+    nested_groups: bool = True
+    nested_depth: int = 5
+    connect_timeout_seconds: float = 5.0
+    receive_timeout_seconds: float = 10.0
+    # group DN -> role (admin, maintainer, auditor, viewer)
+    group_roles: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 12
+    login_attempts_per_user: int = 5
+    login_attempts_per_address: int = 20
+    login_window_minutes: int = 15
+    cookie_secure: bool = False  # set True when served over TLS
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    checkpoint_every: int = 100
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str = "info"
+    format: str = "json"
+    levels: Mapping[str, str] = field(default_factory=dict)  # component -> level
+
+
+@dataclass(frozen=True)
+class EgressSettings:
+    # Extra hosts the appliance may reach besides the ones derived from its configuration.
+    allow: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    server: ServerSettings = field(default_factory=ServerSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    review: ReviewSettings = field(default_factory=ReviewSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    ldap: LdapSettings = field(default_factory=LdapSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    egress: EgressSettings = field(default_factory=EgressSettings)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "revisor.db"
+
+    @property
+    def queue_path(self) -> Path:
+        return self.data_dir / "queue.db"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.data_dir / "audit.db"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "server": ServerSettings,
+    "worker": WorkerSettings,
+    "review": ReviewSettings,
+    "model": ModelSettings,
+    "ldap": LdapSettings,
+    "auth": AuthSettings,
+    "audit": AuditSettings,
+    "log": LogSettings,
+    "egress": EgressSettings,
+}
+
+
+def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    return Path(env.get("REVISOR_DATA_DIR", "./revisor-data")).expanduser()
+
+
+def load(data_dir: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read `revisor.toml` in `data_dir` (if present) and apply `REVISOR_*` overrides."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    path = data_dir / CONFIG_NAME
+    if path.exists():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    _apply_env(raw, env)
+    unknown = set(raw) - set(_SECTIONS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown section(s): {', '.join(sorted(unknown))}")
+    sections = {name: _build(cls, raw.get(name, {}), name) for name, cls in _SECTIONS.items()}
+    return Settings(data_dir=data_dir.resolve(), **sections)
+
+
+def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    for key, value in env.items():
+        if not key.startswith("REVISOR_") or "__" not in key:
+            continue
+        section, _, name = key[len("REVISOR_") :].lower().partition("__")
+        raw.setdefault(section, {})[name] = _coerce_env(value)
+
+
+def _coerce_env(value: str) -> Any:
+    lowered = value.strip().lower()
+    if lowered in {"true", "false"}:
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _build(cls: type[Any], values: Any, section: str) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"[{section}] must be a table")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise ConfigError(f"[{section}] unknown key(s): {', '.join(sorted(unknown))}")
+    kwargs: dict[str, Any] = {}
+    for name, value in values.items():
+        if section == "model" and name == "endpoints":
+            kwargs[name] = tuple(_build(EndpointSettings, v, "model.endpoints") for v in value)
+        elif isinstance(value, list):
+            kwargs[name] = tuple(value)
+        else:
+            kwargs[name] = value
+        default = fields[name].default
+        if default is not dataclasses.MISSING and default is not None:
+            _check_type(section, name, default, kwargs[name])
+    return cls(**kwargs)
+
+
+def _check_type(section: str, name: str, default: Any, value: Any) -> None:
+    if isinstance(default, bool) != isinstance(value, bool):
+        raise ConfigError(f"[{section}] {name} must be true or false")
+    if isinstance(default, float) and isinstance(value, int):
+        return
+    if not isinstance(value, type(default)):
+        expected = type(default).__name__
+        raise ConfigError(f"[{section}] {name} must be {expected}, got {value!r}")
+
+
+DEFAULT_TOML = """\
+# Revisor configuration. Every key is optional; the values shown are the defaults.
+# Environment variables override keys: REVISOR_<SECTION>__<KEY>, e.g. REVISOR_SERVER__PORT=9000.
+# Secrets never go in this file: settings that need one name a file readable only by revisor.
+
+[server]
+# host = "127.0.0.1"
+# port = 8080
+# workers = 1
+# public_url = "http://127.0.0.1:8080"   # what Git servers use to reach the webhooks
+# max_body_bytes = 26214400                # webhook body cap (413 above it)
+# signature_tolerance_seconds = 300        # GitLab signed webhooks: allowed clock skew
+
+[worker]
+# concurrency = 2
+# lease_seconds = 300        # a job whose worker vanished is re-queued after this
+# max_attempts = 6           # then the job ends "failed" (dead letter) with its last error
+# backoff_base_seconds = 10
+
+[review]
+# min_severity = "minor"     # info | minor | major | critical
+# max_comments = 25
+# max_file_bytes = 200000
+# ignore = ["docs/generated/**"]
+# extra_instructions = ""
+
+[model]
+# engine = "llama.cpp"       # the embedded sidecar: llama.cpp or vllm
+# default_model = "smollm2-135m-instruct-q4_1"
+# sidecar_port = 8081
+# sidecar_context = 8192
+# structured_output = "json_object"
+# fallback = ""              # endpoint id to use when the routed one is down
+# [[model.endpoints]]        # external OpenAI-compatible endpoints (or `revisor model add`)
+# id = "gpu1"
+# url = "https://gpu1.internal:8000/v1"
+# model = "qwen2.5-coder-32b"
+# api_key_file = "/etc/revisor/gpu1.key"
+# max_concurrency = 8
+
+[ldap]
+# enabled = false
+# servers = ["ldaps://ldap1.internal:636", "ldaps://ldap2.internal:636"]
+# ca_file = "/etc/revisor/ldap-ca.pem"
+# bind_dn = "cn=revisor,ou=services,dc=example,dc=org"
+# bind_password_file = "/etc/revisor/ldap-bind.pw"
+# user_base = "ou=people,dc=example,dc=org"
+# group_base = "ou=groups,dc=example,dc=org"
+# [ldap.group_roles]
+# "cn=revisor-admins,ou=groups,dc=example,dc=org" = "admin"
+
+[auth]
+# session_idle_minutes = 30
+# session_absolute_hours = 12
+# cookie_secure = false      # set true when served over TLS
+
+[log]
+# level = "info"
+# [log.levels]
+# worker = "debug"
+"""

@@ -1,0 +1,223 @@
+"""Frozen dataclasses that flow through the review pipeline.
+
+Everything here is plain data: no I/O, no forge- or model-specific types. Forge adapters
+translate their APIs into these types, the review engine (`revisor.review`) works only on them,
+and the worker hands them from one stage to the next.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class ForgeKind(enum.StrEnum):
+    GITLAB = "gitlab"
+    GITEA = "gitea"
+
+
+class LineKind(enum.StrEnum):
+    ADDED = "+"
+    REMOVED = "-"
+    CONTEXT = " "
+
+
+class FileStatus(enum.StrEnum):
+    MODIFIED = "modified"
+    ADDED = "added"
+    DELETED = "deleted"
+    RENAMED = "renamed"
+
+
+class Severity(enum.IntEnum):
+    """Ordered so that `finding.severity >= policy.min_severity` works."""
+
+    INFO = 0
+    MINOR = 1
+    MAJOR = 2
+    CRITICAL = 3
+
+    @classmethod
+    def parse(cls, value: str) -> Severity:
+        try:
+            return cls[value.strip().upper()]
+        except KeyError:
+            allowed = ", ".join(s.name.lower() for s in cls)
+            raise ValueError(f"unknown severity {value!r} (allowed: {allowed})") from None
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class StatusState(enum.StrEnum):
+    """Commit status as Revisor thinks of it; each forge maps it to its own vocabulary."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class MergeRequestRef:
+    """Which merge request: enough to find it again on the registered server."""
+
+    forge: ForgeKind
+    project: str  # GitLab "group/project", Gitea "owner/repo"
+    number: int  # GitLab iid, Gitea pull index
+
+
+@dataclass(frozen=True)
+class MergeRequest:
+    ref: MergeRequestRef
+    title: str
+    description: str
+    author: str
+    draft: bool
+    labels: tuple[str, ...]
+    source_branch: str
+    target_branch: str
+    head_sha: str
+    base_sha: str
+    start_sha: str
+    web_url: str = ""
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    kind: LineKind
+    old_line: int | None  # None for added lines
+    new_line: int | None  # None for removed lines
+    text: str
+
+
+@dataclass(frozen=True)
+class Hunk:
+    old_start: int
+    old_count: int
+    new_start: int
+    new_count: int
+    section: str  # text after the second "@@", often the enclosing function
+    lines: tuple[DiffLine, ...]
+
+
+@dataclass(frozen=True)
+class FileDiff:
+    old_path: str
+    new_path: str
+    status: FileStatus
+    hunks: tuple[Hunk, ...]
+    binary: bool = False
+    # The forge said the diff was too large to send (GitLab "too_large"/"collapsed").
+    truncated_by_forge: bool = False
+
+    @property
+    def path(self) -> str:
+        return self.old_path if self.status is FileStatus.DELETED else self.new_path
+
+    def lines(self) -> tuple[DiffLine, ...]:
+        return tuple(line for hunk in self.hunks for line in hunk.lines)
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One model request's worth of diff: whole hunks of one or more files."""
+
+    index: int
+    files: tuple[FileDiff, ...]
+    estimated_tokens: int
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A model finding anchored to a line that is in the diff."""
+
+    path: str
+    old_path: str
+    old_line: int | None
+    new_line: int | None
+    severity: Severity
+    title: str
+    body: str
+    suggestion: str | None = None
+    fingerprint: str = ""
+    source: str = "model"  # "model" or "redaction"
+
+
+@dataclass(frozen=True)
+class InlineComment:
+    """A rendered comment, ready to post at a diff position."""
+
+    path: str
+    old_path: str
+    old_line: int | None
+    new_line: int | None
+    body: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class ExistingComment:
+    """A comment the bot posted earlier, as listed back from the forge."""
+
+    comment_id: str
+    body: str
+    fingerprint: str | None
+    is_summary: bool
+
+
+@dataclass(frozen=True)
+class RejectedComment:
+    comment: InlineComment
+    reason: str
+
+
+@dataclass(frozen=True)
+class PostResult:
+    posted: tuple[InlineComment, ...] = ()
+    rejected: tuple[RejectedComment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    requests: int = 0
+    latency_ms: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.requests + other.requests,
+            self.latency_ms + other.latency_ms,
+        )
+
+
+@dataclass(frozen=True)
+class ReviewResult:
+    findings: tuple[Finding, ...]
+    reviewed_files: tuple[str, ...]
+    skipped: tuple[SkippedFile, ...]
+    model: str
+    prompt_version: str
+    usage: Usage = field(default_factory=Usage)
+    duration_ms: int = 0
+    chunks_total: int = 0
+    chunks_failed: int = 0
+    dropped_unanchored: int = 0
+    dropped_below_severity: int = 0
+    dropped_over_cap: int = 0
+    redactions: int = 0
+
+    @property
+    def partial(self) -> bool:
+        return self.chunks_failed > 0

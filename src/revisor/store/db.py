@@ -1,0 +1,133 @@
+"""Opening Revisor's SQLite database and migrating it.
+
+One explicit `Database` object (sqlite-utils) is passed to whoever needs it. Every connection uses
+WAL with `synchronous=FULL`, so a row committed before a webhook is answered survives power loss.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlite_utils
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def connect(path: Path | str) -> sqlite_utils.Database:
+    """Open (creating if needed) a database file with Revisor's durability settings."""
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return sqlite_utils.Database(conn)
+
+
+def now() -> float:
+    return time.time()
+
+
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE repos (
+            id INTEGER PRIMARY KEY,
+            forge TEXT NOT NULL CHECK (forge IN ('gitlab', 'gitea')),
+            server TEXT NOT NULL,
+            project TEXT NOT NULL,
+            token_enc BLOB NOT NULL,
+            webhook_secret_enc BLOB NOT NULL,
+            signing_secret_enc BLOB,
+            ca_file TEXT,
+            policy TEXT NOT NULL DEFAULT '{}',
+            enabled INTEGER NOT NULL DEFAULT 1,
+            created_at REAL NOT NULL,
+            UNIQUE (forge, server, project)
+        );
+        CREATE TABLE deliveries (
+            key TEXT PRIMARY KEY,
+            repo_id INTEGER REFERENCES repos(id) ON DELETE SET NULL,
+            event TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            job_id INTEGER,
+            received_at REAL NOT NULL
+        );
+        CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY,
+            repo_id INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+            mr_number INTEGER NOT NULL,
+            head_sha TEXT NOT NULL,
+            trigger TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN
+                ('queued', 'running', 'done', 'failed', 'superseded', 'skipped', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            not_before REAL NOT NULL DEFAULT 0,
+            enqueued_at REAL,
+            lease_owner TEXT,
+            lease_expires REAL,
+            stage TEXT,
+            last_error TEXT,
+            result TEXT,
+            request_id TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            started_at REAL,
+            finished_at REAL
+        );
+        CREATE INDEX jobs_state ON jobs (state, not_before);
+        CREATE INDEX jobs_mr ON jobs (repo_id, mr_number, state);
+        CREATE TABLE usage (
+            id INTEGER PRIMARY KEY,
+            job_id INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+            repo_id INTEGER,
+            model TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            latency_ms INTEGER NOT NULL,
+            ok INTEGER NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX usage_job ON usage (job_id);
+        """
+    )
+
+
+MIGRATIONS: list[tuple[str, Migration]] = [
+    ("001_initial", _m001_initial),
+]
+
+
+def migrate(db: sqlite_utils.Database, migrations: list[tuple[str, Migration]] | None = None) -> list[str]:
+    """Apply pending migrations in order, each in its own transaction. Returns the names applied."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
+    )
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
+    applied = []
+    for name, fn in migrations or MIGRATIONS:
+        if name in done:
+            continue
+        with db.conn:
+            fn(db)
+            db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", [name, now()])
+        applied.append(name)
+    return applied
+
+
+def pending_migrations(db: sqlite_utils.Database) -> list[str]:
+    if not db["_migrations"].exists():
+        return [name for name, _ in MIGRATIONS]
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
+    return [name for name, _ in MIGRATIONS if name not in done]
+
+
+def open_database(path: Path | str) -> sqlite_utils.Database:
+    db = connect(path)
+    migrate(db)
+    return db

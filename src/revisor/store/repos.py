@@ -1,0 +1,189 @@
+"""Registered repositories. Tokens and webhook secrets are stored sealed (see revisor.secrets)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+from revisor.domain import ForgeKind
+from revisor.errors import RevisorError
+from revisor.secrets import KeyRing, aad_for
+from revisor.store.db import now
+
+
+class RepoNotFound(RevisorError):
+    pass
+
+
+class RepoExists(RevisorError):
+    pass
+
+
+@dataclass(frozen=True)
+class Repo:
+    id: int
+    forge: ForgeKind
+    server: str
+    project: str
+    ca_file: str | None
+    enabled: bool
+    policy: dict[str, Any] = field(default_factory=dict)
+    has_signing_secret: bool = False
+
+    @property
+    def row_key(self) -> str:
+        return row_key(self.forge, self.server, self.project)
+
+    def public(self) -> dict[str, Any]:
+        """What may be shown to anyone with access to the dashboard or CLI (no secrets)."""
+        return {
+            "id": self.id,
+            "forge": self.forge.value,
+            "server": self.server,
+            "project": self.project,
+            "ca_file": self.ca_file,
+            "enabled": self.enabled,
+            "policy": self.policy,
+        }
+
+
+@dataclass(frozen=True)
+class RepoSecrets:
+    token: str
+    webhook_secret: str
+    signing_secret: str | None
+
+    def __repr__(self) -> str:  # never let a secret reach a log through repr()
+        return "RepoSecrets(<redacted>)"
+
+
+def row_key(forge: ForgeKind | str, server: str, project: str) -> str:
+    return f"{ForgeKind(forge).value}:{server}:{project}"
+
+
+def normalize_server(url: str) -> str:
+    url = url.strip().rstrip("/")
+    if not url.startswith(("https://", "http://")):
+        raise RevisorError(f"server URL must start with https:// or http://, got {url!r}")
+    return url
+
+
+def _from_row(row: dict[str, Any]) -> Repo:
+    return Repo(
+        id=row["id"],
+        forge=ForgeKind(row["forge"]),
+        server=row["server"],
+        project=row["project"],
+        ca_file=row["ca_file"],
+        enabled=bool(row["enabled"]),
+        policy=json.loads(row["policy"] or "{}"),
+        has_signing_secret=row["signing_secret_enc"] is not None,
+    )
+
+
+def add(
+    db: sqlite_utils.Database,
+    keys: KeyRing,
+    *,
+    forge: ForgeKind,
+    server: str,
+    project: str,
+    token: str,
+    webhook_secret: str,
+    signing_secret: str | None = None,
+    ca_file: str | None = None,
+) -> Repo:
+    server = normalize_server(server)
+    project = project.strip().strip("/")
+    key = row_key(forge, server, project)
+    if get_by_key(db, forge, server, project) is not None:
+        raise RepoExists(f"{forge.value} repository {project} on {server} is already registered")
+    with db.conn:
+        cursor = db.execute(
+            "INSERT INTO repos (forge, server, project, token_enc, webhook_secret_enc,"
+            " signing_secret_enc, ca_file, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                forge.value,
+                server,
+                project,
+                keys.seal(token, aad_for("repos", key, "token")),
+                keys.seal(webhook_secret, aad_for("repos", key, "webhook_secret")),
+                keys.seal(signing_secret, aad_for("repos", key, "signing_secret"))
+                if signing_secret
+                else None,
+                ca_file,
+                now(),
+            ],
+        )
+    assert cursor.lastrowid is not None
+    return get(db, cursor.lastrowid)
+
+
+def get(db: sqlite_utils.Database, repo_id: int) -> Repo:
+    rows = list(db.query("SELECT * FROM repos WHERE id = ?", [repo_id]))
+    if not rows:
+        raise RepoNotFound(f"no repository with id {repo_id}")
+    return _from_row(rows[0])
+
+
+def get_by_key(db: sqlite_utils.Database, forge: ForgeKind, server: str, project: str) -> Repo | None:
+    rows = list(
+        db.query(
+            "SELECT * FROM repos WHERE forge = ? AND server = ? AND project = ?",
+            [forge.value, server, project],
+        )
+    )
+    return _from_row(rows[0]) if rows else None
+
+
+def find_by_project(db: sqlite_utils.Database, forge: ForgeKind, project: str) -> list[Repo]:
+    """Repositories of this forge kind with this project path (case-insensitive, as forges are)."""
+    rows = db.query(
+        "SELECT * FROM repos WHERE forge = ? AND lower(project) = lower(?)", [forge.value, project]
+    )
+    return [_from_row(r) for r in rows]
+
+
+def list_all(db: sqlite_utils.Database) -> list[Repo]:
+    return [_from_row(r) for r in db.query("SELECT * FROM repos ORDER BY id")]
+
+
+def remove(db: sqlite_utils.Database, repo_id: int) -> Repo:
+    repo = get(db, repo_id)
+    with db.conn:
+        db.execute("DELETE FROM repos WHERE id = ?", [repo_id])
+    return repo
+
+
+def load_secrets(db: sqlite_utils.Database, keys: KeyRing, repo: Repo) -> RepoSecrets:
+    row = next(
+        db.query(
+            "SELECT token_enc, webhook_secret_enc, signing_secret_enc FROM repos WHERE id = ?",
+            [repo.id],
+        )
+    )
+    key = repo.row_key
+    signing = row["signing_secret_enc"]
+    return RepoSecrets(
+        token=keys.open_str(row["token_enc"], aad_for("repos", key, "token")),
+        webhook_secret=keys.open_str(row["webhook_secret_enc"], aad_for("repos", key, "webhook_secret")),
+        signing_secret=keys.open_str(signing, aad_for("repos", key, "signing_secret"))
+        if signing
+        else None,
+    )
+
+
+def set_webhook_secret(db: sqlite_utils.Database, keys: KeyRing, repo: Repo, secret: str) -> None:
+    with db.conn:
+        db.execute(
+            "UPDATE repos SET webhook_secret_enc = ? WHERE id = ?",
+            [keys.seal(secret, aad_for("repos", repo.row_key, "webhook_secret")), repo.id],
+        )
+
+
+def set_policy(db: sqlite_utils.Database, repo_id: int, policy: dict[str, Any]) -> None:
+    with db.conn:
+        db.execute("UPDATE repos SET policy = ? WHERE id = ?", [json.dumps(policy), repo_id])
