@@ -8,7 +8,9 @@ and the worker hands them from one stage to the next.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 class ForgeKind(enum.StrEnum):
@@ -221,3 +223,46 @@ class ReviewResult:
     @property
     def partial(self) -> bool:
         return self.chunks_failed > 0
+
+
+# --- the model seam -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class RouteHints:
+    """What the model router may decide on. Never contains code."""
+
+    repo: str = ""
+    sensitivity: str = "normal"
+    diff_lines: int = 0
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    model: str
+    endpoint: str
+    usage: Usage
+    finish_reason: str = "stop"
+
+
+class ChatModel(Protocol):
+    """An OpenAI-compatible chat model, as the review engine sees it (implemented in llm/)."""
+
+    @property
+    def concurrency(self) -> int: ...
+
+    def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        json_mode: bool = True,
+        hints: RouteHints | None = None,
+    ) -> Completion: ...
