@@ -131,3 +131,25 @@ def open_database(path: Path | str) -> sqlite_utils.Database:
     db = connect(path)
     migrate(db)
     return db
+
+
+class PerThread:
+    """One connection per thread for code that serves requests from a thread pool.
+
+    sqlite3 connections must not interleave transactions from several threads; giving each
+    thread its own connection keeps transactions apart while SQLite serialises the writes.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        import threading
+
+        self.path = path
+        self._local = threading.local()
+        open_database(path).conn.close()  # migrate once, up front
+
+    def get(self) -> sqlite_utils.Database:
+        db: sqlite_utils.Database | None = getattr(self._local, "db", None)
+        if db is None:
+            db = connect(self.path)
+            self._local.db = db
+        return db

@@ -114,11 +114,13 @@ def record_delivery(
         superseded: list[int] = []
         outcome = "ignored"
         if mr_number is not None and head_sha is not None and trigger is not None:
+            # A new head makes older heads' reviews pointless. A request without a head (a
+            # Gitea comment command) supersedes nothing: the worker resolves the current head.
             stale = conn.execute(
                 "SELECT id FROM jobs WHERE repo_id = ? AND mr_number = ? AND head_sha != ?"
-                " AND state IN ('queued', 'running')",
+                " AND head_sha != '' AND state IN ('queued', 'running')",
                 [repo_id, mr_number, head_sha],
-            ).fetchall()
+            ).fetchall() if head_sha else []
             superseded = [row[0] for row in stale]
             if superseded:
                 conn.execute(
@@ -244,7 +246,7 @@ def finish(
     result: dict[str, Any] | None = None,
     error: str | None = None,
 ) -> bool:
-    if state not in {"done", "failed", "skipped"}:
+    if state not in {"done", "failed", "skipped", "superseded"}:
         raise ValueError(f"a worker cannot finish a job as {state!r}")
     t = now()
     return _owned(

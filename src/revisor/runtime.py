@@ -1,0 +1,71 @@
+"""The composition root's bag of long-lived objects, built once from settings.
+
+Everything is opened lazily, so a command that needs only the settings (or nothing: `audit
+verify`) does not touch the database or the keys.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from revisor.audit import AuditLog, Event, Outcome
+from revisor.config import Settings
+from revisor.egress import Egress
+from revisor.errors import ConfigError
+from revisor.secrets import KeyRing
+from revisor.store import db as store_db
+from revisor.store import repos
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    component: str = "cli"
+
+    @functools.cached_property
+    def db(self) -> sqlite_utils.Database:
+        if not self.settings.data_dir.is_dir():
+            raise ConfigError(
+                f"data dir {self.settings.data_dir} does not exist; run `revisor init` first"
+            )
+        return store_db.open_database(self.settings.db_path)
+
+    @functools.cached_property
+    def keys(self) -> KeyRing:
+        return KeyRing.load(self.settings.keys_dir)
+
+    @functools.cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.settings.audit_path)
+
+    def egress(self, extra_urls: tuple[str, ...] = ()) -> Egress:
+        """The allowlist as configured right now: registered Git servers, model endpoints, LDAP."""
+        urls: list[str] = [r.server for r in repos.list_all(self.db)]
+        urls += [e.url for e in self.settings.model.endpoints]
+        urls += list(self.settings.ldap.servers)
+        urls += list(self.settings.egress.allow)
+        m = self.settings.model
+        urls.append(f"http://{m.sidecar_host}:{m.sidecar_port}")
+        if self.db["model_endpoints"].exists():
+            urls += [row["url"] for row in self.db.query("SELECT url FROM model_endpoints")]
+        urls += list(extra_urls)
+
+        def refused(host: str, purpose: str) -> None:
+            self.audit.record(
+                Event.EGRESS_REFUSED,
+                actor=f"system:{self.component}",
+                target=host,
+                outcome=Outcome.DENIED,
+                purpose=purpose,
+            )
+
+        return Egress.from_urls(urls, on_refusal=refused)
+
+    def close(self) -> None:
+        for name in ("db", "audit"):
+            if name in self.__dict__:
+                obj = self.__dict__.pop(name)
+                (obj.conn.close if name == "db" else obj.close)()

@@ -1,0 +1,38 @@
+"""Webhook routes. The work is in `revisor.web.intake`; this only adapts Litestar to it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+from litestar import Request, Response, post
+
+from revisor.domain import ForgeKind
+from revisor.web.intake import Intake
+
+
+async def _handle(request: Request[Any, Any, Any], forge: ForgeKind) -> Response[dict[str, Any]]:
+    intake: Intake = request.app.state.intake
+    body = await request.body()
+    request_id: str = request.state.request_id
+    source = request.client.host if request.client else ""
+    answer = await anyio.to_thread.run_sync(
+        lambda: intake.handle(
+            forge, dict(request.headers), body, source=source, request_id=request_id
+        )
+    )
+    return Response(answer.body, status_code=answer.status)
+
+
+@post("/hooks/gitlab", status_code=202, include_in_schema=False)
+async def gitlab_hook(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    return await _handle(request, ForgeKind.GITLAB)
+
+
+@post("/hooks/gitea", status_code=202, include_in_schema=False)
+async def gitea_hook(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """Gitea and Forgejo send the same payloads; Forgejo adds X-Forgejo-* headers."""
+    return await _handle(request, ForgeKind.GITEA)
+
+
+routes = [gitlab_hook, gitea_hook]
