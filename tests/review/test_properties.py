@@ -1,0 +1,56 @@
+"""Property tests: the parsers of untrusted text never crash or hang, they return or refuse."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from revisor.review.diff import parse_hunks, parse_unified
+
+# Text biased towards diff syntax, so the parser's deeper branches are reached.
+_DIFF_ATOMS = st.sampled_from(
+    [
+        "diff --git a/f b/f\n",
+        '"a/\\303\\251" ',
+        "--- a/f\n",
+        "+++ b/f\n",
+        "--- /dev/null\n",
+        "+++ /dev/null\n",
+        "@@ -1,2 +1,2 @@\n",
+        "@@ -1 +1 @@ x\n",
+        "@@ -0,0 +1,3 @@\n",
+        " ctx\n",
+        "-old\n",
+        "+new\n",
+        "\\ No newline at end of file\n",
+        "new file mode 100644\n",
+        "rename from x\n",
+        "rename to y\n",
+        "Binary files a/f and b/f differ\n",
+        "GIT binary patch\n",
+        "\n",
+        "\r\n",
+    ]
+)
+diff_like = st.lists(st.one_of(_DIFF_ATOMS, st.text(max_size=20)), max_size=40).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=400), diff_like))
+def test_parse_unified_returns_or_raises_value_error(text: str) -> None:
+    try:
+        files = parse_unified(text)
+    except ValueError:
+        return
+    for f in files:
+        for line in f.lines():
+            assert line.old_line is not None or line.new_line is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=400), diff_like))
+def test_parse_hunks_returns_or_raises_value_error(text: str) -> None:
+    try:
+        parse_hunks(text)
+    except ValueError:
+        return
