@@ -98,8 +98,27 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m002_models(db: sqlite_utils.Database) -> None:
+    """External model endpoints registered with `revisor model add` (see llm/registry.py)."""
+    db.executescript(
+        """
+        CREATE TABLE model_endpoints (
+            id TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            model TEXT NOT NULL,
+            api_key_enc BLOB,
+            max_concurrency INTEGER NOT NULL DEFAULT 1,
+            context_tokens INTEGER NOT NULL DEFAULT 8192,
+            is_default INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL
+        );
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", _m001_initial),
+    ("002_models", _m002_models),
 ]
 
 
