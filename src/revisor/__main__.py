@@ -1,0 +1,3 @@
+from revisor.cli import main
+
+raise SystemExit(main())

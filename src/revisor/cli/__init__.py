@@ -1,0 +1,73 @@
+"""The `revisor` command: the composition root.
+
+Each subcommand module exposes `register(subparsers)`; handlers take `(args, runtime)` and return
+an exit code. Settings are built once here, from `--data-dir` (or `REVISOR_DATA_DIR`), and passed
+down inside the `Runtime`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from revisor import __version__, config
+from revisor.errors import RevisorError
+from revisor.runtime import Runtime
+
+SUBCOMMAND_MODULES = (
+    "revisor.cli.core",
+    "revisor.cli.models",
+    "revisor.cli.trust",
+    "revisor.cli.review",
+    "revisor.cli.ops",
+)
+
+
+def add_common(parser: argparse.ArgumentParser, *, json_flag: bool = False) -> None:
+    """`--data-dir` on every command (and `--json` on those that print data)."""
+    parser.add_argument(
+        "--data-dir",
+        default=argparse.SUPPRESS,
+        help="data directory (default: $REVISOR_DATA_DIR or ./revisor-data)",
+    )
+    if json_flag:
+        parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="revisor", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"revisor {__version__}")
+    parser.add_argument("--data-dir", default=None, help=argparse.SUPPRESS)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue  # a subcommand group that is not part of this build
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.umask(0o077)  # databases, logs and exports are for the revisor user alone
+    data_dir = config.default_data_dir() if args.data_dir is None else Path(args.data_dir)
+    rt: Runtime | None = None
+    try:
+        rt = Runtime(config.load(data_dir))
+        result: int = args.func(args, rt)
+        return result
+    except RevisorError as exc:
+        print(f"revisor: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if rt is not None:
+            rt.close()

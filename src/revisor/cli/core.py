@@ -1,0 +1,339 @@
+"""Core commands: init, serve, worker, up, jobs, repo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from revisor import config
+from revisor.audit import Event
+from revisor.audit.keys import ensure_signing_key
+from revisor.cli import add_common
+from revisor.domain import ForgeKind
+from revisor.errors import ConfigError, RevisorError
+from revisor.runtime import Runtime
+from revisor.secrets import KeyRing, read_secret_file
+from revisor.store import jobs, repos
+from revisor.store.db import open_database
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("init", help="create the data dir, config, databases and keys (idempotent)")
+    add_common(p, json_flag=True)
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("serve", help="run the web server (Litestar under Granian)")
+    add_common(p)
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--workers", type=int, default=None)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="run the Huey consumer that reviews jobs")
+    add_common(p)
+    p.add_argument("--concurrency", type=int, default=None)
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("up", help="run web server, worker and model sidecar together")
+    add_common(p)
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(func=cmd_up)
+
+    jp = sub.add_parser("jobs", help="list, show, retry and cancel review jobs")
+    jsub = jp.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
+    p = jsub.add_parser("list", help="list jobs, newest first")
+    add_common(p, json_flag=True)
+    p.add_argument("--state", choices=jobs.STATES)
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_jobs_list)
+    for name, func, text in (
+        ("show", cmd_jobs_show, "show one job"),
+        ("retry", cmd_jobs_retry, "queue a failed (dead-letter) or cancelled job again"),
+        ("cancel", cmd_jobs_cancel, "cancel a queued or running job"),
+    ):
+        p = jsub.add_parser(name, help=text)
+        add_common(p, json_flag=True)
+        p.add_argument("id", type=int)
+        p.set_defaults(func=func)
+
+    rp = sub.add_parser("repo", help="register Git repositories")
+    rsub = rp.add_subparsers(dest="repo_command", required=True, metavar="ACTION")
+    p = rsub.add_parser("add", help="register a repository and print its webhook URL and secret")
+    add_common(p, json_flag=True)
+    p.add_argument("forge", choices=[f.value for f in ForgeKind])
+    p.add_argument("--server", required=True, help="base URL of the Git server")
+    p.add_argument("--project", required=True, help="group/project (GitLab) or owner/repo (Gitea)")
+    p.add_argument("--token-file", required=True, help="file holding the API token")
+    p.add_argument("--webhook-secret-file", help="file holding the webhook secret (else generated)")
+    p.add_argument("--signing-secret-file", help="GitLab signed webhooks: the signing token")
+    p.add_argument("--ca-file", help="CA bundle for a Git server with an internal CA")
+    p.set_defaults(func=cmd_repo_add)
+    p = rsub.add_parser("list", help="list registered repositories")
+    add_common(p, json_flag=True)
+    p.set_defaults(func=cmd_repo_list)
+    p = rsub.add_parser("remove", help="unregister a repository")
+    add_common(p, json_flag=True)
+    p.add_argument("id", type=int)
+    p.set_defaults(func=cmd_repo_remove)
+
+
+def emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=2, sort_keys=True, default=str))
+    else:
+        print(text)
+
+
+# --- init ---------------------------------------------------------------------------------------
+
+
+def init_data_dir(settings: config.Settings) -> dict[str, Any]:
+    """Create what is missing; never change what exists. Returns what was created."""
+    created: list[str] = []
+    d = settings.data_dir
+    if not d.exists():
+        d.mkdir(parents=True, mode=0o700)
+        created.append(str(d))
+    for sub in (settings.keys_dir, settings.log_dir):
+        if not sub.exists():
+            sub.mkdir(mode=0o700)
+            created.append(str(sub))
+    cfg = d / config.CONFIG_NAME
+    if not cfg.exists():
+        fd = os.open(cfg, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(config.DEFAULT_TOML)
+        created.append(str(cfg))
+    if not list(settings.keys_dir.glob("kek-*.key")):
+        KeyRing.create_key(settings.keys_dir)
+        created.append("key-encryption key")
+    signing = settings.keys_dir / "audit_ed25519.pem"
+    if not signing.exists():
+        ensure_signing_key(settings.keys_dir)
+        created.append(str(signing))
+    for path in (settings.db_path, settings.audit_path, settings.queue_path):
+        if not path.exists():
+            created.append(str(path))
+    open_database(settings.db_path).conn.close()
+    from revisor.audit import AuditLog
+    from revisor.worker.queue import Queue
+
+    AuditLog(settings.audit_path).close()
+    Queue(settings)  # creates Huey's tables
+    return {"data_dir": str(d), "created": created}
+
+
+def cmd_init(args: argparse.Namespace, rt: Runtime) -> int:
+    result = init_data_dir(rt.settings)
+    text = (
+        "\n".join(f"created {c}" for c in result["created"])
+        if result["created"]
+        else f"{result['data_dir']} is already initialised; nothing changed"
+    )
+    emit(args, result, text)
+    return 0
+
+
+# --- serve / worker / up ----------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    s = rt.settings.server
+    os.environ["REVISOR_DATA_DIR"] = str(rt.settings.data_dir)
+    Granian(
+        target="revisor.web.factory:build",
+        factory=True,
+        address=args.host or s.host,
+        port=args.port or s.port,
+        interface=Interfaces.ASGI,
+        workers=args.workers or s.workers,
+        log_access=False,
+    ).serve()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, rt: Runtime) -> int:
+    from revisor.worker.main import run_worker
+
+    run_worker(rt, concurrency=args.concurrency or rt.settings.worker.concurrency)
+    return 0
+
+
+def cmd_up(args: argparse.Namespace, rt: Runtime) -> int:
+    """Serve + worker (+ sidecar) as child processes; Ctrl-C or SIGTERM stops them all."""
+    data = ["--data-dir", str(rt.settings.data_dir)]
+    base = [sys.executable, "-m", "revisor"]
+    children: list[subprocess.Popen[bytes]] = []
+    sidecar = None
+    if not _external_model_configured(rt):
+        from revisor.inference.sidecar import Sidecar
+
+        sidecar = Sidecar.from_settings(rt.settings)
+        print(f"starting model sidecar on {sidecar.base_url}", file=sys.stderr)
+        sidecar.start()
+        sidecar.wait_healthy(timeout=180)
+    serve = [*base, "serve", *data]
+    if args.host:
+        serve += ["--host", args.host]
+    if args.port:
+        serve += ["--port", str(args.port)]
+    children.append(subprocess.Popen(serve))
+    children.append(subprocess.Popen([*base, "worker", *data]))
+    stopping = False
+
+    def stop(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    code = 0
+    try:
+        while not stopping:
+            for child in children:
+                if child.poll() is not None:
+                    print(f"revisor: {child.args[3]} exited with {child.returncode}", file=sys.stderr)
+                    stopping, code = True, 1
+            time.sleep(0.5)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if sidecar is not None:
+            sidecar.stop()
+    return code
+
+
+def _external_model_configured(rt: Runtime) -> bool:
+    if rt.settings.model.endpoints:
+        return True
+    return bool(rt.db["model_endpoints"].exists() and rt.db["model_endpoints"].count)
+
+
+# --- jobs ---------------------------------------------------------------------------------------
+
+
+def _job_line(job: jobs.Job) -> str:
+    err = f"  {job.last_error[:80]}" if job.last_error else ""
+    return (
+        f"{job.id:>6}  {job.state:<10}  repo {job.repo_id:<3} !{job.mr_number:<5}"
+        f" {job.head_sha[:10]:<10}  attempts {job.attempts}{err}"
+    )
+
+
+def cmd_jobs_list(args: argparse.Namespace, rt: Runtime) -> int:
+    found = jobs.list_jobs(rt.db, state=args.state, limit=args.limit)
+    emit(args, [j.public() for j in found], "\n".join(_job_line(j) for j in found) or "no jobs")
+    return 0
+
+
+def _require_job(rt: Runtime, job_id: int) -> jobs.Job:
+    job = jobs.get(rt.db, job_id)
+    if job is None:
+        raise RevisorError(f"no job with id {job_id}")
+    return job
+
+
+def cmd_jobs_show(args: argparse.Namespace, rt: Runtime) -> int:
+    job = _require_job(rt, args.id)
+    emit(args, job.public(), json.dumps(job.public(), indent=2, default=str))
+    return 0
+
+
+def cmd_jobs_retry(args: argparse.Namespace, rt: Runtime) -> int:
+    job = _require_job(rt, args.id)
+    if not jobs.requeue(rt.db, job.id):
+        raise RevisorError(f"job {job.id} is {job.state}; only failed or cancelled jobs can be retried")
+    rt.audit.record(Event.JOB_RETRIED, actor=_cli_actor(), target=f"job:{job.id}")
+    from revisor.worker.queue import Queue
+
+    Queue(rt.settings).enqueue(job.id)
+    emit(args, {"id": job.id, "state": "queued"}, f"job {job.id} queued again")
+    return 0
+
+
+def cmd_jobs_cancel(args: argparse.Namespace, rt: Runtime) -> int:
+    job = _require_job(rt, args.id)
+    if not jobs.cancel(rt.db, job.id):
+        raise RevisorError(f"job {job.id} is {job.state}; only queued or running jobs can be cancelled")
+    rt.audit.record(Event.JOB_CANCELLED, actor=_cli_actor(), target=f"job:{job.id}")
+    emit(args, {"id": job.id, "state": "cancelled"}, f"job {job.id} cancelled")
+    return 0
+
+
+def _cli_actor() -> str:
+    return f"cli:{os.environ.get('SUDO_USER') or os.environ.get('USER') or os.getuid()}"
+
+
+# --- repo ---------------------------------------------------------------------------------------
+
+
+def cmd_repo_add(args: argparse.Namespace, rt: Runtime) -> int:
+    forge = ForgeKind(args.forge)
+    token = read_secret_file(args.token_file)
+    generated = args.webhook_secret_file is None
+    secret = secrets.token_urlsafe(32) if generated else read_secret_file(args.webhook_secret_file)
+    if len(secret) < 16:
+        raise ConfigError("the webhook secret must be at least 16 characters")
+    signing = read_secret_file(args.signing_secret_file) if args.signing_secret_file else None
+    if forge is not ForgeKind.GITLAB and signing:
+        raise ConfigError("--signing-secret-file is for GitLab signed webhooks only")
+    if args.ca_file and not Path(args.ca_file).is_file():
+        raise ConfigError(f"CA file {args.ca_file} does not exist")
+    repo = repos.add(
+        rt.db,
+        rt.keys,
+        forge=forge,
+        server=args.server,
+        project=args.project,
+        token=token,
+        webhook_secret=secret,
+        signing_secret=signing,
+        ca_file=str(Path(args.ca_file).resolve()) if args.ca_file else None,
+    )
+    actor = _cli_actor()
+    rt.audit.record(Event.REPO_ADDED, actor=actor, target=f"repo:{repo.id}", project=repo.project)
+    for field in ("token", "webhook_secret", *(["signing_secret"] if signing else [])):
+        rt.audit.record(Event.SECRET_CREATED, actor=actor, target=f"repo:{repo.id}", field=field)
+    url = f"{rt.settings.server.public_url.rstrip('/')}/hooks/{forge.value}"
+    data = {**repo.public(), "webhook_url": url, "webhook_secret": secret if generated else None}
+    lines = [f"registered repository {repo.id}: {forge.value} {repo.project} on {repo.server}",
+             f"webhook URL:    {url}"]
+    if generated:
+        lines.append(f"webhook secret: {secret}   (shown once; paste it into the Git server)")
+    emit(args, data, "\n".join(lines))
+    return 0
+
+
+def cmd_repo_list(args: argparse.Namespace, rt: Runtime) -> int:
+    found = repos.list_all(rt.db)
+    text = "\n".join(
+        f"{r.id:>4}  {r.forge.value:<7} {r.project:<40} {r.server}{'' if r.enabled else '  (disabled)'}"
+        for r in found
+    )
+    emit(args, [r.public() for r in found], text or "no repositories")
+    return 0
+
+
+def cmd_repo_remove(args: argparse.Namespace, rt: Runtime) -> int:
+    repo = repos.remove(rt.db, args.id)
+    rt.audit.record(Event.REPO_REMOVED, actor=_cli_actor(), target=f"repo:{repo.id}", project=repo.project)
+    emit(args, repo.public(), f"removed repository {repo.id} ({repo.project})")
+    return 0

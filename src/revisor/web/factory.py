@@ -1,0 +1,17 @@
+"""Granian's entry point: each web worker process builds its app from the data dir.
+
+`revisor serve` sets REVISOR_DATA_DIR before starting Granian; the worker processes it spawns
+read it once here, at start-up (this is the composition root of a web process).
+"""
+
+from __future__ import annotations
+
+from litestar import Litestar
+
+from revisor import config
+from revisor.web.app import create_app
+
+
+def build() -> Litestar:
+    settings = config.load(config.default_data_dir())
+    return create_app(settings)

@@ -1,0 +1,137 @@
+"""Running one job: lease it, keep the lease alive, run the pipeline, record the outcome.
+
+The pipeline itself (fetch, review, post) lives in `revisor.worker.pipeline`; this module only
+knows the job life cycle:
+
+- a job that is not ours to run (already leased, superseded, not due) is left alone;
+- `Retryable` errors put the job back with exponential backoff until `max_attempts`, after
+  which it ends `failed` (the dead letter) with its last error;
+- `Fatal` errors end it `failed` at once, with the message an admin can act on;
+- a job whose lease was lost mid-run (superseded, cancelled, reaped) records nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from revisor.audit import AuditLog, Event, Outcome
+from revisor.config import WorkerSettings
+from revisor.errors import Fatal, Retryable
+from revisor.store import jobs
+from revisor.store.db import PerThread
+
+log = logging.getLogger("revisor.worker")
+
+
+class LeaseLost(Exception):
+    """The job is no longer ours (superseded, cancelled or reaped): stop without recording."""
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    state: str  # done | skipped | superseded
+    result: dict[str, Any]
+
+
+class JobContext:
+    """What a pipeline gets: the job, and a way to report its stage while renewing the lease."""
+
+    def __init__(self, job: jobs.Job, runner: Runner) -> None:
+        self.job = job
+        self._runner = runner
+
+    def stage(self, name: str) -> None:
+        """Record the stage and renew the lease; raises LeaseLost if the job is no longer ours."""
+        if not jobs.heartbeat(
+            self._runner.dbs.get(), self.job.id, self._runner.owner, self._runner.settings.lease_seconds, name
+        ):
+            raise LeaseLost(f"job {self.job.id} is no longer leased by this worker")
+
+
+Pipeline = Callable[[JobContext], JobOutcome]
+
+
+def backoff_delay(attempt: int, settings: WorkerSettings, rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter, capped."""
+    ceiling = min(settings.backoff_max_seconds, settings.backoff_base_seconds * 2 ** (attempt - 1))
+    return (rng or random).uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not crypto
+
+
+class Runner:
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        dbs: PerThread,
+        audit: AuditLog,
+        pipeline: Pipeline,
+    ) -> None:
+        self.settings = settings
+        self.dbs = dbs
+        self.audit = audit
+        self.pipeline = pipeline
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+
+    def __call__(self, job_id: int) -> None:
+        db = self.dbs.get()
+        job = jobs.lease(db, job_id, self.owner, self.settings.lease_seconds)
+        if job is None:
+            log.info("job %s not leased (taken, finished or not due)", job_id)
+            return
+        ctx = JobContext(job, self)
+        stop = threading.Event()
+        beat = threading.Thread(target=self._keep_alive, args=(job_id, stop), daemon=True)
+        beat.start()
+        try:
+            self._run(ctx)
+        finally:
+            stop.set()
+            beat.join(timeout=5)
+
+    def _keep_alive(self, job_id: int, stop: threading.Event) -> None:
+        interval = max(1.0, self.settings.lease_seconds / 3)
+        while not stop.wait(interval):
+            if not jobs.heartbeat(self.dbs.get(), job_id, self.owner, self.settings.lease_seconds):
+                return
+
+    def _run(self, ctx: JobContext) -> None:
+        db, job = self.dbs.get(), ctx.job
+        try:
+            outcome = self.pipeline(ctx)
+        except LeaseLost:
+            log.info("job %s: lease lost, stopping without recording", job.id)
+            return
+        except Retryable as exc:
+            if job.attempts >= self.settings.max_attempts:
+                self._fail(job, f"gave up after {job.attempts} attempts: {exc}")
+                return
+            delay = exc.retry_after or backoff_delay(job.attempts, self.settings)
+            log.warning("job %s attempt %s: %s; retrying in %.0fs", job.id, job.attempts, exc, delay)
+            jobs.retry_later(db, job.id, self.owner, error=str(exc), delay_seconds=delay)
+            return
+        except Fatal as exc:
+            self._fail(job, str(exc))
+            return
+        except Exception as exc:
+            log.error("job %s crashed: %s", job.id, traceback.format_exc(limit=8))
+            self._fail(job, f"internal error: {type(exc).__name__}: {exc}")
+            return
+        jobs.finish(db, job.id, self.owner, outcome.state, result=outcome.result)
+
+    def _fail(self, job: jobs.Job, message: str) -> None:
+        if jobs.finish(self.dbs.get(), job.id, self.owner, "failed", error=message):
+            self.audit.record(
+                Event.JOB_FAILED,
+                actor="system:worker",
+                target=f"job:{job.id}",
+                outcome=Outcome.FAILURE,
+                error=message[:500],
+                attempts=job.attempts,
+            )
