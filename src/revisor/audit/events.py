@@ -14,8 +14,8 @@ class Event(enum.StrEnum):
     ROLE_GRANTED = "auth.role.granted"
     REPO_ADDED = "repo.added"
     REPO_REMOVED = "repo.removed"
-    SECRET_CREATED = "secret.created"
-    SECRET_ROTATED = "secret.rotated"
+    SECRET_CREATED = "secret.created"  # noqa: S105 (an event name)
+    SECRET_ROTATED = "secret.rotated"  # noqa: S105 (an event name)
     WEBHOOK_REJECTED = "webhook.rejected"
     JOB_CREATED = "job.created"
     JOB_SUPERSEDED = "job.superseded"

@@ -1,8 +1,12 @@
 """The append-only, hash-chained audit log (its own SQLite file, `audit.db`).
 
 Each record stores the sha256 of its canonical JSON, which includes the previous record's hash,
-so editing, deleting or reordering a record breaks the chain from that point on. If a record
-cannot be written, `record()` raises `AuditWriteError` and the caller must refuse the action.
+so editing, deleting or reordering a record breaks the chain from that point on. Every
+`checkpoint_every` records a checkpoint (seq, hash, time) signed with the Ed25519 key kept outside
+the database is written in the same transaction (see `checkpoint.py`).
+
+Fail closed: if a record (or its checkpoint) cannot be written, `record()` raises
+`AuditWriteError`, nothing is committed, and the caller must refuse the action.
 """
 
 from __future__ import annotations
@@ -12,13 +16,18 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
+from revisor.audit.checkpoint import CHECKPOINTS_DDL, Checkpoint, make_checkpoint
 from revisor.audit.events import AuditRecord, Event, Outcome
+from revisor.audit.keys import SIGNING_KEY_NAME, Signer
 from revisor.errors import AuditWriteError
 from revisor.store.db import connect, now
+
+if TYPE_CHECKING:
+    from revisor.config import Settings
 
 GENESIS = "0" * 64
 
@@ -32,9 +41,17 @@ def record_hash(body: dict[str, Any]) -> str:
 
 
 class AuditLog:
-    def __init__(self, path: Path | str) -> None:
+    """Append-only audit log. Without a `signer` it keeps the hash chain but signs nothing."""
+
+    def __init__(
+        self, path: Path | str, *, signer: Signer | None = None, checkpoint_every: int = 0
+    ) -> None:
+        if checkpoint_every < 0:
+            raise ValueError("checkpoint_every must be >= 0")
         self.db: sqlite_utils.Database = connect(path)
         self._lock = threading.Lock()
+        self.signer = signer
+        self.checkpoint_every = checkpoint_every if signer is not None else 0
         self.db.execute(
             """CREATE TABLE IF NOT EXISTS audit (
                 seq INTEGER PRIMARY KEY,
@@ -48,6 +65,19 @@ class AuditLog:
                 prev_hash TEXT NOT NULL,
                 hash TEXT NOT NULL
             )"""
+        )
+        self.db.execute(CHECKPOINTS_DDL)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AuditLog:
+        """The appliance's audit log: `audit.db`, signed checkpoints with the key from `keys/`.
+
+        Raises ConfigError when the signing key is missing (`revisor init` creates it): an
+        appliance that cannot sign checkpoints should not start recording unsigned ones.
+        """
+        signer = Signer.load(settings.keys_dir / SIGNING_KEY_NAME)
+        return cls(
+            settings.audit_path, signer=signer, checkpoint_every=settings.audit.checkpoint_every
         )
 
     def record(
@@ -98,11 +128,69 @@ class AuditLog:
                         digest,
                     ],
                 )
+                if self.checkpoint_every and seq % self.checkpoint_every == 0:
+                    self._insert_checkpoint(seq, digest)
         except Exception as exc:
-            raise AuditWriteError(f"audit record {rec.event.value} could not be written: {exc}") from exc
+            raise AuditWriteError(
+                f"audit record {rec.event.value} could not be written: {exc}"
+            ) from exc
         return seq
 
-    def records(self, since: float | None = None, until: float | None = None) -> Iterator[dict[str, Any]]:
+    def _insert_checkpoint(self, seq: int, digest: str) -> Checkpoint:
+        if self.signer is None:
+            raise AuditWriteError("no audit signing key: cannot write a checkpoint")
+        cp = make_checkpoint(self.signer, seq, digest, now())
+        self.db.conn.execute(
+            "INSERT OR IGNORE INTO audit_checkpoints (seq, hash, ts, key_id, signature)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [cp["seq"], cp["hash"], cp["ts"], cp["key_id"], cp["signature"]],
+        )
+        return cp
+
+    def head(self) -> tuple[int, str]:
+        """(seq, hash) of the newest record; (0, GENESIS) for an empty log."""
+        row = self.db.conn.execute(
+            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return (row[0], row[1]) if row else (0, GENESIS)
+
+    def checkpoint(self) -> int:
+        """Sign a checkpoint at the current head now (export does this); return its seq.
+
+        Returns 0 (and signs nothing) for an empty log. Raises AuditWriteError if it cannot.
+        """
+        if self.signer is None:
+            raise AuditWriteError("no audit signing key: cannot write a checkpoint")
+        try:
+            with self._lock, self.db.conn:
+                self.db.conn.execute("BEGIN IMMEDIATE")
+                seq, digest = self.head()
+                if seq:
+                    self._insert_checkpoint(seq, digest)
+        except Exception as exc:
+            raise AuditWriteError(f"audit checkpoint could not be written: {exc}") from exc
+        return seq
+
+    def checkpoints(self, first_seq: int = 1, last_seq: int | None = None) -> list[Checkpoint]:
+        sql, params = "SELECT * FROM audit_checkpoints WHERE seq >= ?", [first_seq]
+        if last_seq is not None:
+            sql += " AND seq <= ?"
+            params.append(last_seq)
+        return [
+            Checkpoint(
+                seq=r["seq"],
+                hash=r["hash"],
+                ts=r["ts"],
+                key_id=r["key_id"],
+                signature=r["signature"],
+            )
+            for r in self.db.query(sql + " ORDER BY seq", params)
+        ]
+
+    def records(
+        self, since: float | None = None, until: float | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Records in chain order, with `details` decoded; `since` inclusive, `until` exclusive."""
         sql, params = "SELECT * FROM audit WHERE 1=1", []
         if since is not None:
             sql += " AND ts >= ?"
