@@ -1,0 +1,185 @@
+"""The `Forge` protocol: everything the review pipeline needs from a Git server.
+
+Each adapter (`gitlab.py`, `gitea.py`) implements it and is the only place that knows its
+forge's API. Shared here: retries with a bounded budget, and turning HTTP outcomes into
+`revisor.errors` types with messages an admin can act on.
+
+Retry policy, and why it is split in two: a worker that sleeps for minutes holds a queue slot,
+so short hiccups (a 502 from a proxy, one slow answer) are retried here, a few times with
+backoff, and anything longer is raised as `ForgeUnavailable` so the job queue reschedules the
+whole job (`retry_after` carries the server's hint). A request that may already have been
+acted on (a POST that timed out) is not repeated here: the review is idempotent thanks to the
+fingerprint markers, but the job-level retry is where that is checked.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from revisor.domain import (
+    ExistingComment,
+    FileDiff,
+    InlineComment,
+    MergeRequest,
+    PostResult,
+    StatusState,
+)
+from revisor.errors import ForgeError, ForgeUnavailable
+
+T = TypeVar("T")
+
+STATUS_NAME = "revisor"  # the commit-status name/context every forge shows
+
+
+class Forge(Protocol):
+    def fetch_merge_request(self, number: int) -> MergeRequest:
+        """Title, author, branches and the SHAs inline positions must use (GitLab: newest
+        version from `/versions`)."""
+        ...
+
+    def list_changes(self, mr: MergeRequest) -> list[FileDiff]:
+        """Every changed file (all pages); binary and too-large files flagged, not dropped."""
+        ...
+
+    def read_file(self, path: str, ref: str) -> str | None:
+        """The file's text at `ref`, or None if it does not exist there."""
+        ...
+
+    def list_bot_comments(self, mr: MergeRequest) -> list[ExistingComment]:
+        """Comments our bot user posted earlier, with their fingerprints (for dedup)."""
+        ...
+
+    def post_comments(self, mr: MergeRequest, comments: Sequence[InlineComment]) -> PostResult:
+        """Post inline comments. A position the server refuses goes to `rejected`; the others
+        are still posted. Never raises for a refused position."""
+        ...
+
+    def upsert_summary(self, mr: MergeRequest, body: str) -> None:
+        """Post the summary (a plain note/comment carrying SUMMARY_MARKER), or edit the one
+        posted earlier, so re-reviews do not pile up notes."""
+        ...
+
+    def set_status(
+        self,
+        mr: MergeRequest,
+        state: StatusState,
+        description: str,
+        target_url: str | None = None,
+    ) -> None:
+        """Commit status named `revisor` on the MR's head commit."""
+        ...
+
+
+class RequestNotSent(ForgeUnavailable):
+    """The server certainly did not act on the request (429, connection refused), so even a
+    non-idempotent request may be sent again."""
+
+
+class ForgeRefused(ForgeError):
+    """The server answered with a 4xx that retrying will not change; `status` says which."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 3  # tries per request, including the first
+    backoff: float = 0.5  # seconds before the first retry; doubles each time
+    max_wait: float = 10.0  # a Retry-After longer than this goes to the job queue instead
+
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+def call_with_retries(
+    call: Callable[[], T],
+    policy: RetryPolicy,
+    *,
+    idempotent: bool,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run `call`, retrying `ForgeUnavailable` within the policy's small budget.
+
+    Non-idempotent calls are retried only for `RequestNotSent`. The last error is re-raised.
+    """
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            return call()
+        except ForgeUnavailable as exc:
+            may_repeat = idempotent or isinstance(exc, RequestNotSent)
+            wait = (
+                exc.retry_after
+                if exc.retry_after is not None
+                else policy.backoff * 2 ** (attempt - 1)
+            )
+            if attempt >= policy.attempts or not may_repeat or wait > policy.max_wait:
+                raise
+            sleep(wait)
+    raise AssertionError("unreachable: the loop returns or raises")
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: either delta-seconds or an HTTP date (RFC 9110)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def scrub(text: str, secret: str) -> str:
+    """Remove the token from anything that might end up in an error message or a log."""
+    return text.replace(secret, "<redacted>") if secret else text
+
+
+def error_for_status(
+    status: int,
+    *,
+    server: str,
+    what: str,
+    detail: str = "",
+    retry_after: str | None = None,
+) -> ForgeRefused | ForgeUnavailable:
+    """The revisor error for a failed HTTP answer. `detail` must already be scrubbed."""
+    detail = detail.strip().replace("\n", " ")[:300]
+    suffix = f": {detail}" if detail else ""
+    if status == 429:
+        return RequestNotSent(
+            f"{server} is rate limiting us while trying to {what} (429)",
+            retry_after=parse_retry_after(retry_after),
+        )
+    if status >= 500:
+        return ForgeUnavailable(
+            f"{server} failed to {what} ({status}){suffix}",
+            retry_after=parse_retry_after(retry_after),
+        )
+    if status == 401:
+        return ForgeRefused(
+            f"token rejected by {server} while trying to {what} (401): the repository's token "
+            "is wrong, expired or revoked; set a new one",
+            status,
+        )
+    if status == 403:
+        return ForgeRefused(
+            f"token lacks api scope or project access on {server} to {what} (403): give the "
+            f"bot user access and a token with the write scope{suffix}",
+            status,
+        )
+    if status == 404:
+        return ForgeRefused(
+            f"project or merge request not found on {server} while trying to {what} (404): "
+            "check the project path and that the bot user can see it",
+            status,
+        )
+    return ForgeRefused(f"{server} refused to {what} ({status}){suffix}", status)
