@@ -26,12 +26,17 @@ class Runtime:
     component: str = "cli"
 
     @functools.cached_property
-    def db(self) -> sqlite_utils.Database:
+    def dbs(self) -> store_db.PerThread:
+        """Migrated once; each thread then gets its own connection (workers are threaded)."""
         if not self.settings.data_dir.is_dir():
             raise ConfigError(
                 f"data dir {self.settings.data_dir} does not exist; run `revisor init` first"
             )
-        return store_db.open_database(self.settings.db_path)
+        return store_db.PerThread(self.settings.db_path)
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        return self.dbs.get()
 
     @functools.cached_property
     def keys(self) -> KeyRing:
@@ -65,7 +70,7 @@ class Runtime:
         return Egress.from_urls(urls, on_refusal=refused)
 
     def close(self) -> None:
-        for name in ("db", "audit"):
-            if name in self.__dict__:
-                obj = self.__dict__.pop(name)
-                (obj.conn.close if name == "db" else obj.close)()
+        if "dbs" in self.__dict__:
+            self.__dict__.pop("dbs").close()
+        if "audit" in self.__dict__:
+            self.__dict__.pop("audit").close()

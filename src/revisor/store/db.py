@@ -7,6 +7,7 @@ WAL with `synchronous=FULL`, so a row committed before a webhook is answered sur
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -116,9 +117,52 @@ def _m002_models(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m003_auth(db: sqlite_utils.Database) -> None:
+    """Dashboard sign-in (see web/auth/): users seen or created, server-side sessions, attempts.
+
+    Session ids are stored as sha256 digests, so a copy of the database does not hand out live
+    sessions. `users.password_hash` is only set for the local break-glass admin (argon2id).
+    """
+    db.executescript(
+        """
+        CREATE TABLE users (
+            username TEXT PRIMARY KEY,
+            source TEXT NOT NULL CHECK (source IN ('local', 'ldap')),
+            display_name TEXT NOT NULL DEFAULT '',
+            password_hash TEXT,
+            roles TEXT NOT NULL DEFAULT '',
+            disabled INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            last_login_at REAL
+        );
+        CREATE TABLE sessions (
+            id_hash TEXT PRIMARY KEY,
+            username TEXT NOT NULL,
+            display_name TEXT NOT NULL DEFAULT '',
+            roles TEXT NOT NULL,
+            csrf TEXT NOT NULL,
+            source TEXT NOT NULL DEFAULT '',
+            created_at REAL NOT NULL,
+            last_seen REAL NOT NULL
+        );
+        CREATE INDEX sessions_user ON sessions (username);
+        CREATE TABLE login_attempts (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL,
+            address TEXT NOT NULL,
+            ok INTEGER NOT NULL,
+            at REAL NOT NULL
+        );
+        CREATE INDEX login_attempts_user ON login_attempts (username, at);
+        CREATE INDEX login_attempts_address ON login_attempts (address, at);
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", _m001_initial),
     ("002_models", _m002_models),
+    ("003_auth", _m003_auth),
 ]
 
 
@@ -160,10 +204,10 @@ class PerThread:
     """
 
     def __init__(self, path: Path | str) -> None:
-        import threading
-
         self.path = path
         self._local = threading.local()
+        self._all: list[sqlite_utils.Database] = []
+        self._lock = threading.Lock()
         open_database(path).conn.close()  # migrate once, up front
 
     def get(self) -> sqlite_utils.Database:
@@ -171,4 +215,13 @@ class PerThread:
         if db is None:
             db = connect(self.path)
             self._local.db = db
+            with self._lock:
+                self._all.append(db)
         return db
+
+    def close(self) -> None:
+        with self._lock:
+            for db in self._all:
+                db.conn.close()
+            self._all.clear()
+        self._local = threading.local()

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from litestar import Litestar
 
-from revisor import config
+from revisor import config, logs
 from revisor.web.app import create_app
 
 
 def build() -> Litestar:
     settings = config.load(config.default_data_dir())
+    logs.configure("web", settings.log, settings.log_dir)
     return create_app(settings)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from revisor import logs
 from revisor.runtime import Runtime
-from revisor.store.db import PerThread
 from revisor.worker.pipeline import build_pipeline
 from revisor.worker.queue import Queue
 from revisor.worker.reaper import Reaper, reap_once
@@ -16,7 +16,8 @@ log = logging.getLogger("revisor.worker")
 
 def run_worker(rt: Runtime, *, concurrency: int) -> None:
     settings = rt.settings
-    dbs = PerThread(settings.db_path)
+    logs.configure("worker", settings.log, settings.log_dir)
+    dbs = rt.dbs
     runner = Runner(settings.worker, dbs, rt.audit, build_pipeline(rt, dbs))
     queue = Queue(settings, runner=runner)
     # Whatever a previous worker left behind (killed mid-job, enqueue lost) is due again now.

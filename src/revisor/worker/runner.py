@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from revisor import logs
 from revisor.audit import AuditLog, Event, Outcome
 from revisor.config import WorkerSettings
 from revisor.errors import Fatal, Retryable
@@ -90,7 +91,9 @@ class Runner:
         beat = threading.Thread(target=self._keep_alive, args=(job_id, stop), daemon=True)
         beat.start()
         try:
-            self._run(ctx)
+            with logs.bound(job_id=job.id, request_id=job.request_id):
+                log.info("job started (attempt %d)", job.attempts)
+                self._run(ctx)
         finally:
             stop.set()
             beat.join(timeout=5)

@@ -1,0 +1,250 @@
+"""One review, from job to posted comments: the I/O around the pure engine.
+
+    fetch MR -> policy (.revisor.toml on the target branch) -> list changes
+    -> review.engine (plan, redact, prompt, model, parse, anchor) -> dedup against our earlier
+    comments -> post inline comments -> summary (refused positions folded in) -> commit status
+
+Posting is idempotent: every comment carries a fingerprint marker, and findings whose
+fingerprint is already on the merge request are not posted again. So a job that runs twice
+(its worker died after posting, the reaper re-queued it) posts nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import hashlib
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from revisor.audit import AuditLog, Event, Outcome
+from revisor.config import Settings
+from revisor.domain import (
+    ChatMessage,
+    ChatModel,
+    Completion,
+    MergeRequest,
+    ReviewResult,
+    RouteHints,
+    StatusState,
+)
+from revisor.errors import ModelUnavailable, Retryable, RevisorError
+from revisor.forges import open_forge
+from revisor.forges.base import Forge
+from revisor.llm.client import Router, UsageRecord
+from revisor.llm.registry import build_router
+from revisor.review import render
+from revisor.review.engine import review_files
+from revisor.review.policy import build_policy
+from revisor.review.prompt import prompt_version
+from revisor.runtime import Runtime
+from revisor.store import repos, usage
+from revisor.store.db import PerThread
+from revisor.worker.runner import JobContext, JobOutcome, Pipeline
+
+log = logging.getLogger("revisor.worker.pipeline")
+
+POLICY_FILE = ".revisor.toml"
+
+
+def job_url(settings: Settings, job_id: int) -> str:
+    return f"{settings.server.public_url.rstrip('/')}/jobs/{job_id}"
+
+
+def build_pipeline(rt: Runtime, dbs: PerThread) -> Pipeline:
+    settings = rt.settings
+
+    def pipeline(ctx: JobContext) -> JobOutcome:
+        return review_job(ctx, settings=settings, rt=rt, dbs=dbs)
+
+    return pipeline
+
+
+def review_job(ctx: JobContext, *, settings: Settings, rt: Runtime, dbs: PerThread) -> JobOutcome:
+    db = dbs.get()
+    job = ctx.job
+    repo = repos.get(db, job.repo_id)
+    egress = rt.egress()
+    forge = open_forge(repo, repos.load_secrets(db, rt.keys, repo), egress)
+    audit = rt.audit
+    started = time.monotonic()
+
+    ctx.stage("fetch")
+    mr = forge.fetch_merge_request(job.mr_number)
+    if job.head_sha and mr.head_sha != job.head_sha:
+        # A newer push exists; its own webhook brings (or brought) the job for it.
+        return JobOutcome("superseded", {"reason": f"head moved to {mr.head_sha[:12]}"})
+    if mr.draft:
+        return JobOutcome("skipped", {"reason": "draft merge request"})
+    policy = build_policy(settings.review, forge.read_file(POLICY_FILE, mr.target_branch))
+    if not policy.enabled:
+        return JobOutcome("skipped", {"reason": f"disabled by {POLICY_FILE}"})
+
+    url = job_url(settings, job.id)
+    _status(forge, audit, job.id, mr, StatusState.RUNNING, "Revisor is reviewing", url)
+    try:
+        files = forge.list_changes(mr)
+        ctx.stage("review")
+        model = _model_for_job(rt, dbs, job.id, job.repo_id)
+        try:
+            result = review_files(
+            files,
+                mr=mr,
+                policy=policy,
+                model=model,
+                context_tokens=_context_tokens(settings),
+                max_output_tokens=settings.model.max_output_tokens,
+                hints=RouteHints(repo=repo.project, diff_lines=sum(len(f.lines()) for f in files)),
+                on_progress=lambda done, total, _u: ctx.stage(f"review {done}/{total}"),
+            )
+        finally:
+            model.close()
+    except ModelUnavailable as exc:
+        _status(forge, audit, job.id, mr, StatusState.PENDING, "waiting for model", url)
+        raise exc
+    except Retryable:
+        raise
+    except RevisorError as exc:
+        _status(forge, audit, job.id, mr, StatusState.ERROR, f"review failed: {exc}"[:140], url)
+        raise
+
+    ctx.stage("post")
+    known = {c.fingerprint for c in forge.list_bot_comments(mr) if c.fingerprint}
+    comments = render.inline_comments(result.findings, skip=known)
+    posted = forge.post_comments(mr, comments)
+    for comment in posted.posted:
+        audit.record(
+            Event.COMMENT_POSTED,
+            actor="system:worker",
+            target=f"{repo.forge.value}:{repo.project}!{mr.ref.number}",
+            job_id=job.id,
+            path=comment.path,
+            line=comment.new_line or comment.old_line,
+            fingerprint=comment.fingerprint,
+        )
+
+    ctx.stage("summary")
+    duration_ms = int((time.monotonic() - started) * 1000)
+    summary = render.summary(
+        result, rejected=posted.rejected, already_posted=len(result.findings) - len(comments),
+        policy=policy, job_url=url, duration_ms=duration_ms,
+    )
+    forge.upsert_summary(mr, summary)
+    state, text = _final_status(result)
+    _status(forge, audit, job.id, mr, state, text, url)
+    return JobOutcome("done", _result_record(result, posted_count=len(posted.posted),
+                                             rejected=len(posted.rejected), duration_ms=duration_ms))
+
+
+def _final_status(result: ReviewResult) -> tuple[StatusState, str]:
+    if result.partial:
+        return (
+            StatusState.FAILED,
+            f"review incomplete: {result.chunks_failed} of {result.chunks_total} parts failed",
+        )
+    n = len(result.findings)
+    return StatusState.SUCCESS, f"{n} finding{'s' if n != 1 else ''}"
+
+
+def _status(
+    forge: Forge, audit: AuditLog, job_id: int, mr: MergeRequest, state: StatusState, text: str, url: str
+) -> None:
+    forge.set_status(mr, state, text, url)
+    audit.record(
+        Event.STATUS_SET,
+        actor="system:worker",
+        target=f"{mr.ref.forge.value}:{mr.ref.project}@{mr.head_sha[:12]}",
+        job_id=job_id,
+        state=state.value,
+    )
+
+
+def _context_tokens(settings: Settings) -> int:
+    return settings.model.sidecar_context
+
+
+def _model_for_job(rt: Runtime, dbs: PerThread, job_id: int, repo_id: int) -> AuditedModel:
+    """The router over every configured endpoint, recording usage and audit for this job.
+
+    The embedded sidecar is included only when no external endpoint is configured: that is
+    when `revisor up` starts it.
+    """
+    from revisor.inference.sidecar import API_KEY_FILE, ensure_api_key
+    from revisor.llm.registry import list_endpoints
+
+    settings, db = rt.settings, dbs.get()
+    sidecar_url = sidecar_key = None
+    if not settings.model.endpoints and not list_endpoints(db):
+        m = settings.model
+        sidecar_url = f"http://{m.sidecar_host}:{m.sidecar_port}/v1"
+        sidecar_key = ensure_api_key(settings.keys_dir / API_KEY_FILE)
+
+    def on_usage(rec: UsageRecord) -> None:
+        usage.record(dbs.get(), job_id, repo_id, rec)  # engine threads: their own connection
+
+    router = build_router(
+        settings, db, rt.keys, rt.egress(), sidecar_url=sidecar_url, sidecar_key=sidecar_key,
+        on_usage=on_usage,
+    )
+    return AuditedModel(router, rt.audit, job_id)
+
+
+class AuditedModel:
+    """Wraps the model so every request leaves an audit record: which model and endpoint, the
+    prompt version, the sha256 of what was sent and the token counts — never the code itself."""
+
+    def __init__(self, inner: Router, audit: AuditLog, job_id: int) -> None:
+        self.inner, self.audit, self.job_id = inner, audit, job_id
+
+    def close(self) -> None:
+        self.inner.close()
+
+    @property
+    def concurrency(self) -> int:
+        return self.inner.concurrency
+
+    def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        json_mode: bool = True,
+        hints: RouteHints | None = None,
+    ) -> Completion:
+        digest = hashlib.sha256()
+        for m in messages:
+            digest.update(m.role.encode() + b"\0" + m.content.encode() + b"\0")
+        try:
+            completion = self.inner.complete(
+                messages, max_tokens=max_tokens, json_mode=json_mode, hints=hints
+            )
+        except RevisorError as exc:
+            self.audit.record(
+                Event.MODEL_REQUEST, actor="system:worker", target="model", outcome=Outcome.FAILURE,
+                job_id=self.job_id, prompt_version=prompt_version(), prompt_sha256=digest.hexdigest(),
+                error=type(exc).__name__,
+            )
+            raise
+        self.audit.record(
+            Event.MODEL_REQUEST,
+            actor="system:worker",
+            target=f"model:{completion.model}",
+            job_id=self.job_id,
+            endpoint=completion.endpoint,
+            prompt_version=prompt_version(),
+            prompt_sha256=digest.hexdigest(),
+            prompt_tokens=completion.usage.prompt_tokens,
+            completion_tokens=completion.usage.completion_tokens,
+        )
+        return completion
+
+
+def _result_record(result: ReviewResult, **extra: Any) -> dict[str, Any]:
+    data = asdict(result)
+    data["findings"] = [
+        {**asdict(f), "severity": f.severity.label} for f in result.findings
+    ]
+    data["partial"] = result.partial
+    return {**data, **extra}
+
