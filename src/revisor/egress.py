@@ -4,6 +4,11 @@ Every connection Revisor makes (Git servers, model endpoints) goes through `Egre
 which refuses any host that is not on the allowlist derived from the configuration — at
 construction and again on every request, so a redirect to another host is refused too.
 TLS is always verified; a per-destination CA bundle can be given for internal CAs.
+
+`allowlist_from()` derives the allowlist from the configuration (registered Git servers, LDAP
+servers, model endpoints, `[egress] allow`, the local sidecar) and nothing else: hosts named in
+webhook payloads never reach it. `audit_refusals()` turns a refusal into an `egress.refused` audit
+event. The OS-level twin of this list is `appliance/nftables.conf`.
 """
 
 from __future__ import annotations
@@ -11,13 +16,39 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
 
-from revisor.errors import EgressDenied
+from revisor.errors import ConfigError, EgressDenied
+
+if TYPE_CHECKING:
+    from revisor.config import Settings
 
 RefusalHook = Callable[[str, str], None]  # (host, purpose) -> None, e.g. write an audit event
+
+
+class HasServer(Protocol):
+    """A registered repository (revisor.store.repos.Repo): only its server URL matters here."""
+
+    @property
+    def server(self) -> str: ...
+
+
+class AuditRecorder(Protocol):
+    """The slice of revisor.audit.AuditLog that a refusal hook needs."""
+
+    def record(
+        self,
+        event: Any,
+        *,
+        actor: str,
+        target: str,
+        outcome: Any = ...,
+        source: str = ...,
+        **details: Any,
+    ) -> int: ...
 
 
 def host_port(url: str) -> tuple[str, int]:
@@ -81,3 +112,64 @@ def ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
     ctx.check_hostname = True
     ctx.verify_mode = ssl.CERT_REQUIRED
     return ctx
+
+
+def allowlist_from(
+    settings: Settings,
+    repos: Iterable[HasServer | str],
+    model_urls: Iterable[str] = (),
+    *,
+    on_refusal: RefusalHook | None = None,
+) -> Egress:
+    """The allowlist derived from the configuration, and only from it.
+
+    - the server registered for each repository (a `Repo` or its server URL);
+    - the LDAP servers of `[ldap] servers` (when LDAP is enabled);
+    - the model endpoints: `[[model.endpoints]]` plus `model_urls` (registered with
+      `revisor model add`), and the local sidecar on `sidecar_host:sidecar_port`;
+    - the extra hosts of `[egress] allow`.
+    """
+    sources: list[tuple[str, str]] = [
+        ("repository", r if isinstance(r, str) else r.server) for r in repos
+    ]
+    if settings.ldap.enabled:
+        sources += [("[ldap] servers", u) for u in settings.ldap.servers]
+    sources += [("[[model.endpoints]]", e.url) for e in settings.model.endpoints]
+    sources += [("model endpoint", u) for u in model_urls]
+    m = settings.model
+    sources.append(("sidecar", f"http://{_bracket(m.sidecar_host)}:{m.sidecar_port}"))
+    # `[egress] allow` takes URLs, or bare "host" / "host:port" (HTTPS, port 443 by default).
+    sources += [
+        ("[egress] allow", a if "://" in a else f"https://{a}") for a in settings.egress.allow
+    ]
+    allowed = set()
+    for where, url in sources:
+        try:
+            allowed.add(host_port(url))
+        except EgressDenied:
+            raise ConfigError(f"{where}: {url!r} is not a usable http(s)/ldap(s) URL") from None
+    return Egress(frozenset(allowed), on_refusal)
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def audit_refusals(audit: AuditRecorder, actor: str) -> RefusalHook:
+    """A refusal hook that writes `egress.refused` (outcome denied) with the host and purpose.
+
+    If the audit record cannot be written, `AuditWriteError` propagates: the connection is
+    refused either way.
+    """
+    from revisor.audit.events import Event, Outcome
+
+    def refused(host: str, purpose: str) -> None:
+        audit.record(
+            Event.EGRESS_REFUSED,
+            actor=actor,
+            target=f"host:{host}",
+            outcome=Outcome.DENIED,
+            purpose=purpose,
+        )
+
+    return refused
