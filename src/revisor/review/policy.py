@@ -1,0 +1,185 @@
+"""What a review may do for one repository: admin defaults, tightened by the repository.
+
+The admin's `[review]` section of `revisor.toml` (`ReviewSettings`) sets the defaults. A
+repository may add a `.revisor.toml` on its target branch, but the file is written by whoever can
+push there, so it is treated as untrusted input:
+
+- only the allow-listed keys `enabled`, `ignore`, `extra_instructions`, `min_severity` and
+  `max_comments` are read (top level, or under a `[review]` table); everything else is listed in
+  `Policy.ignored_keys` and shown in the summary;
+- it can only tighten: `min_severity` can be raised, `max_comments` lowered, `ignore` extended,
+  `enabled` turned off. It can never change the system prompt, the model or the endpoints,
+  because nothing here can express them;
+- `extra_instructions` is capped and later shown to the model as repository guidance inside a
+  delimited block, never as part of the system prompt;
+- a broken file never blocks a review: the problem becomes a warning in the summary and the
+  admin defaults apply.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass
+from typing import Any
+
+import pathspec
+
+from revisor.config import ReviewSettings
+from revisor.domain import Severity
+
+__all__ = ["MAX_EXTRA_INSTRUCTIONS", "MAX_IGNORE_PATTERNS", "Policy", "build_policy"]
+
+MAX_EXTRA_INSTRUCTIONS = 2000  # characters; enough for a few rules, small next to the diff budget
+MAX_IGNORE_PATTERNS = 200
+MAX_PATTERN_LENGTH = 300
+MAX_REPO_TOML_CHARS = 64_000
+ALLOWED_KEYS = frozenset(
+    {"enabled", "ignore", "extra_instructions", "min_severity", "max_comments"}
+)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The effective rules for one review. Build it with `build_policy`."""
+
+    enabled: bool = True
+    ignore: tuple[str, ...] = ()
+    extra_instructions: str = ""
+    min_severity: Severity = Severity.MINOR
+    max_comments: int = 25
+    max_file_bytes: int = 200_000
+    max_files: int = 300
+    # What was in `.revisor.toml` but not applied, and why; shown in the review summary.
+    ignored_keys: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def build_policy(defaults: ReviewSettings, repo_toml: str | None = None) -> Policy:
+    """Combine admin defaults with a repository's `.revisor.toml` text (None: no such file)."""
+    warnings: list[str] = []
+    base_severity = _admin_severity(defaults.min_severity, warnings)
+    policy = Policy(
+        enabled=True,
+        ignore=_valid_patterns(defaults.ignore, "revisor.toml", warnings),
+        extra_instructions=defaults.extra_instructions[:MAX_EXTRA_INSTRUCTIONS],
+        min_severity=base_severity,
+        max_comments=max(0, defaults.max_comments),
+        max_file_bytes=defaults.max_file_bytes,
+        max_files=defaults.max_files,
+    )
+    if repo_toml is None or not repo_toml.strip():
+        return dataclasses.replace(policy, warnings=tuple(warnings))
+    table = _load(repo_toml, warnings)
+    if table is None:
+        return dataclasses.replace(policy, warnings=tuple(warnings))
+
+    ignored = sorted(key for key in table if key not in ALLOWED_KEYS)
+    changes: dict[str, Any] = {}
+
+    if "enabled" in table:
+        if isinstance(table["enabled"], bool):
+            changes["enabled"] = table["enabled"]
+        else:
+            warnings.append(".revisor.toml: 'enabled' must be true or false; ignored")
+    if "ignore" in table:
+        value = table["ignore"]
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            extra = _valid_patterns(tuple(value), ".revisor.toml", warnings)
+            changes["ignore"] = policy.ignore + extra
+        else:
+            warnings.append(".revisor.toml: 'ignore' must be a list of path patterns; ignored")
+    if "extra_instructions" in table:
+        text = table["extra_instructions"]
+        if isinstance(text, str):
+            if len(text) > MAX_EXTRA_INSTRUCTIONS:
+                warnings.append(
+                    ".revisor.toml: 'extra_instructions' cut to "
+                    f"{MAX_EXTRA_INSTRUCTIONS} characters"
+                )
+            repo_text = text[:MAX_EXTRA_INSTRUCTIONS].strip()
+            joined = "\n\n".join(t for t in (policy.extra_instructions, repo_text) if t)
+            changes["extra_instructions"] = joined[: 2 * MAX_EXTRA_INSTRUCTIONS]
+        else:
+            warnings.append(".revisor.toml: 'extra_instructions' must be a string; ignored")
+    if "min_severity" in table:
+        value = table["min_severity"]
+        try:
+            wanted = Severity.parse(value) if isinstance(value, str) else None
+        except ValueError:
+            wanted = None
+        if wanted is None:
+            warnings.append(
+                ".revisor.toml: 'min_severity' must be one of info, minor, major, critical; ignored"
+            )
+        elif wanted < base_severity:
+            warnings.append(
+                f".revisor.toml: min_severity {wanted.label!r} is below the administrator's "
+                f"{base_severity.label!r}; kept {base_severity.label!r}"
+            )
+        else:
+            changes["min_severity"] = wanted
+    if "max_comments" in table:
+        value = table["max_comments"]
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            if value > policy.max_comments:
+                warnings.append(
+                    f".revisor.toml: max_comments {value} is above the administrator's "
+                    f"{policy.max_comments}; kept {policy.max_comments}"
+                )
+            else:
+                changes["max_comments"] = value
+        else:
+            warnings.append(".revisor.toml: 'max_comments' must be a whole number >= 0; ignored")
+
+    return dataclasses.replace(
+        policy, ignored_keys=tuple(ignored), warnings=tuple(warnings), **changes
+    )
+
+
+def _admin_severity(value: str, warnings: list[str]) -> Severity:
+    try:
+        return Severity.parse(value)
+    except ValueError as exc:
+        warnings.append(f"revisor.toml: review.min_severity: {exc}; using 'minor'")
+        return Severity.MINOR
+
+
+def _load(text: str, warnings: list[str]) -> dict[str, Any] | None:
+    if len(text) > MAX_REPO_TOML_CHARS:
+        warnings.append(f".revisor.toml is larger than {MAX_REPO_TOML_CHARS} characters; ignored")
+        return None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        warnings.append(f".revisor.toml is not valid TOML ({exc}); ignored")
+        return None
+    review = data.get("review")
+    if isinstance(review, dict):
+        # Accept `[review]` as well as top-level keys; top-level wins on conflict.
+        merged = {k: v for k, v in data.items() if k != "review"}
+        return {**review, **merged}
+    return data
+
+
+def _valid_patterns(patterns: tuple[str, ...], origin: str, warnings: list[str]) -> tuple[str, ...]:
+    kept: list[str] = []
+    for pattern in patterns:
+        if len(kept) >= MAX_IGNORE_PATTERNS:
+            warnings.append(f"{origin}: over {MAX_IGNORE_PATTERNS} ignore patterns; rest ignored")
+            break
+        cleaned = pattern.strip()
+        if not cleaned or cleaned.startswith("#"):
+            continue
+        if len(cleaned) > MAX_PATTERN_LENGTH:
+            warnings.append(f"{origin}: ignore pattern over {MAX_PATTERN_LENGTH} chars; skipped")
+            continue
+        try:
+            pathspec.GitIgnoreSpec.from_lines([cleaned])
+        except (ValueError, TypeError) as exc:
+            warnings.append(f"{origin}: invalid ignore pattern {cleaned!r} ({exc}); skipped")
+            continue
+        kept.append(cleaned)
+    return tuple(kept)

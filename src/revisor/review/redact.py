@@ -1,0 +1,267 @@
+"""Remove credentials and hidden Unicode from diff text before it reaches the model or a log.
+
+Why here and not in the model client: once a secret is in a prompt it may sit in the sidecar's
+logs, in an external endpoint's logs, or in the audit trail's record of what was sent. So every
+line of every reviewed file goes through `redact_files` first, and MR text through `redact_text`.
+
+A secret on an *added* line is also a problem in the change itself, so it becomes a `Finding`
+(source "redaction", critical) on that line, without the secret in it. Secrets on removed or
+context lines are redacted silently: they were already in the repository.
+
+Invisible and bidirectional control characters (the "Trojan Source" attack, CVE-2021-42574)
+make code read differently from how it compiles; they are replaced by a visible `[U+202E]`
+placeholder and flagged the same way.
+
+The detectors are regular expressions with bounded quantifiers, run line by line, so the cost
+is linear in the diff size. They favour recall on well-known token formats (fixed prefixes,
+nearly no false positives) and use an entropy test for generic `password = "..."` assignments.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from revisor.domain import DiffLine, FileDiff, Finding, Hunk, LineKind, Severity
+from revisor.review.render import fingerprint
+
+__all__ = ["RedactionOutcome", "redact_files", "redact_line", "redact_text"]
+
+CREDENTIAL_TITLE = "A credential appears in this diff"
+UNICODE_TITLE = "Hidden Unicode control characters"
+
+# Well-known token formats: (kind, pattern). The whole match is replaced.
+_TOKEN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "GitLab token",
+        re.compile(
+            r"\b(?:glpat|gldt|glrt|glptt|glft|glimt|glagent|gloas|glsoat|glcbt|glffct)"
+            r"-[0-9A-Za-z_\-]{20,64}"
+        ),
+    ),
+    ("GitLab runner token", re.compile(r"\bGR1348941[0-9A-Za-z_\-]{20,64}")),
+    ("GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,255}\b")),
+    ("GitHub token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{22,255}")),
+    ("AWS access key", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b")),
+    ("Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9\-]{10,250}")),
+    (
+        "Slack webhook",
+        re.compile(
+            r"https://hooks\.slack\.com/services/T[A-Z0-9]{6,}/B[A-Z0-9]{6,}/[A-Za-z0-9]{16,}"
+        ),
+    ),
+    ("Stripe key", re.compile(r"\b(?:sk|rk)_live_[0-9A-Za-z]{16,247}")),
+    ("Google API key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}")),
+    ("OpenAI key", re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,}")),
+    (
+        "JSON Web Token",
+        re.compile(
+            r"\beyJ[A-Za-z0-9_\-]{8,4096}\.eyJ[A-Za-z0-9_\-]{8,8192}\.[A-Za-z0-9_\-]{8,4096}"
+        ),
+    ),
+    ("private key", re.compile(r"-----BEGIN[A-Z ]{0,30} PRIVATE KEY(?: BLOCK)?-----")),
+)
+_KEY_BEGIN = re.compile(r"-----BEGIN[A-Z ]{0,30} PRIVATE KEY(?: BLOCK)?-----")
+_KEY_END = re.compile(r"-----END[A-Z ]{0,30} PRIVATE KEY(?: BLOCK)?-----")
+
+# `scheme://user:password@host`: only the password is replaced.
+_URL_CREDENTIAL = re.compile(
+    r"\b([a-z][a-z0-9+.\-]{1,20}://[^\s/:@'\"]{1,128}:)([^\s/@'\"]{3,256})@"
+)
+
+# `db_password = "s3cr3t..."`, `API_TOKEN: abc...`, `"secret": "..."`.
+_ASSIGNMENT = re.compile(
+    r"""(?ix)
+    (?P<name>[A-Za-z0-9_.\-]{0,40}
+        (?:passw(?:or)?d|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|private[_\-]?key
+          |client[_\-]?secret|auth[_\-]?key|credentials?)
+     [A-Za-z0-9_.\-]{0,40})
+    (?P<q1>["']?)\s{0,5}(?::=|=>|=|:)\s{0,5}
+    (?P<q>["'`]?)(?P<value>[^\s"'`]{8,512})(?P=q)
+    """
+)
+_IDENTIFIER_PATH = re.compile(r"[A-Za-z_$][\w$]*(?:(?:\.|::|->)[A-Za-z_$][\w$]*)+(?:\(\))?")
+_CONSTANT_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+_PLACEHOLDER = re.compile(
+    r"(?i)(?:\$\{|\{\{|%\(|%s|<[a-z_\-]*>|changeme|change_me|example|placeholder|dummy|your[_\-]"
+    r"|redacted|xxxx|\*\*\*|\.\.\.|^none$|^null$|^true$|^false$|environ|getenv|process\.env|secrets\.)"
+)
+
+# Bidirectional overrides/isolates (Trojan Source) and zero-width characters.
+_BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u180e"
+_HIDDEN = re.compile(f"[{_BIDI}{_ZERO_WIDTH}]")
+
+
+def _entropy(value: str) -> float:
+    """Shannon entropy in bits per character: random tokens score ~4-6, words ~2.5-3.5."""
+    counts = Counter(value)
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def _looks_secret(value: str, quoted: bool) -> bool:
+    if _PLACEHOLDER.search(value) or _IDENTIFIER_PATH.fullmatch(value):
+        return False
+    if _CONSTANT_NAME.fullmatch(value) or len(set(value)) < 5:
+        return False
+    if any(c in value for c in "()[]{};,"):
+        return False  # code, not a literal: `token = fetch(...)`, `secret = cfg[...]`
+    if value.startswith(("/", "./", "http://", "https://")):
+        return False
+    if quoted:
+        return _entropy(value) >= 3.0
+    # Unquoted: `API_KEY=...` in .env files, but also `password = password_field` in code.
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value) and not any(c.isdigit() for c in value):
+        return False
+    return len(value) >= 12 and _entropy(value) >= 3.3
+
+
+def redact_line(text: str) -> tuple[str, tuple[str, ...]]:
+    """Redact one line; return the new text and the kinds of what was found (may repeat)."""
+    kinds: list[str] = []
+    if _HIDDEN.search(text):
+        kinds.append("hidden-unicode")
+        text = _HIDDEN.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
+    for kind, pattern in _TOKEN_PATTERNS:
+        if pattern.search(text):
+            kinds.append(kind)
+            text = pattern.sub(f"[REDACTED {kind}]", text)
+    if "://" in text:
+
+        def url_sub(m: re.Match[str]) -> str:
+            if _PLACEHOLDER.search(m.group(2)) or m.group(2).startswith("$"):
+                return m.group(0)
+            kinds.append("password in URL")
+            return f"{m.group(1)}[REDACTED]@"
+
+        text = _URL_CREDENTIAL.sub(url_sub, text)
+
+    def assign_sub(m: re.Match[str]) -> str:
+        value = m.group("value")
+        if value.startswith("[REDACTED") or not _looks_secret(value, bool(m.group("q"))):
+            return m.group(0)
+        kinds.append("secret assignment")
+        start, end = m.span("value")
+        whole = m.group(0)
+        offset = m.start()
+        return whole[: start - offset] + "[REDACTED]" + whole[end - offset :]
+
+    text = _ASSIGNMENT.sub(assign_sub, text)
+    return text, tuple(kinds)
+
+
+def redact_text(text: str) -> tuple[str, int]:
+    """Redact free text (MR title/description, repository guidance); return it and a count."""
+    out: list[str] = []
+    count = 0
+    in_key = False
+    for line in text.split("\n"):
+        if in_key or _KEY_BEGIN.search(line):
+            in_key = not _KEY_END.search(line)
+            out.append("[REDACTED private key]")
+            count += 1
+            continue
+        new, kinds = redact_line(line)
+        count += len(kinds)
+        out.append(new)
+    return "\n".join(out), count
+
+
+@dataclass(frozen=True)
+class RedactionOutcome:
+    files: tuple[FileDiff, ...]  # same files, with redacted line text
+    findings: tuple[Finding, ...]  # one per added line that had a secret or hidden characters
+    redactions: int  # how many things were redacted in total (all line kinds)
+
+
+def redact_files(files: Sequence[FileDiff]) -> RedactionOutcome:
+    findings: list[Finding] = []
+    total = 0
+    out_files: list[FileDiff] = []
+    for file in files:
+        new_hunks: list[Hunk] = []
+        changed = False
+        for hunk in file.hunks:
+            lines: list[DiffLine] = []
+            in_key = False
+            for original in hunk.lines:
+                line = original
+                kinds: tuple[str, ...]
+                if in_key or _KEY_BEGIN.search(line.text):
+                    in_key = not _KEY_END.search(line.text)
+                    new_text, kinds = "[REDACTED private key]", ("private key",)
+                else:
+                    new_text, kinds = redact_line(line.text)
+                if kinds:
+                    total += 1
+                    changed = True
+                    line = replace(line, text=new_text)
+                    if line.kind is LineKind.ADDED:
+                        findings.extend(_findings_for(file, line, kinds))
+                lines.append(line)
+            new_hunks.append(replace(hunk, lines=tuple(lines)))
+        out_files.append(replace(file, hunks=tuple(new_hunks)) if changed else file)
+    return RedactionOutcome(tuple(out_files), _merge_key_findings(findings), total)
+
+
+def _findings_for(file: FileDiff, line: DiffLine, kinds: tuple[str, ...]) -> list[Finding]:
+    result: list[Finding] = []
+    secret_kinds = sorted({k for k in kinds if k != "hidden-unicode"})
+    if secret_kinds:
+        result.append(
+            Finding(
+                path=file.path,
+                old_path=file.old_path,
+                old_line=None,
+                new_line=line.new_line,
+                severity=Severity.CRITICAL,
+                title=CREDENTIAL_TITLE,
+                body=(
+                    f"This line contains what looks like a {', '.join(secret_kinds)}. Revisor "
+                    "redacted it before review. If it is real, revoke and rotate it now: deleting "
+                    "it in a later commit does not remove it from the Git history. Keep "
+                    "credentials in CI/CD variables or a secret store instead."
+                ),
+                source="redaction",
+                fingerprint=fingerprint(file.path, CREDENTIAL_TITLE, line.text),
+            )
+        )
+    if "hidden-unicode" in kinds:
+        result.append(
+            Finding(
+                path=file.path,
+                old_path=file.old_path,
+                old_line=None,
+                new_line=line.new_line,
+                severity=Severity.CRITICAL,
+                title=UNICODE_TITLE,
+                body=(
+                    "This line contains invisible or bidirectional Unicode control characters "
+                    "(shown to the reviewer as [U+XXXX]). They can make code read differently "
+                    "from how it runs (the 'Trojan Source' attack). Remove them unless they are "
+                    "intended and documented."
+                ),
+                source="redaction",
+                fingerprint=fingerprint(file.path, UNICODE_TITLE, line.text),
+            )
+        )
+    return result
+
+
+def _merge_key_findings(findings: list[Finding]) -> tuple[Finding, ...]:
+    """A private key spans many lines: report it once, on its first line, not on every line."""
+    out: list[Finding] = []
+    last_key_line: tuple[str, int] | None = None  # (path, line) of the last private-key line seen
+    for finding in findings:
+        is_key = finding.title == CREDENTIAL_TITLE and "private key" in finding.body
+        if is_key and finding.new_line is not None:
+            follows = last_key_line == (finding.path, finding.new_line - 1)
+            last_key_line = (finding.path, finding.new_line)
+            if follows:
+                continue
+        out.append(finding)
+    return tuple(out)

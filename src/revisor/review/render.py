@@ -1,0 +1,308 @@
+"""Markdown for what Revisor posts: inline comments, the summary, and fingerprints.
+
+Model output is untrusted: a prompt-injected diff can make the model write anything. So model
+text is rendered inert: no raw HTML (`<` and `>` escaped), no images, no links (`[t](u)` and bare
+URLs neutralised), no @mentions or `#123`/`!123` references (they notify people). Code spans
+and fenced blocks are kept as they are (forges render them as plain text) and an unclosed fence
+is closed so it cannot swallow the hidden marker. Paths and reasons in the summary come from
+the repository and are escaped the same way.
+
+Fingerprints identify a finding across re-reviews: sha256 over the path, the normalised title
+and the normalised text of the anchored line, not its number, so a finding that moves because
+lines were inserted above it keeps its fingerprint and is not posted twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import replace
+
+from revisor.domain import Finding, InlineComment, RejectedComment, ReviewResult, Severity
+from revisor.review.markers import SUMMARY_MARKER, fingerprint_marker
+from revisor.review.policy import Policy
+
+__all__ = [
+    "apply_policy",
+    "dedup",
+    "escape_markdown",
+    "fingerprint",
+    "render_comment",
+    "render_summary",
+]
+
+
+def _normalise(text: str) -> str:
+    return " ".join(re.sub(r"[^\w]+", " ", text.lower()).split())
+
+
+def fingerprint(path: str, title: str, line_text: str) -> str:
+    """16 hex digits, stable across line shifts and whitespace-only edits of the line."""
+    material = "\0".join((path, _normalise(title), " ".join(line_text.split())))
+    return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+# --- escaping -------------------------------------------------------------------------------
+
+_CODE_SPAN = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)")
+_LINK = r"\[(?P<ltext>[^\]\n]*)\]\((?P<lurl>[^)\n]*)\)"
+_URL = r"(?P<url>\b(?:https?|ftp|file|javascript|data|vbscript|mailto):[^\s`<>]*)"
+_MENTION = r"(?<![\w`&])(?P<mention>@[A-Za-z0-9_][\w.\-/]*|[#!]\d+)"
+_INERT = re.compile(f"{_LINK}|{_URL}|{_MENTION}", re.IGNORECASE)
+_REF_LINK = re.compile(r"\[([^\]\n]*)\]\[([^\]\n]*)\]|^\s{0,3}\[([^\]\n]+)\]:", re.MULTILINE)
+_FENCE_LINE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+
+
+def _code(text: str) -> str:
+    """Wrap text in a code span that its own backticks cannot close."""
+    text = text.replace("\n", " ")
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _escape_plain(text: str) -> str:
+    """Escape prose outside code: HTML, images, links, URLs, mentions and references."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _INERT.sub(_inert, text)
+    text = _REF_LINK.sub(lambda m: m.group(0).replace("[", "\\[").replace("]", "\\]"), text)
+    return text.replace("![", "!\\[")
+
+
+def _inert(match: re.Match[str]) -> str:
+    if match.group("lurl") is not None:
+        inner = _INERT.sub(_inert, match.group("ltext"))
+        return f"\\[{inner}\\]({_code(match.group('lurl'))})"
+    return _code(match.group(0))
+
+
+def _escape_line(line: str) -> str:
+    out: list[str] = []
+    pos = 0
+    for match in _CODE_SPAN.finditer(line):
+        out.append(_escape_plain(line[pos : match.start()]))
+        out.append(match.group(0))  # code spans render literally: keep them readable
+        pos = match.end()
+    out.append(_escape_plain(line[pos:]))
+    return "".join(out)
+
+
+def escape_markdown(text: str) -> str:
+    """Model text -> markdown that shows the text and does nothing else."""
+    lines: list[str] = []
+    fence: str | None = None
+    for line in text.replace("\r\n", "\n").split("\n"):
+        match = _FENCE_LINE.match(line)
+        if fence is None and match:
+            fence = match.group(1)[0] * len(match.group(1))
+            lines.append(line.strip()[: len(fence) + 20].replace("<", "").replace(">", ""))
+            continue
+        if fence is not None:
+            if match and match.group(1).startswith(fence):
+                fence = None
+            lines.append(line)
+            continue
+        lines.append(_escape_line(line))
+    if fence is not None:
+        lines.append(fence)
+    return "\n".join(lines)
+
+
+# --- inline comments ------------------------------------------------------------------------
+
+_SEVERITY_BADGE = {
+    Severity.INFO: "Info",
+    Severity.MINOR: "Minor",
+    Severity.MAJOR: "Major",
+    Severity.CRITICAL: "Critical",
+}
+
+
+def _suggestion_block(suggestion: str) -> str:
+    longest = max((len(m) for m in re.findall(r"`{3,}", suggestion)), default=2)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}suggestion\n{suggestion.rstrip(chr(10))}\n{fence}"
+
+
+def render_comment(finding: Finding) -> InlineComment:
+    """The inline comment for one anchored finding (which must carry its fingerprint)."""
+    parts = [f"**{_SEVERITY_BADGE[finding.severity]}:** {escape_markdown(finding.title)}"]
+    if finding.body:
+        parts.append(escape_markdown(finding.body))
+    if finding.suggestion and finding.new_line is not None:
+        parts.append(_suggestion_block(finding.suggestion))
+    footer = "Revisor (automated review)"
+    if finding.source == "redaction":
+        footer += " · detected before the model saw the code"
+    parts.append(f"<sub>{footer}</sub>")
+    parts.append(fingerprint_marker(finding.fingerprint))
+    return InlineComment(
+        path=finding.path,
+        old_path=finding.old_path,
+        old_line=finding.old_line,
+        new_line=finding.new_line,
+        body="\n\n".join(parts),
+        fingerprint=finding.fingerprint,
+    )
+
+
+# --- selection ------------------------------------------------------------------------------
+
+
+def _rank(finding: Finding) -> tuple[int, int, str, int]:
+    return (
+        -int(finding.severity),
+        0 if finding.source == "redaction" else 1,
+        finding.path,
+        finding.new_line or finding.old_line or 0,
+    )
+
+
+def apply_policy(
+    findings: Iterable[Finding], policy: Policy
+) -> tuple[tuple[Finding, ...], int, int, int]:
+    """Min severity, in-run dedup by fingerprint, then the per-MR cap, most severe first.
+
+    Redaction findings (credentials, hidden Unicode) bypass both the minimum severity and the
+    cap: they are about security and are never noise. Returns (kept, below_severity, over_cap,
+    duplicates).
+    """
+    seen: set[str] = set()
+    unique: list[Finding] = []
+    duplicates = 0
+    for finding in findings:
+        key = finding.fingerprint or f"{finding.path}:{finding.new_line}:{finding.title}"
+        if key in seen:
+            duplicates += 1
+            continue
+        seen.add(key)
+        unique.append(finding)
+    ranked = sorted(unique, key=_rank)
+    kept: list[Finding] = []
+    below = over = 0
+    model_count = 0
+    for finding in ranked:
+        if finding.source == "redaction":
+            kept.append(finding)
+        elif finding.severity < policy.min_severity:
+            below += 1
+        elif model_count >= policy.max_comments:
+            over += 1
+        else:
+            kept.append(finding)
+            model_count += 1
+    return tuple(kept), below, over, duplicates
+
+
+def dedup(
+    findings: Sequence[Finding], existing: Collection[str]
+) -> tuple[tuple[Finding, ...], int]:
+    """Drop findings whose fingerprint was already posted on this MR; return (new, skipped)."""
+    new = tuple(f for f in findings if f.fingerprint not in existing)
+    return new, len(findings) - len(new)
+
+
+def with_fingerprint(finding: Finding, line_text: str) -> Finding:
+    return replace(finding, fingerprint=fingerprint(finding.path, finding.title, line_text))
+
+
+# --- summary --------------------------------------------------------------------------------
+
+_COLLAPSE_AFTER = 15
+
+
+def _path_list(items: Sequence[str], title: str) -> list[str]:
+    if not items:
+        return []
+    lines = [f"- {item}" for item in items]
+    if len(items) > _COLLAPSE_AFTER:
+        return [f"<details><summary>{title} ({len(items)})</summary>", "", *lines, "", "</details>"]
+    return [f"**{title} ({len(items)})**", "", *lines]
+
+
+def _location(path: str, line: int | None) -> str:
+    return _code(f"{path}:{line}" if line is not None else path)
+
+
+def render_summary(
+    result: ReviewResult,
+    *,
+    policy: Policy | None = None,
+    not_inline: Sequence[RejectedComment] = (),
+    already_posted: int = 0,
+) -> str:
+    """The MR summary note. `not_inline`: comments the forge refused to place on their line."""
+    out = [SUMMARY_MARKER, "### Revisor review", ""]
+    if result.partial:
+        out += [
+            f"> **Warning: partial review.** {result.chunks_failed} of {result.chunks_total} "
+            "parts of the diff could not be reviewed because the model's answer was not usable "
+            "(after one retry). Findings below cover only the other parts. Request a new review "
+            "with `/revisor review`.",
+            "",
+        ]
+    counts = Counter(f.severity for f in result.findings)
+    if result.findings:
+        by_severity = ", ".join(
+            f"{counts[s]} {s.label}" for s in sorted(Severity, reverse=True) if counts[s]
+        )
+        out.append(f"**Findings:** {len(result.findings)} ({by_severity})")
+    else:
+        out.append("**Findings:** none")
+    notes: list[str] = []
+    if already_posted:
+        notes.append(f"{already_posted} already posted earlier")
+    if result.dropped_below_severity:
+        notes.append(f"{result.dropped_below_severity} below the minimum severity")
+    if result.dropped_over_cap:
+        notes.append(f"{result.dropped_over_cap} over the comment limit")
+    if result.dropped_unanchored:
+        notes.append(f"{result.dropped_unanchored} malformed or not on a line of the diff")
+    if notes:
+        out.append("Not posted: " + "; ".join(notes) + ".")
+    if result.redactions:
+        out.append(
+            f"Redacted before review: {result.redactions} secret(s) or hidden characters "
+            "(the model never saw them)."
+        )
+    out.append("")
+
+    if not_inline:
+        out.append(f"**Comments that could not be placed on their line ({len(not_inline)})**")
+        out.append("")
+        for rejected in not_inline:
+            comment = rejected.comment
+            line = comment.new_line if comment.new_line is not None else comment.old_line
+            first = comment.body.split("\n", 1)[0]  # the already-escaped severity + title line
+            out.append(f"- {_location(comment.path, line)}: {first}")
+        out.append("")
+
+    reviewed = [_code(path) for path in result.reviewed_files]
+    out += _path_list(reviewed, "Files reviewed")
+    if reviewed:
+        out.append("")
+    skipped = [f"{_code(s.path)}: {escape_markdown(s.reason)}" for s in result.skipped]
+    out += _path_list(skipped, "Files skipped")
+    if skipped:
+        out.append("")
+
+    if policy is not None and (policy.warnings or policy.ignored_keys):
+        out.append("**Repository configuration**")
+        out.append("")
+        out += [f"- {escape_markdown(w)}" for w in policy.warnings]
+        if policy.ignored_keys:
+            keys = ", ".join(_code(k) for k in policy.ignored_keys)
+            out.append(f"- `.revisor.toml` keys not allowed, ignored: {keys}")
+        out.append("")
+
+    usage = result.usage
+    seconds = result.duration_ms / 1000
+    out.append(
+        f"<sub>Model {_code(result.model or 'none')} · prompt {_code(result.prompt_version)} · "
+        f"{usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} completion tokens in "
+        f"{usage.requests} request(s) · {seconds:.1f} s</sub>"
+    )
+    return "\n".join(out)
