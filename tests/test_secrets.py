@@ -202,3 +202,20 @@ def test_scanner_finds_planted_secrets(tmp_path: Path) -> None:
         assert_no_plaintext([tmp_path], [TOKEN])
     assert TOKEN not in str(info.value)
     assert_no_plaintext([tmp_path / "clean.gz"], [TOKEN])
+
+
+def test_rotation_rolls_back_when_before_commit_fails(
+    db: sqlite_utils.Database, keys_dir: Path
+) -> None:
+    """The CLI audits inside the transaction: no audit record, no rotation."""
+    ring = KeyRing.load(keys_dir)
+    repo = add_repo(db, ring)
+
+    def audit_fails(rotation: object) -> None:
+        raise OSError("audit disk full")
+
+    with pytest.raises(OSError, match="audit disk full"):
+        rotate(db.conn, keys_dir, before_commit=audit_fails)
+    assert key_ids_in_use(db.conn) == {ring.current}
+    assert list(KeyRing.load(keys_dir).keys) == [ring.current]
+    assert repos.load_secrets(db, ring, repo).token == TOKEN

@@ -18,7 +18,7 @@ import os
 import secrets as _secrets
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -185,14 +185,22 @@ def key_ids_in_use(
 
 
 def rotate(
-    conn: sqlite3.Connection, keys_dir: Path, columns: Sequence[SealedColumn] = SEALED_COLUMNS
+    conn: sqlite3.Connection,
+    keys_dir: Path,
+    columns: Sequence[SealedColumn] = SEALED_COLUMNS,
+    *,
+    before_commit: Callable[[Rotation], None] | None = None,
 ) -> Rotation:
     """Create a new KEK and re-seal every sealed column with it, in one transaction.
 
     Each value is decrypted with its row- and field-bound associated data first, so a value
     that does not decrypt (wrong AAD declared in SEALED_COLUMNS, tampered blob) aborts the
-    whole rotation: nothing is changed and the new key file is removed again. Processes that
-    already hold the key ring in memory must be restarted to see the new key.
+    whole rotation: nothing is changed and the new key file is removed again.
+
+    `before_commit` runs inside the transaction, just before it commits: the CLI writes the
+    `keys.rotated` audit record there, so a rotation that cannot be audited does not happen.
+
+    Processes that already hold the key ring in memory must be restarted to see the new key.
     """
     old = KeyRing.load(keys_dir)
     new_id = KeyRing.create_key(keys_dir)
@@ -225,10 +233,13 @@ def rotate(
                         [ring.seal(plaintext, aad), rowid],
                     )
                     resealed += 1
+            rotation = Rotation(new_id, tuple(sorted(old.keys)), resealed)
+            if before_commit is not None:
+                before_commit(rotation)
     except BaseException:
         new_path.unlink(missing_ok=True)
         raise
-    return Rotation(new_key_id=new_id, old_key_ids=tuple(sorted(old.keys)), resealed=resealed)
+    return rotation
 
 
 def delete_old_keys(
