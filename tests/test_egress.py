@@ -6,6 +6,8 @@ Real loopback servers play the Git server, the host it redirects to, and a model
 from __future__ import annotations
 
 import http.server
+import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -202,3 +204,29 @@ def test_client_ignores_proxy_environment(
         assert isinstance(client, httpx.Client)
         assert client.get("/x").status_code == 200
     assert model_server.hits == ["/x"]
+
+
+NFT_POLICY = Path(__file__).resolve().parents[1] / "appliance" / "nftables.conf"
+
+
+def test_nftables_policy_drops_by_default_and_names_the_sets() -> None:
+    text = NFT_POLICY.read_text()
+    assert "type filter hook output priority filter; policy drop;" in text
+    for name in ("git_servers", "ldap_servers", "model_hosts", "dns_servers"):
+        assert f"set {name} {{" in text
+        assert f"@{name}" in text
+    assert 'oifname "lo" accept' in text
+
+
+@pytest.mark.skipif(shutil.which("nft") is None, reason="nftables (nft) is not installed")
+def test_nftables_policy_parses() -> None:
+    result = subprocess.run(
+        ["nft", "-c", "-f", str(NFT_POLICY)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if result.returncode != 0 and "Operation not permitted" in result.stderr:
+        pytest.skip("nft -c needs CAP_NET_ADMIN here")
+    assert result.returncode == 0, result.stderr
