@@ -1,0 +1,267 @@
+"""`revisor model ...` (model endpoints and the manifest) and `revisor inference` (the sidecar)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from revisor.audit import Event
+from revisor.cli import add_common
+from revisor.errors import ConfigError, RevisorError
+from revisor.inference import manifest as model_manifest
+from revisor.inference.sidecar import API_KEY_FILE, Sidecar
+from revisor.llm import registry
+from revisor.llm.client import Endpoint, EndpointClient
+from revisor.runtime import Runtime
+from revisor.secrets import read_secret_file
+
+HEALTH_TIMEOUT = 3.0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    mp = sub.add_parser("model", help="model endpoints and the model manifest")
+    msub = mp.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+
+    p = msub.add_parser("add", help="register an external OpenAI-compatible endpoint")
+    add_common(p, json_flag=True)
+    p.add_argument("id", help="endpoint id, e.g. gpu1")
+    p.add_argument("--url", required=True, help="API base, e.g. https://gpu1.internal:8000/v1")
+    p.add_argument("--model", default="", help="model name the endpoint serves (default: the id)")
+    p.add_argument("--api-key-file", help="file holding the endpoint's API key (stored sealed)")
+    p.add_argument("--default", action="store_true", help="route reviews here unless a rule says")
+    p.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=1,
+        help="requests the endpoint serves at once (llama.cpp server: its --parallel; vLLM: 8+)",
+    )
+    p.add_argument("--context", type=int, default=8192, help="context length in tokens")
+    p.add_argument("--replace", action="store_true", help="overwrite an endpoint with this id")
+    p.set_defaults(func=cmd_model_add)
+
+    p = msub.add_parser("list", help="list endpoints (with health) and manifest models")
+    add_common(p, json_flag=True)
+    p.add_argument("--no-health", action="store_true", help="do not contact the endpoints")
+    p.set_defaults(func=cmd_model_list)
+
+    p = msub.add_parser("remove", help="unregister an endpoint added with `model add`")
+    add_common(p, json_flag=True)
+    p.add_argument("id")
+    p.set_defaults(func=cmd_model_remove)
+
+    p = msub.add_parser("hash", help="print sha256 and size of a model file or directory")
+    add_common(p, json_flag=True)
+    p.add_argument("path", type=Path)
+    p.set_defaults(func=cmd_model_hash)
+
+    p = sub.add_parser("inference", help="run the model sidecar in the foreground")
+    add_common(p)
+    p.add_argument("--engine", choices=model_manifest.ENGINES, default=None)
+    p.add_argument("--model", default=None, help="model id from the manifest")
+    p.add_argument("--host", default=None, help="listen address (llama.cpp: loopback only)")
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for health")
+    p.set_defaults(func=cmd_inference)
+
+
+def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=2, sort_keys=True, default=str))
+    else:
+        print(text)
+
+
+def _actor() -> str:
+    return f"cli:{os.environ.get('SUDO_USER') or os.environ.get('USER') or os.getuid()}"
+
+
+# --- model add / remove / hash ------------------------------------------------------------------
+
+
+def cmd_model_add(args: argparse.Namespace, rt: Runtime) -> int:
+    if any(e.id == args.id for e in rt.settings.model.endpoints):
+        raise ConfigError(f"endpoint {args.id!r} is configured in revisor.toml; edit it there")
+    api_key = read_secret_file(args.api_key_file) if args.api_key_file else None
+    stored = registry.add_endpoint(
+        rt.db,
+        rt.keys,
+        endpoint_id=args.id,
+        url=args.url,
+        model=args.model,
+        api_key=api_key,
+        max_concurrency=args.max_concurrency,
+        context_tokens=args.context,
+        default=args.default,
+        replace=args.replace,
+    )
+    rt.audit.record(
+        Event.CONFIG_CHANGED,
+        actor=_actor(),
+        target=f"model_endpoint:{stored.id}",
+        change="model_endpoint.added",
+        url=stored.url,
+        model=stored.model,
+        default=stored.is_default,
+    )
+    endpoint = Endpoint(stored.id, stored.url, stored.model, api_key, stored.max_concurrency)
+    health = _health(rt, endpoint)
+    data = {**stored.public(), "health": health}
+    _emit(args, data, f"added model endpoint {stored.id} -> {stored.url} ({_health_text(health)})")
+    return 0
+
+
+def cmd_model_remove(args: argparse.Namespace, rt: Runtime) -> int:
+    registry.remove_endpoint(rt.db, args.id)
+    rt.audit.record(
+        Event.CONFIG_CHANGED,
+        actor=_actor(),
+        target=f"model_endpoint:{args.id}",
+        change="model_endpoint.removed",
+    )
+    _emit(args, {"id": args.id, "removed": True}, f"removed model endpoint {args.id}")
+    return 0
+
+
+def cmd_model_hash(args: argparse.Namespace, rt: Runtime) -> int:
+    sha, size = model_manifest.digest(args.path.resolve())
+    data = {"file": str(args.path.resolve()), "sha256": sha, "size": size}
+    _emit(args, data, f'file = "{data["file"]}"\nsha256 = "{sha}"\nsize = {size}')
+    return 0
+
+
+# --- model list ---------------------------------------------------------------------------------
+
+
+def _health(rt: Runtime, endpoint: Endpoint) -> dict[str, Any]:
+    try:
+        client = EndpointClient(endpoint, rt.egress(extra_urls=(endpoint.url,)))
+    except RevisorError as exc:
+        return {"ok": False, "detail": str(exc), "models": []}
+    try:
+        served = client.models(timeout=HEALTH_TIMEOUT)
+    except RevisorError as exc:
+        return {"ok": False, "detail": str(exc), "models": []}
+    finally:
+        client.close()
+    if endpoint.model not in served:
+        detail = f"reachable, but does not serve {endpoint.model!r} (serves: {', '.join(served)})"
+        return {"ok": False, "detail": detail, "models": served}
+    return {"ok": True, "detail": "ok", "models": served}
+
+
+def _health_text(health: dict[str, Any]) -> str:
+    return "healthy" if health["ok"] else f"NOT healthy: {health['detail']}"
+
+
+def _sidecar_key(rt: Runtime) -> str | None:
+    path = rt.settings.keys_dir / API_KEY_FILE
+    return read_secret_file(path) if path.exists() else None
+
+
+def cmd_model_list(args: argparse.Namespace, rt: Runtime) -> int:
+    m = rt.settings.model
+    sidecar_url = f"http://{m.sidecar_host}:{m.sidecar_port}/v1"
+    found = registry.collect_endpoints(
+        rt.settings, rt.db, rt.keys, sidecar_url=sidecar_url, sidecar_key=_sidecar_key(rt)
+    )
+    stored = {s.id for s in registry.list_endpoints(rt.db)}
+    endpoints = []
+    for eid, e in found.endpoints.items():
+        source = "sidecar" if eid == registry.LOCAL_ID else "database" if eid in stored else "toml"
+        row: dict[str, Any] = {
+            "id": eid,
+            "url": e.url,
+            "model": e.model,
+            "source": source,
+            "default": eid == found.default,
+            "fallback": eid == m.fallback,
+            "max_concurrency": e.max_concurrency,
+            "context_tokens": e.context_tokens,
+            "has_api_key": e.api_key is not None,
+        }
+        if not args.no_health:
+            row["health"] = _health(rt, e)
+        endpoints.append(row)
+    models = []
+    for spec in model_manifest.load_manifest(rt.settings.data_dir).models.values():
+        try:
+            path: str | None = str(spec.resolve())
+        except ConfigError:
+            path = None
+        models.append(
+            {
+                "id": spec.id,
+                "engine": spec.engine,
+                "context": spec.context,
+                "licence": spec.licence,
+                "size": spec.size,
+                "sha256": spec.sha256,
+                "path": path,
+                "present": path is not None,
+                "source": spec.source,
+                "default": spec.id == m.default_model,
+            }
+        )
+    lines = ["ENDPOINTS"]
+    for row in endpoints:
+        flags = "".join(
+            [" [default]" if row["default"] else "", " [fallback]" if row["fallback"] else ""]
+        )
+        health = f"  {_health_text(row['health'])}" if "health" in row else ""
+        lines.append(
+            f"  {row['id']:<12} {row['url']:<40} model={row['model']} "
+            f"concurrency={row['max_concurrency']} ({row['source']}){flags}{health}"
+        )
+    lines.append("MANIFEST MODELS (for the embedded sidecar)")
+    for mod in models:
+        where = mod["path"] or "MISSING"
+        flag = " [default]" if mod["default"] else ""
+        lines.append(
+            f"  {mod['id']:<28} {mod['engine']:<9} ctx={mod['context']:<6} "
+            f"{mod['licence'] or '?':<12} {where}{flag}"
+        )
+    _emit(args, {"endpoints": endpoints, "models": models}, "\n".join(lines))
+    return 0
+
+
+# --- inference ----------------------------------------------------------------------------------
+
+
+def cmd_inference(args: argparse.Namespace, rt: Runtime) -> int:
+    """Start the sidecar, wait for health, then keep it running until Ctrl-C or SIGTERM."""
+    sidecar = Sidecar.from_settings(
+        rt.settings, engine=args.engine, model_id=args.model, host=args.host, port=args.port
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    print(
+        f"verifying {sidecar.model_id} and starting {sidecar.plan.engine} on {sidecar.base_url} "
+        f"(log: {sidecar.log_path})",
+        file=sys.stderr,
+    )
+    try:
+        sidecar.start()
+        sidecar.wait_healthy(timeout=args.timeout)
+        print(
+            f"model sidecar ready: {sidecar.base_url} (model {sidecar.model_id})", file=sys.stderr
+        )
+        while not stop.is_set() and sidecar.running():
+            stop.wait(0.5)
+        if not stop.is_set():
+            print(f"model sidecar exited; see {sidecar.log_path}", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        sidecar.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from revisor import config
+from revisor.config import EndpointSettings, ModelSettings
+from revisor.domain import ChatMessage
+from revisor.egress import Egress
+from revisor.errors import ConfigError
+from revisor.llm import registry
+from revisor.llm.client import UsageRecord
+from revisor.secrets import KeyRing
+from revisor.store import db as store_db
+from revisor.store import usage as store_usage
+from tests.llm.fake_openai import FakeOpenAI
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI(model="qwen", api_key="sk-gpu") as server:
+        yield server
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> sqlite_utils.Database:
+    return store_db.open_database(tmp_path / "r.db")
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> KeyRing:
+    KeyRing.create_key(tmp_path / "keys")
+    return KeyRing.load(tmp_path / "keys")
+
+
+def settings(tmp_path: Path, **model: object) -> config.Settings:
+    return config.Settings(data_dir=tmp_path, model=ModelSettings(**model))  # type: ignore[arg-type]
+
+
+def test_api_key_is_sealed_and_bound_to_its_row(db: sqlite_utils.Database, keys: KeyRing) -> None:
+    registry.add_endpoint(db, keys, endpoint_id="gpu1", url="http://h:8000", api_key="sk-secret")
+    raw = db.execute("SELECT api_key_enc, url FROM model_endpoints WHERE id='gpu1'").fetchone()
+    assert b"sk-secret" not in raw[0]
+    assert raw[1] == "http://h:8000/v1"
+    # a blob copied into another row does not decrypt
+    registry.add_endpoint(db, keys, endpoint_id="gpu2", url="http://h:8001")
+    db.execute("UPDATE model_endpoints SET api_key_enc = ? WHERE id = 'gpu2'", [raw[0]])
+    with pytest.raises(Exception, match="does not decrypt"):
+        registry.collect_endpoints(config.Settings(data_dir=Path(".")), db, keys)
+
+
+def test_add_validates_and_refuses_duplicates(db: sqlite_utils.Database, keys: KeyRing) -> None:
+    registry.add_endpoint(db, keys, endpoint_id="gpu1", url="http://h:8000")
+    with pytest.raises(ConfigError, match="exists"):
+        registry.add_endpoint(db, keys, endpoint_id="gpu1", url="http://h:8000")
+    with pytest.raises(ConfigError, match="reserved"):
+        registry.add_endpoint(db, keys, endpoint_id="local", url="http://h:8000")
+    with pytest.raises(ConfigError):
+        registry.add_endpoint(db, keys, endpoint_id="Bad Id", url="http://h:8000")
+    with pytest.raises(ConfigError):
+        registry.add_endpoint(db, keys, endpoint_id="x", url="ftp://h")
+    with pytest.raises(ConfigError):
+        registry.add_endpoint(db, keys, endpoint_id="x", url="http://user:pw@h")
+    registry.remove_endpoint(db, "gpu1")
+    with pytest.raises(registry.EndpointNotFound):
+        registry.remove_endpoint(db, "gpu1")
+
+
+def test_default_order(tmp_path: Path, db: sqlite_utils.Database, keys: KeyRing) -> None:
+    s = settings(tmp_path, endpoints=(EndpointSettings(id="toml1", url="http://t:1"),))
+    assert (
+        registry.collect_endpoints(s, db, keys, sidecar_url="http://127.0.0.1:8081").default
+        == "toml1"
+    )
+    registry.add_endpoint(db, keys, endpoint_id="a", url="http://a:1")
+    registry.add_endpoint(db, keys, endpoint_id="b", url="http://b:1", default=True)
+    found = registry.collect_endpoints(s, db, keys, sidecar_url="http://127.0.0.1:8081")
+    assert found.default == "b"
+    assert set(found.endpoints) == {"toml1", "a", "b", "local"}
+    registry.add_endpoint(db, keys, endpoint_id="c", url="http://c:1", default=True)
+    assert registry.collect_endpoints(s, db, keys).default == "c"  # only one default
+    only_local = registry.collect_endpoints(
+        settings(tmp_path), None, None, sidecar_url="http://127.0.0.1:8081"
+    )
+    assert only_local.default == "local"
+    assert only_local.endpoints["local"].max_concurrency == 1  # llama.cpp serves one at a time
+    with pytest.raises(ConfigError, match="no model endpoint"):
+        registry.collect_endpoints(settings(tmp_path), None, None)
+
+
+def test_toml_and_db_ids_must_not_clash(
+    tmp_path: Path, db: sqlite_utils.Database, keys: KeyRing
+) -> None:
+    registry.add_endpoint(db, keys, endpoint_id="gpu1", url="http://a:1")
+    s = settings(tmp_path, endpoints=(EndpointSettings(id="gpu1", url="http://t:1"),))
+    with pytest.raises(ConfigError, match="both"):
+        registry.collect_endpoints(s, db, keys)
+
+
+def test_build_router_end_to_end_with_usage_rows(
+    tmp_path: Path, db: sqlite_utils.Database, keys: KeyRing, fake: FakeOpenAI
+) -> None:
+    registry.add_endpoint(
+        db,
+        keys,
+        endpoint_id="gpu1",
+        url=fake.url,
+        model="qwen",
+        api_key="sk-gpu",
+        max_concurrency=4,
+    )
+    db.execute(
+        "INSERT INTO repos (id, forge, server, project, token_enc, webhook_secret_enc, created_at)"
+        " VALUES (1, 'gitlab', 'https://g', 'p', x'00', x'00', 0)"
+    )
+    db.execute(
+        "INSERT INTO jobs (id, repo_id, mr_number, head_sha, trigger, state, created_at,"
+        " updated_at) VALUES (9, 1, 1, 'abc', 'hook', 'running', 0, 0)"
+    )
+    db.conn.commit()
+    recs: list[UsageRecord] = []
+
+    def on_usage(rec: UsageRecord) -> None:
+        recs.append(rec)
+        store_usage.record(db, 9, 1, rec)
+
+    s = settings(tmp_path, routes=({"match": {"sensitivity": "high"}, "endpoint": "local"},))
+    router = registry.build_router(
+        s, db, keys, Egress.from_urls([*registry.endpoint_urls(s, db), "http://127.0.0.1:9"]),
+        sidecar_url="http://127.0.0.1:9", sidecar_key="k", on_usage=on_usage,
+    )  # fmt: skip
+    assert router.default == "gpu1"
+    assert router.concurrency == 4
+    result = router.complete([ChatMessage("user", "hi")], max_tokens=5)
+    assert result.endpoint == "gpu1"
+    totals = store_usage.totals_for_job(db, 9)
+    assert (totals.prompt_tokens, totals.completion_tokens, totals.requests) == (42, 7, 1)
+    assert store_usage.failures_for_job(db, 9) == 0
+    router.close()
+
+
+def test_build_router_checks_settings(
+    tmp_path: Path, db: sqlite_utils.Database, keys: KeyRing
+) -> None:
+    egress = Egress.from_urls(["http://127.0.0.1:9"])
+    with pytest.raises(ConfigError, match="structured_output"):
+        registry.build_router(settings(tmp_path, structured_output="yaml"), db, keys, egress,
+                              sidecar_url="http://127.0.0.1:9")  # fmt: skip
+    with pytest.raises(ConfigError, match="fallback"):
+        registry.build_router(settings(tmp_path, fallback="gpu9"), db, keys, egress,
+                              sidecar_url="http://127.0.0.1:9")  # fmt: skip
