@@ -34,16 +34,31 @@ def data_dir(tmp_path: Path) -> Iterator[DataDir]:
     init_data_dir(settings)
     rt = Runtime(settings)
     gl = repos.add(
-        rt.db, rt.keys, forge=ForgeKind.GITLAB, server="https://gitlab.test",
-        project="group/app", token=TOKEN, webhook_secret=GITLAB_SECRET,
+        rt.db,
+        rt.keys,
+        forge=ForgeKind.GITLAB,
+        server="https://gitlab.test",
+        project="group/app",
+        token=TOKEN,
+        webhook_secret=GITLAB_SECRET,
     )
     gt = repos.add(
-        rt.db, rt.keys, forge=ForgeKind.GITEA, server="https://gitea.test",
-        project="owner/app", token=TOKEN, webhook_secret=GITEA_SECRET,
+        rt.db,
+        rt.keys,
+        forge=ForgeKind.GITEA,
+        server="https://gitea.test",
+        project="owner/app",
+        token=TOKEN,
+        webhook_secret=GITEA_SECRET,
     )
     signed = repos.add(
-        rt.db, rt.keys, forge=ForgeKind.GITLAB, server="https://gitlab.test",
-        project="group/signed", token=TOKEN, webhook_secret="unused-plain-secret-123",
+        rt.db,
+        rt.keys,
+        forge=ForgeKind.GITLAB,
+        server="https://gitlab.test",
+        project="group/signed",
+        token=TOKEN,
+        webhook_secret="unused-plain-secret-123",
         signing_secret=SIGNING_SECRET,
     )
     yield DataDir(settings, rt, gl, gt, signed)

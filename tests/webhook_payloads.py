@@ -60,7 +60,9 @@ def gitlab_mr(
     }
 
 
-def gitlab_note(project: str = "group/app", iid: int = 7, note: str = "/revisor review") -> dict[str, Any]:
+def gitlab_note(
+    project: str = "group/app", iid: int = 7, note: str = "/revisor review"
+) -> dict[str, Any]:
     return {
         "object_kind": "note",
         "event_type": "note",
@@ -109,10 +111,17 @@ def gitea_pr(
     }
 
 
-def gitea_comment(full_name: str = "owner/app", number: int = 3, body: str = "/revisor review") -> dict[str, Any]:
+def gitea_comment(
+    full_name: str = "owner/app", number: int = 3, body: str = "/revisor review"
+) -> dict[str, Any]:
     return {
         "action": "created",
-        "issue": {"id": 40, "number": number, "title": "Add the widget", "pull_request": {"merged": False}},
+        "issue": {
+            "id": 40,
+            "number": number,
+            "title": "Add the widget",
+            "pull_request": {"merged": False},
+        },
         "comment": {"id": 77, "body": body},
         "repository": {"id": 5, "full_name": full_name},
         "sender": {"login": "alice"},
@@ -124,7 +133,9 @@ def body_of(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload).encode()
 
 
-def gitlab_headers(token: str, event: str = "Merge Request Hook", uuid_: str | None = None) -> dict[str, str]:
+def gitlab_headers(
+    token: str, event: str = "Merge Request Hook", uuid_: str | None = None
+) -> dict[str, str]:
     return {
         "Content-Type": "application/json",
         "X-Gitlab-Event": event,
@@ -133,7 +144,9 @@ def gitlab_headers(token: str, event: str = "Merge Request Hook", uuid_: str | N
     }
 
 
-def gitlab_signed_headers(signing_secret: str, body: bytes, *, timestamp: int | None = None) -> dict[str, str]:
+def gitlab_signed_headers(
+    signing_secret: str, body: bytes, *, timestamp: int | None = None
+) -> dict[str, str]:
     webhook_id = str(uuid.uuid4())
     ts = str(int(time.time()) if timestamp is None else timestamp)
     return {
@@ -146,7 +159,9 @@ def gitlab_signed_headers(signing_secret: str, body: bytes, *, timestamp: int | 
     }
 
 
-def gitea_headers(secret: str, body: bytes, event: str = "pull_request", forgejo: bool = False) -> dict[str, str]:
+def gitea_headers(
+    secret: str, body: bytes, event: str = "pull_request", forgejo: bool = False
+) -> dict[str, str]:
     delivery = str(uuid.uuid4())
     sig = sign_gitea(secret, body)
     headers = {
@@ -156,5 +171,9 @@ def gitea_headers(secret: str, body: bytes, event: str = "pull_request", forgejo
         "X-Gitea-Signature": sig,
     }
     if forgejo:
-        headers |= {"X-Forgejo-Event": event, "X-Forgejo-Delivery": delivery, "X-Forgejo-Signature": sig}
+        headers |= {
+            "X-Forgejo-Event": event,
+            "X-Forgejo-Delivery": delivery,
+            "X-Forgejo-Signature": sig,
+        }
     return headers

@@ -46,7 +46,7 @@ class WorkerSettings:
 
 @dataclass(frozen=True)
 class ReviewSettings:
-    """Admin defaults. A repository's `.revisor.toml` may tighten some of them (see review.policy)."""
+    """Admin defaults; a repository's `.revisor.toml` may tighten some (see review.policy)."""
 
     min_severity: str = "minor"
     max_comments: int = 25

@@ -20,12 +20,14 @@ from typing import Any
 
 from revisor.config import LogSettings
 
-_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("revisor_log_ctx", default={})  # noqa: B039 - never mutated, replaced
+_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "revisor_log_ctx", default=None
+)
 
 
 @contextlib.contextmanager
 def bound(**fields: Any) -> Iterator[None]:
-    token = _context.set({**_context.get(), **fields})
+    token = _context.set({**(_context.get() or {}), **fields})
     try:
         yield
     finally:
@@ -45,7 +47,7 @@ class JsonFormatter(logging.Formatter):
             "component": self.component,
             "logger": record.name,
             "msg": record.getMessage(),
-            **_context.get(),
+            **(_context.get() or {}),
         }
         extra = getattr(record, "fields", None)
         if isinstance(extra, Mapping):
@@ -67,9 +69,9 @@ def configure(component: str, settings: LogSettings, log_dir: Path | None = None
         handlers.append(logging.FileHandler(log_dir / f"{component}.log", encoding="utf-8"))
     for handler in handlers:
         handler.setFormatter(
-            JsonFormatter(component) if settings.format == "json" else logging.Formatter(
-                f"%(asctime)s {component} %(levelname)s %(name)s: %(message)s"
-            )
+            JsonFormatter(component)
+            if settings.format == "json"
+            else logging.Formatter(f"%(asctime)s {component} %(levelname)s %(name)s: %(message)s")
         )
         root.addHandler(handler)
     # Libraries stay quiet at the default level: httpx would log URLs, huey task arguments.

@@ -22,7 +22,9 @@ def client(data_dir: DataDir) -> Iterator[TestClient]:  # type: ignore[type-arg]
 
 
 def post_gitlab(client: TestClient, payload: dict, token: str = GITLAB_SECRET, **kw) -> object:  # type: ignore[type-arg]
-    return client.post("/hooks/gitlab", content=wp.body_of(payload), headers=wp.gitlab_headers(token, **kw))
+    return client.post(
+        "/hooks/gitlab", content=wp.body_of(payload), headers=wp.gitlab_headers(token, **kw)
+    )
 
 
 def all_jobs(d: DataDir) -> list[jobs.Job]:
@@ -35,7 +37,9 @@ def audit_events(d: DataDir) -> list[str]:
 
 def test_gitlab_open_creates_job_and_enqueues(client: TestClient, data_dir: DataDir) -> None:
     r = client.post(
-        "/hooks/gitlab", content=wp.body_of(wp.gitlab_mr()), headers=wp.gitlab_headers(GITLAB_SECRET)
+        "/hooks/gitlab",
+        content=wp.body_of(wp.gitlab_mr()),
+        headers=wp.gitlab_headers(GITLAB_SECRET),
     )
     assert r.status_code == 202, r.text
     job_id = r.json()["job_id"]
@@ -51,7 +55,9 @@ def test_gitlab_open_creates_job_and_enqueues(client: TestClient, data_dir: Data
 @pytest.mark.parametrize(
     "token", ["", "wrong-secret", GITLAB_SECRET[:-1], GITLAB_SECRET + "x", GITLAB_SECRET.upper()]
 )
-def test_gitlab_bad_token_is_401_and_audited(client: TestClient, data_dir: DataDir, token: str) -> None:
+def test_gitlab_bad_token_is_401_and_audited(
+    client: TestClient, data_dir: DataDir, token: str
+) -> None:
     headers = wp.gitlab_headers(token)
     if not token:
         del headers["X-Gitlab-Token"]
@@ -81,11 +87,15 @@ def test_unknown_repository_is_404(client: TestClient, data_dir: DataDir) -> Non
 def test_body_over_cap_is_413(data_dir: DataDir) -> None:
     from dataclasses import replace
 
-    settings = replace(data_dir.settings, server=replace(data_dir.settings.server, max_body_bytes=2048))
+    settings = replace(
+        data_dir.settings, server=replace(data_dir.settings.server, max_body_bytes=2048)
+    )
     with TestClient(app=create_app(settings)) as c:
         payload = wp.gitlab_mr()
         payload["object_attributes"]["description"] = "x" * 4096
-        r = c.post("/hooks/gitlab", content=wp.body_of(payload), headers=wp.gitlab_headers(GITLAB_SECRET))
+        r = c.post(
+            "/hooks/gitlab", content=wp.body_of(payload), headers=wp.gitlab_headers(GITLAB_SECRET)
+        )
     assert r.status_code == 413
     assert all_jobs(data_dir) == []
 
@@ -119,7 +129,9 @@ def test_dedup_falls_back_to_body_hash(client: TestClient, data_dir: DataDir) ->
         (wp.gitlab_note(note="looks good to me"), "comment has no /revisor command"),
     ],
 )
-def test_gitlab_events_that_do_not_review(client: TestClient, data_dir: DataDir, payload: dict, reason: str) -> None:  # type: ignore[type-arg]
+def test_gitlab_events_that_do_not_review(
+    client: TestClient, data_dir: DataDir, payload: dict, reason: str
+) -> None:  # type: ignore[type-arg]
     event = "Note Hook" if payload["object_kind"] == "note" else "Merge Request Hook"
     r = post_gitlab(client, payload, event=event)
     assert r.status_code == 200  # type: ignore[attr-defined]
@@ -127,7 +139,9 @@ def test_gitlab_events_that_do_not_review(client: TestClient, data_dir: DataDir,
     assert all_jobs(data_dir) == []
 
 
-def test_gitlab_update_with_new_commits_and_old_payload_without_action(client: TestClient, data_dir: DataDir) -> None:
+def test_gitlab_update_with_new_commits_and_old_payload_without_action(
+    client: TestClient, data_dir: DataDir
+) -> None:
     r1 = post_gitlab(client, wp.gitlab_mr(action="update", oldrev=wp.OLDREV))
     r2 = post_gitlab(client, wp.gitlab_mr(action=None, oldrev=wp.OLDREV, head="ab" * 20))
     assert r1.status_code == r2.status_code == 202  # type: ignore[attr-defined]
@@ -144,7 +158,9 @@ def test_gitlab_note_command_queues_review(client: TestClient, data_dir: DataDir
 def test_new_head_supersedes_queued_and_running_jobs(client: TestClient, data_dir: DataDir) -> None:
     db = data_dir.rt.db
     first = post_gitlab(client, wp.gitlab_mr(head="aa" * 20)).json()["job_id"]  # type: ignore[attr-defined]
-    second = post_gitlab(client, wp.gitlab_mr(action="update", oldrev="aa" * 20, head="bb" * 20)).json()["job_id"]  # type: ignore[attr-defined]
+    second = post_gitlab(
+        client, wp.gitlab_mr(action="update", oldrev="aa" * 20, head="bb" * 20)
+    ).json()["job_id"]  # type: ignore[attr-defined]
     assert jobs.lease(db, second, "w1", 60) is not None  # second is running now
     third = post_gitlab(client, wp.gitlab_mr(action="update", oldrev="bb" * 20, head="cc" * 20))
     assert third.json()["superseded"] == [second]  # type: ignore[attr-defined]
@@ -157,7 +173,9 @@ def test_new_head_supersedes_queued_and_running_jobs(client: TestClient, data_di
     assert "job.superseded" in audit_events(data_dir)
 
 
-def test_second_request_for_same_head_joins_queued_job(client: TestClient, data_dir: DataDir) -> None:
+def test_second_request_for_same_head_joins_queued_job(
+    client: TestClient, data_dir: DataDir
+) -> None:
     a = post_gitlab(client, wp.gitlab_mr()).json()["job_id"]  # type: ignore[attr-defined]
     b = post_gitlab(client, wp.gitlab_note(), event="Note Hook").json()["job_id"]  # type: ignore[attr-defined]
     assert a == b
@@ -169,7 +187,9 @@ def test_second_request_for_same_head_joins_queued_job(client: TestClient, data_
 
 def test_signed_gitlab_webhook_accepted(client: TestClient, data_dir: DataDir) -> None:
     body = wp.body_of(wp.gitlab_mr(project="group/signed"))
-    r = client.post("/hooks/gitlab", content=body, headers=wp.gitlab_signed_headers(SIGNING_SECRET, body))
+    r = client.post(
+        "/hooks/gitlab", content=body, headers=wp.gitlab_signed_headers(SIGNING_SECRET, body)
+    )
     assert r.status_code == 202, r.text
 
 
@@ -179,7 +199,9 @@ def _tamper(headers: dict[str, str], case: str, body: bytes) -> tuple[dict[str, 
     elif case == "wrong-algorithm":
         headers["webhook-signature"] = headers["webhook-signature"].replace("v1,", "v1a,")
     elif case == "stale":
-        return wp.gitlab_signed_headers(SIGNING_SECRET, body, timestamp=int(time.time()) - 3600), body
+        return wp.gitlab_signed_headers(
+            SIGNING_SECRET, body, timestamp=int(time.time()) - 3600
+        ), body
     elif case == "body-changed":
         return headers, body.replace(b"Add the widget", b"Add the widgeT")
     elif case == "missing":
@@ -191,7 +213,8 @@ def _tamper(headers: dict[str, str], case: str, body: bytes) -> tuple[dict[str, 
 
 
 @pytest.mark.parametrize(
-    "case", ["truncated", "wrong-algorithm", "stale", "body-changed", "missing", "plain-token-instead"]
+    "case",
+    ["truncated", "wrong-algorithm", "stale", "body-changed", "missing", "plain-token-instead"],
 )
 def test_signed_gitlab_webhook_rejections(client: TestClient, data_dir: DataDir, case: str) -> None:
     body = wp.body_of(wp.gitlab_mr(project="group/signed"))
@@ -207,16 +230,23 @@ def test_signed_gitlab_webhook_rejections(client: TestClient, data_dir: DataDir,
 @pytest.mark.parametrize("forgejo", [False, True])
 def test_gitea_pull_request_opened(client: TestClient, data_dir: DataDir, forgejo: bool) -> None:
     body = wp.body_of(wp.gitea_pr())
-    r = client.post("/hooks/gitea", content=body, headers=wp.gitea_headers(GITEA_SECRET, body, forgejo=forgejo))
+    r = client.post(
+        "/hooks/gitea", content=body, headers=wp.gitea_headers(GITEA_SECRET, body, forgejo=forgejo)
+    )
     assert r.status_code == 202, r.text
     job = all_jobs(data_dir)[0]
     assert (job.repo_id, job.mr_number, job.trigger) == (data_dir.gitea.id, 3, "open")
 
 
 def test_gitea_synchronized_and_comment(client: TestClient, data_dir: DataDir) -> None:
-    for payload, event in ((wp.gitea_pr(action="synchronized"), "pull_request"), (wp.gitea_comment(), "issue_comment")):
+    for payload, event in (
+        (wp.gitea_pr(action="synchronized"), "pull_request"),
+        (wp.gitea_comment(), "issue_comment"),
+    ):
         body = wp.body_of(payload)
-        r = client.post("/hooks/gitea", content=body, headers=wp.gitea_headers(GITEA_SECRET, body, event=event))
+        r = client.post(
+            "/hooks/gitea", content=body, headers=wp.gitea_headers(GITEA_SECRET, body, event=event)
+        )
         assert r.status_code == 202, r.text
     assert sorted(j.trigger for j in all_jobs(data_dir)) == ["command", "update"]
 
@@ -236,7 +266,9 @@ def test_gitea_ignored(client: TestClient, data_dir: DataDir, payload: dict, rea
     assert all_jobs(data_dir) == []
 
 
-@pytest.mark.parametrize("case", ["missing", "truncated", "other-secret", "forgejo-bad-gitea-good", "empty"])
+@pytest.mark.parametrize(
+    "case", ["missing", "truncated", "other-secret", "forgejo-bad-gitea-good", "empty"]
+)
 def test_gitea_signature_rejections(client: TestClient, data_dir: DataDir, case: str) -> None:
     body = wp.body_of(wp.gitea_pr())
     headers = wp.gitea_headers(GITEA_SECRET, body)

@@ -202,9 +202,9 @@ def cmd_up(args: argparse.Namespace, rt: Runtime) -> int:
     code = 0
     try:
         while not stopping:
-            for child in children:
+            for name, child in zip(("serve", "worker"), children, strict=True):
                 if child.poll() is not None:
-                    print(f"revisor: {child.args[3]} exited with {child.returncode}", file=sys.stderr)
+                    print(f"revisor: {name} exited with {child.returncode}", file=sys.stderr)
                     stopping, code = True, 1
             time.sleep(0.5)
     finally:
@@ -260,7 +260,9 @@ def cmd_jobs_show(args: argparse.Namespace, rt: Runtime) -> int:
 def cmd_jobs_retry(args: argparse.Namespace, rt: Runtime) -> int:
     job = _require_job(rt, args.id)
     if not jobs.requeue(rt.db, job.id):
-        raise RevisorError(f"job {job.id} is {job.state}; only failed or cancelled jobs can be retried")
+        raise RevisorError(
+            f"job {job.id} is {job.state}; only failed or cancelled jobs can be retried"
+        )
     rt.audit.record(Event.JOB_RETRIED, actor=_cli_actor(), target=f"job:{job.id}")
     from revisor.worker.queue import Queue
 
@@ -272,7 +274,9 @@ def cmd_jobs_retry(args: argparse.Namespace, rt: Runtime) -> int:
 def cmd_jobs_cancel(args: argparse.Namespace, rt: Runtime) -> int:
     job = _require_job(rt, args.id)
     if not jobs.cancel(rt.db, job.id):
-        raise RevisorError(f"job {job.id} is {job.state}; only queued or running jobs can be cancelled")
+        raise RevisorError(
+            f"job {job.id} is {job.state}; only queued or running jobs can be cancelled"
+        )
     rt.audit.record(Event.JOB_CANCELLED, actor=_cli_actor(), target=f"job:{job.id}")
     emit(args, {"id": job.id, "state": "cancelled"}, f"job {job.id} cancelled")
     return 0
@@ -314,8 +318,10 @@ def cmd_repo_add(args: argparse.Namespace, rt: Runtime) -> int:
         rt.audit.record(Event.SECRET_CREATED, actor=actor, target=f"repo:{repo.id}", field=field)
     url = f"{rt.settings.server.public_url.rstrip('/')}/hooks/{forge.value}"
     data = {**repo.public(), "webhook_url": url, "webhook_secret": secret if generated else None}
-    lines = [f"registered repository {repo.id}: {forge.value} {repo.project} on {repo.server}",
-             f"webhook URL:    {url}"]
+    lines = [
+        f"registered repository {repo.id}: {forge.value} {repo.project} on {repo.server}",
+        f"webhook URL:    {url}",
+    ]
     if generated:
         lines.append(f"webhook secret: {secret}   (shown once; paste it into the Git server)")
     emit(args, data, "\n".join(lines))
@@ -325,7 +331,8 @@ def cmd_repo_add(args: argparse.Namespace, rt: Runtime) -> int:
 def cmd_repo_list(args: argparse.Namespace, rt: Runtime) -> int:
     found = repos.list_all(rt.db)
     text = "\n".join(
-        f"{r.id:>4}  {r.forge.value:<7} {r.project:<40} {r.server}{'' if r.enabled else '  (disabled)'}"
+        f"{r.id:>4}  {r.forge.value:<7} {r.project:<40} {r.server}"
+        + ("" if r.enabled else "  (disabled)")
         for r in found
     )
     emit(args, [r.public() for r in found], text or "no repositories")
@@ -334,6 +341,8 @@ def cmd_repo_list(args: argparse.Namespace, rt: Runtime) -> int:
 
 def cmd_repo_remove(args: argparse.Namespace, rt: Runtime) -> int:
     repo = repos.remove(rt.db, args.id)
-    rt.audit.record(Event.REPO_REMOVED, actor=_cli_actor(), target=f"repo:{repo.id}", project=repo.project)
+    rt.audit.record(
+        Event.REPO_REMOVED, actor=_cli_actor(), target=f"repo:{repo.id}", project=repo.project
+    )
     emit(args, repo.public(), f"removed repository {repo.id} ({repo.project})")
     return 0

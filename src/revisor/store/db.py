@@ -166,7 +166,9 @@ MIGRATIONS: list[tuple[str, Migration]] = [
 ]
 
 
-def migrate(db: sqlite_utils.Database, migrations: list[tuple[str, Migration]] | None = None) -> list[str]:
+def migrate(
+    db: sqlite_utils.Database, migrations: list[tuple[str, Migration]] | None = None
+) -> list[str]:
     """Apply pending migrations in order, each in its own transaction. Returns the names applied."""
     db.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"

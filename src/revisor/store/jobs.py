@@ -75,6 +75,11 @@ def _from_row(row: dict[str, Any]) -> Job:
     return Job(**fields, result=json.loads(row["result"]) if row["result"] else None)
 
 
+def _marks(n: int) -> str:
+    """`(?, ?, ...)` for an IN clause: only placeholders ever go into the SQL text."""
+    return "(" + ", ".join("?" * n) + ")"
+
+
 @dataclass(frozen=True)
 class Intake:
     """What recording a delivery did."""
@@ -116,18 +121,21 @@ def record_delivery(
         if mr_number is not None and head_sha is not None and trigger is not None:
             # A new head makes older heads' reviews pointless. A request without a head (a
             # Gitea comment command) supersedes nothing: the worker resolves the current head.
-            stale = conn.execute(
-                "SELECT id FROM jobs WHERE repo_id = ? AND mr_number = ? AND head_sha != ?"
-                " AND head_sha != '' AND state IN ('queued', 'running')",
-                [repo_id, mr_number, head_sha],
-            ).fetchall() if head_sha else []
+            stale = (
+                conn.execute(
+                    "SELECT id FROM jobs WHERE repo_id = ? AND mr_number = ? AND head_sha != ?"
+                    " AND head_sha != '' AND state IN ('queued', 'running')",
+                    [repo_id, mr_number, head_sha],
+                ).fetchall()
+                if head_sha
+                else []
+            )
             superseded = [row[0] for row in stale]
             if superseded:
                 conn.execute(
-                    f"UPDATE jobs SET state = 'superseded', lease_owner = NULL, updated_at = ?,"
-                    f" finished_at = ?, last_error = 'superseded by a newer commit ({head_sha[:12]})'"
-                    f" WHERE id IN ({','.join('?' * len(superseded))})",
-                    [t, t, *superseded],
+                    "UPDATE jobs SET state = 'superseded', lease_owner = NULL, updated_at = ?,"  # noqa: S608
+                    " finished_at = ?, last_error = ? WHERE id IN " + _marks(len(superseded)),
+                    [t, t, f"superseded by a newer commit ({head_sha[:12]})", *superseded],
                 )
             queued = conn.execute(
                 "SELECT id FROM jobs WHERE repo_id = ? AND mr_number = ? AND head_sha = ?"
@@ -138,8 +146,9 @@ def record_delivery(
                 job_id, outcome = queued[0], "joined"
             else:
                 cursor = conn.execute(
-                    "INSERT INTO jobs (repo_id, mr_number, head_sha, trigger, state, enqueued_at,"
-                    " request_id, created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+                    "INSERT INTO jobs (repo_id, mr_number, head_sha, trigger, state,"
+                    " enqueued_at, request_id, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
                     [repo_id, mr_number, head_sha, trigger, t, request_id, t, t],
                 )
                 job_id, outcome = cursor.lastrowid, "queued"
@@ -162,7 +171,8 @@ def create(
             " created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
             [repo_id, mr_number, head_sha, trigger, t, t, t],
         )
-    assert cursor.lastrowid is not None
+    if cursor.lastrowid is None:
+        raise RuntimeError("SQLite did not return the new job's id")
     return cursor.lastrowid
 
 
@@ -179,7 +189,8 @@ def list_jobs(
     limit: int = 100,
     offset: int = 0,
 ) -> list[Job]:
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if state:
         where.append("state = ?")
         params.append(state)
@@ -225,7 +236,11 @@ def _owned(db: sqlite_utils.Database, sql: str, params: list[Any]) -> bool:
 
 
 def heartbeat(
-    db: sqlite_utils.Database, job_id: int, owner: str, lease_seconds: float, stage: str | None = None
+    db: sqlite_utils.Database,
+    job_id: int,
+    owner: str,
+    lease_seconds: float,
+    stage: str | None = None,
 ) -> bool:
     """Renew the lease (and record the stage). False: the job is no longer ours — stop working."""
     t = now()
@@ -320,7 +335,7 @@ def reap(db: sqlite_utils.Database, *, stale_after: float) -> list[int]:
         ]
         if due:
             db.conn.execute(
-                f"UPDATE jobs SET enqueued_at = ? WHERE id IN ({','.join('?' * len(due))})",
+                "UPDATE jobs SET enqueued_at = ? WHERE id IN " + _marks(len(due)),
                 [t, *due],
             )
     return due

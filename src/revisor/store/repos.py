@@ -118,7 +118,8 @@ def add(
                 now(),
             ],
         )
-    assert cursor.lastrowid is not None
+    if cursor.lastrowid is None:
+        raise RuntimeError("SQLite did not return the new repository's id")
     return get(db, cursor.lastrowid)
 
 
@@ -129,7 +130,9 @@ def get(db: sqlite_utils.Database, repo_id: int) -> Repo:
     return _from_row(rows[0])
 
 
-def get_by_key(db: sqlite_utils.Database, forge: ForgeKind, server: str, project: str) -> Repo | None:
+def get_by_key(
+    db: sqlite_utils.Database, forge: ForgeKind, server: str, project: str
+) -> Repo | None:
     rows = list(
         db.query(
             "SELECT * FROM repos WHERE forge = ? AND server = ? AND project = ?",
@@ -169,7 +172,9 @@ def load_secrets(db: sqlite_utils.Database, keys: KeyRing, repo: Repo) -> RepoSe
     signing = row["signing_secret_enc"]
     return RepoSecrets(
         token=keys.open_str(row["token_enc"], aad_for("repos", key, "token")),
-        webhook_secret=keys.open_str(row["webhook_secret_enc"], aad_for("repos", key, "webhook_secret")),
+        webhook_secret=keys.open_str(
+            row["webhook_secret_enc"], aad_for("repos", key, "webhook_secret")
+        ),
         signing_secret=keys.open_str(signing, aad_for("repos", key, "signing_secret"))
         if signing
         else None,

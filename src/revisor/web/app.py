@@ -2,29 +2,48 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
+from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
+from litestar.enums import ScopeType
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from revisor.audit import AuditLog
 from revisor.config import Settings
+from revisor.egress import Egress
+from revisor.errors import ConfigError
 from revisor.secrets import KeyRing
 from revisor.store.db import PerThread
-from revisor.web import health, hooks
+from revisor.web import api, health, hooks
+from revisor.web.auth import errors
+from revisor.web.auth import routes as auth_routes
+from revisor.web.auth.ldap import LdapAuthenticator, LdapUser
+from revisor.web.auth.middleware import security_headers_middleware, session_middleware
+from revisor.web.auth.routes import AuthContext, Authenticator
+from revisor.web.dashboard import routes as dashboard_routes
 from revisor.web.health import ModelHealth
 from revisor.web.intake import Intake
 from revisor.worker.queue import Queue
-from revisor.audit import AuditLog
+
+log = logging.getLogger("revisor.web")
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
 
 
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
     """Give every request an id (kept from `X-Request-Id` if it is sane) and echo it back."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
@@ -47,6 +66,8 @@ def create_app(
     *,
     model_health: ModelHealth | None = None,
     extra_routes: Sequence[Any] = (),
+    authenticator: Authenticator | None = None,
+    egress: Egress | None = None,
 ) -> Litestar:
     dbs = PerThread(settings.db_path)
     intake = Intake(
@@ -56,12 +77,56 @@ def create_app(
         audit=AuditLog(settings.audit_path),
         queue=Queue(settings),
     )
-    state = State({"settings": settings, "intake": intake, "model_health": model_health})
+    if authenticator is None and settings.ldap.enabled:
+        authenticator = _ldap_authenticator(settings, egress)
+    auth = AuthContext(settings=settings, dbs=dbs, audit=intake.audit, authenticator=authenticator)
+    state = State(
+        {"settings": settings, "intake": intake, "model_health": model_health, "auth": auth}
+    )
     return Litestar(
-        route_handlers=[*hooks.routes, *health.routes, *extra_routes],
+        route_handlers=[
+            *hooks.routes,
+            *health.routes,
+            *auth_routes.routes,
+            *dashboard_routes.routes,
+            api.router,
+            create_static_files_router(
+                path="/static", directories=[STATIC_DIR], include_in_schema=False
+            ),
+            *extra_routes,
+        ],
         state=state,
-        middleware=[request_id_middleware],
+        middleware=[
+            request_id_middleware,
+            security_headers_middleware(settings.auth.cookie_secure),
+            session_middleware(dbs, settings.auth),
+        ],
+        template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
+        exception_handlers={
+            NotAuthorizedException: errors.not_authorized,
+            PermissionDeniedException: errors.forbidden,
+        },
         request_max_body_size=settings.server.max_body_bytes,
-        openapi_config=None,
+        openapi_config=api.openapi_config(),
         debug=False,
     )
+
+
+class _Unavailable:
+    """Stands in for a misconfigured directory: the app still starts (the break-glass admin can
+    sign in and fix things), and every LDAP sign-in fails with the configuration error."""
+
+    def __init__(self, error: ConfigError) -> None:
+        self.error = error
+
+    def authenticate(self, username: str, password: str) -> LdapUser:
+        raise self.error
+
+
+def _ldap_authenticator(settings: Settings, egress: Egress | None) -> Authenticator:
+    egress = egress or Egress.from_urls([*settings.ldap.servers, *settings.egress.allow])
+    try:
+        return LdapAuthenticator.from_settings(settings.ldap, egress)
+    except ConfigError as exc:
+        log.error("LDAP sign-in is disabled by a configuration error: %s", exc)
+        return _Unavailable(exc)

@@ -58,13 +58,13 @@ class Intake:
         try:
             payload = webhooks.parse_json(body)
             event = self._event_name(forge, headers)
-            classify = webhooks.classify_gitlab if forge is ForgeKind.GITLAB else webhooks.classify_gitea
+            classify = (
+                webhooks.classify_gitlab if forge is ForgeKind.GITLAB else webhooks.classify_gitea
+            )
             decision = classify(event, payload)
         except webhooks.PayloadError as exc:
             return Answer(400, {"error": str(exc)})
-        repo = next(
-            (r for r in candidates if r.project.lower() == decision.project.lower()), None
-        )
+        repo = next((r for r in candidates if r.project.lower() == decision.project.lower()), None)
         if repo is None:
             return Answer(404, {"error": f"repository {decision.project!r} is not registered"})
         if not repo.enabled:
@@ -87,7 +87,8 @@ class Intake:
         )
         if intake.duplicate:
             return Answer(200, {"duplicate": True, "job_id": intake.job_id})
-        assert intake.job_id is not None
+        if intake.job_id is None:  # a trigger always creates or joins a job
+            raise RuntimeError("delivery recorded without a job")
         self._audit_job(repo.id, intake, decision, source)
         try:
             self.queue.enqueue(intake.job_id)
@@ -125,7 +126,9 @@ class Intake:
                     is None
                 )
             else:
-                ok = webhooks.verify_gitlab_token(headers.get("x-gitlab-token"), secret.webhook_secret)
+                ok = webhooks.verify_gitlab_token(
+                    headers.get("x-gitlab-token"), secret.webhook_secret
+                )
             if ok:
                 matched.append(repo)
         return matched

@@ -11,9 +11,9 @@ fingerprint is already on the merge request are not posted again. So a job that 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
-import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
@@ -22,7 +22,6 @@ from revisor.audit import AuditLog, Event, Outcome
 from revisor.config import Settings
 from revisor.domain import (
     ChatMessage,
-    ChatModel,
     Completion,
     MergeRequest,
     ReviewResult,
@@ -89,7 +88,7 @@ def review_job(ctx: JobContext, *, settings: Settings, rt: Runtime, dbs: PerThre
         model = _model_for_job(rt, dbs, job.id, job.repo_id)
         try:
             result = review_files(
-            files,
+                files,
                 mr=mr,
                 policy=policy,
                 model=model,
@@ -111,7 +110,8 @@ def review_job(ctx: JobContext, *, settings: Settings, rt: Runtime, dbs: PerThre
 
     ctx.stage("post")
     known = {c.fingerprint for c in forge.list_bot_comments(mr) if c.fingerprint}
-    comments = render.inline_comments(result.findings, skip=known)
+    new, already_posted = render.dedup(result.findings, known)
+    comments = [render.render_comment(f) for f in new]
     posted = forge.post_comments(mr, comments)
     for comment in posted.posted:
         audit.record(
@@ -126,15 +126,21 @@ def review_job(ctx: JobContext, *, settings: Settings, rt: Runtime, dbs: PerThre
 
     ctx.stage("summary")
     duration_ms = int((time.monotonic() - started) * 1000)
-    summary = render.summary(
-        result, rejected=posted.rejected, already_posted=len(result.findings) - len(comments),
-        policy=policy, job_url=url, duration_ms=duration_ms,
+    summary = render.render_summary(
+        result, policy=policy, not_inline=posted.rejected, already_posted=already_posted
     )
     forge.upsert_summary(mr, summary)
     state, text = _final_status(result)
     _status(forge, audit, job.id, mr, state, text, url)
-    return JobOutcome("done", _result_record(result, posted_count=len(posted.posted),
-                                             rejected=len(posted.rejected), duration_ms=duration_ms))
+    return JobOutcome(
+        "done",
+        _result_record(
+            result,
+            posted_count=len(posted.posted),
+            rejected=len(posted.rejected),
+            duration_ms=duration_ms,
+        ),
+    )
 
 
 def _final_status(result: ReviewResult) -> tuple[StatusState, str]:
@@ -148,7 +154,13 @@ def _final_status(result: ReviewResult) -> tuple[StatusState, str]:
 
 
 def _status(
-    forge: Forge, audit: AuditLog, job_id: int, mr: MergeRequest, state: StatusState, text: str, url: str
+    forge: Forge,
+    audit: AuditLog,
+    job_id: int,
+    mr: MergeRequest,
+    state: StatusState,
+    text: str,
+    url: str,
 ) -> None:
     forge.set_status(mr, state, text, url)
     audit.record(
@@ -184,7 +196,12 @@ def _model_for_job(rt: Runtime, dbs: PerThread, job_id: int, repo_id: int) -> Au
         usage.record(dbs.get(), job_id, repo_id, rec)  # engine threads: their own connection
 
     router = build_router(
-        settings, db, rt.keys, rt.egress(), sidecar_url=sidecar_url, sidecar_key=sidecar_key,
+        settings,
+        db,
+        rt.keys,
+        rt.egress(),
+        sidecar_url=sidecar_url,
+        sidecar_key=sidecar_key,
         on_usage=on_usage,
     )
     return AuditedModel(router, rt.audit, job_id)
@@ -221,8 +238,13 @@ class AuditedModel:
             )
         except RevisorError as exc:
             self.audit.record(
-                Event.MODEL_REQUEST, actor="system:worker", target="model", outcome=Outcome.FAILURE,
-                job_id=self.job_id, prompt_version=prompt_version(), prompt_sha256=digest.hexdigest(),
+                Event.MODEL_REQUEST,
+                actor="system:worker",
+                target="model",
+                outcome=Outcome.FAILURE,
+                job_id=self.job_id,
+                prompt_version=prompt_version(),
+                prompt_sha256=digest.hexdigest(),
                 error=type(exc).__name__,
             )
             raise
@@ -242,9 +264,6 @@ class AuditedModel:
 
 def _result_record(result: ReviewResult, **extra: Any) -> dict[str, Any]:
     data = asdict(result)
-    data["findings"] = [
-        {**asdict(f), "severity": f.severity.label} for f in result.findings
-    ]
+    data["findings"] = [{**asdict(f), "severity": f.severity.label} for f in result.findings]
     data["partial"] = result.partial
     return {**data, **extra}
-

@@ -27,7 +27,9 @@ def reap_once(dbs: PerThread, queue: Queue, stale_after: float) -> list[int]:
 
 
 class Reaper(threading.Thread):
-    def __init__(self, dbs: PerThread, queue: Queue, *, interval: float, stale_after: float) -> None:
+    def __init__(
+        self, dbs: PerThread, queue: Queue, *, interval: float, stale_after: float
+    ) -> None:
         super().__init__(name="revisor-reaper", daemon=True)
         self.dbs, self.queue = dbs, queue
         self.interval, self.stale_after = interval, stale_after

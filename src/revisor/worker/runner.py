@@ -52,7 +52,11 @@ class JobContext:
     def stage(self, name: str) -> None:
         """Record the stage and renew the lease; raises LeaseLost if the job is no longer ours."""
         if not jobs.heartbeat(
-            self._runner.dbs.get(), self.job.id, self._runner.owner, self._runner.settings.lease_seconds, name
+            self._runner.dbs.get(),
+            self.job.id,
+            self._runner.owner,
+            self._runner.settings.lease_seconds,
+            name,
         ):
             raise LeaseLost(f"job {self.job.id} is no longer leased by this worker")
 
@@ -60,10 +64,12 @@ class JobContext:
 Pipeline = Callable[[JobContext], JobOutcome]
 
 
-def backoff_delay(attempt: int, settings: WorkerSettings, rng: random.Random | None = None) -> float:
+def backoff_delay(
+    attempt: int, settings: WorkerSettings, rng: random.Random | None = None
+) -> float:
     """Exponential backoff with full jitter, capped."""
     ceiling = min(settings.backoff_max_seconds, settings.backoff_base_seconds * 2 ** (attempt - 1))
-    return (rng or random).uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not crypto
+    return (rng or random).uniform(ceiling / 2, ceiling)
 
 
 class Runner:
@@ -116,7 +122,9 @@ class Runner:
                 self._fail(job, f"gave up after {job.attempts} attempts: {exc}")
                 return
             delay = exc.retry_after or backoff_delay(job.attempts, self.settings)
-            log.warning("job %s attempt %s: %s; retrying in %.0fs", job.id, job.attempts, exc, delay)
+            log.warning(
+                "job %s attempt %s: %s; retrying in %.0fs", job.id, job.attempts, exc, delay
+            )
             jobs.retry_later(db, job.id, self.owner, error=str(exc), delay_seconds=delay)
             return
         except Fatal as exc:

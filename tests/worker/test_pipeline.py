@@ -1,0 +1,116 @@
+"""The worker pipeline end to end against the strict fake GitLab and a fake model endpoint."""
+
+from __future__ import annotations
+
+from revisor.store import usage
+from tests.fakes.model import FakeFile
+from tests.worker.conftest import Appliance, finding
+
+
+def audit_events(app: Appliance) -> list[str]:
+    return [r["event"] for r in app.rt.audit.records()]
+
+
+def test_review_posts_inline_comment_summary_and_status(appliance: Appliance) -> None:
+    job_id = appliance.new_job()
+    appliance.runner()(job_id)
+
+    job = appliance.job(job_id)
+    assert job.state == "done", job.last_error
+    discussions = appliance.gitlab.discussions("group/app", 7)
+    assert len(discussions) == 1
+    position = discussions[0]["notes"][0]["position"]
+    assert (position["new_line"], position.get("old_line")) == (3, None)
+    assert "Shell injection" in discussions[0]["notes"][0]["body"]
+    notes = appliance.gitlab.notes("group/app", 7)
+    assert len(notes) == 1
+    assert "Revisor review" in notes[0]["body"]
+    states = [s["state"] for s in appliance.gitlab.commit_statuses(appliance.head())]
+    assert states[0] == "running"
+    assert states[-1] == "success"
+    assert job.result is not None
+    assert job.result["posted_count"] == 1
+    totals = usage.totals_for_job(appliance.rt.db, job_id)
+    assert totals.prompt_tokens == 42
+    events = audit_events(appliance)
+    assert {"model.request", "forge.comment.posted", "forge.status.set"} <= set(events)
+
+
+def test_second_review_of_same_code_posts_no_duplicates(appliance: Appliance) -> None:
+    runner = appliance.runner()
+    runner(appliance.new_job())
+    runner(second := appliance.new_job())
+    assert appliance.job(second).state == "done"
+    assert len(appliance.gitlab.discussions("group/app", 7)) == 1
+    notes = appliance.gitlab.notes("group/app", 7)
+    assert len(notes) == 1  # the summary was edited in place
+    assert "already posted" in notes[0]["body"].lower()
+
+
+def test_position_outside_diff_goes_to_summary(appliance: Appliance) -> None:
+    """A finding the anchor moves onto the diff is posted; GitLab refusals end in the summary."""
+    appliance.reply(finding(3), finding(4, title="Returns the command", severity="major"))
+    appliance.runner()(job_id := appliance.new_job())
+    assert appliance.job(job_id).state == "done"
+    for d in appliance.gitlab.discussions("group/app", 7):
+        pos = d["notes"][0]["position"]
+        assert pos["new_line"] in {2, 3, 4}
+    assert appliance.gitlab.rejected_positions == []
+
+
+def test_model_garbage_gives_partial_review_said_loudly(appliance: Appliance) -> None:
+    appliance.model.reply = "I am a small model and I like turtles."
+    appliance.runner()(job_id := appliance.new_job())
+    job = appliance.job(job_id)
+    assert job.state == "done"
+    assert job.result is not None
+    assert job.result["partial"] is True
+    summary = appliance.gitlab.notes("group/app", 7)[0]["body"]
+    assert "partial review" in summary.lower()
+    assert appliance.gitlab.commit_statuses(appliance.head())[-1]["state"] == "failed"
+
+
+def test_model_down_retries_with_backoff_then_dead_letter(appliance: Appliance) -> None:
+    appliance.model.stop()
+    runner = appliance.runner()
+    job_id = appliance.new_job()
+    runner(job_id)
+    job = appliance.job(job_id)
+    assert job.state == "queued"
+    assert job.last_error
+    assert "model" in job.last_error.lower()
+    assert job.not_before > job.updated_at - 1
+    # GitLab refuses running -> pending, so the status stays "running" (never a false verdict)
+    assert appliance.gitlab.commit_statuses(appliance.head())[-1]["state"] == "running"
+    for _ in range(2):
+        appliance.rt.db.execute("UPDATE jobs SET not_before = 0 WHERE id = ?", [job_id])
+        runner(job_id)
+    job = appliance.job(job_id)
+    assert (job.state, job.attempts) == ("failed", 3)
+    assert "gave up after 3 attempts" in (job.last_error or "")
+    assert "job.failed" in audit_events(appliance)
+
+
+def test_revoked_token_fails_with_admin_message(appliance: Appliance) -> None:
+    appliance.gitlab.revoke_token()
+    appliance.runner()(job_id := appliance.new_job())
+    job = appliance.job(job_id)
+    assert job.state == "failed"
+    assert "token" in (job.last_error or "").lower()
+    assert "glpat" not in (job.last_error or "")
+
+
+def test_head_moved_means_superseded_and_nothing_posted(appliance: Appliance) -> None:
+    job_id = appliance.new_job()
+    appliance.gitlab.push("group/app", 7, files=[FakeFile("app.py", "@@ -1 +1 @@\n-a\n+b\n")])
+    appliance.runner()(job_id)
+    assert appliance.job(job_id).state == "superseded"
+    assert appliance.gitlab.discussions("group/app", 7) == []
+    assert appliance.gitlab.notes("group/app", 7) == []
+
+
+def test_repository_policy_can_disable_reviews(appliance: Appliance) -> None:
+    appliance.gitlab.add_file("group/app", "main", ".revisor.toml", "enabled = false\n")
+    appliance.runner()(job_id := appliance.new_job())
+    assert appliance.job(job_id).state == "skipped"
+    assert appliance.model.chat_count() == 0
