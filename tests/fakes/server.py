@@ -93,6 +93,7 @@ class FakeServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out without a 40 ms stall
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet test output
                 pass
@@ -112,7 +113,9 @@ class FakeServer:
             scheme = "https"
         self._httpd = httpd
         self._release.clear()
-        self._thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         host, port = httpd.server_address[:2]
         self.url = f"{scheme}://{'localhost' if certfile else host}:{port}"
