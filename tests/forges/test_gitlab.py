@@ -327,3 +327,15 @@ def test_open_forge_builds_a_working_gitlab_adapter(fake_gitlab: FakeGitLab) -> 
         retry=RetryPolicy(attempts=1),
     )
     assert forge.fetch_merge_request(16).title == "Add feature"
+
+
+def test_bot_notes_are_read_across_pages(
+    fake_gitlab: FakeGitLab, gitlab_forge: GitLabForge
+) -> None:
+    fake_gitlab.add_merge_request(P, 17, [modified("a.py")])
+    for i in range(130):
+        fake_gitlab.add_note(P, 17, f"old finding {fingerprint_marker(f'{i:08x}')}", "revisor-bot")
+    mr = gitlab_forge.fetch_merge_request(17)
+    fps = {c.fingerprint for c in gitlab_forge.list_bot_comments(mr)}
+    assert fps == {f"{i:08x}" for i in range(130)}
+    assert fake_gitlab.count("GET", "/merge_requests/17/notes") == 2
