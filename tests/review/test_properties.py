@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from revisor.errors import OutputInvalid
 from revisor.review.diff import parse_hunks, parse_unified
+from revisor.review.parse import parse_output
 
 # Text biased towards diff syntax, so the parser's deeper branches are reached.
 _DIFF_ATOMS = st.sampled_from(
@@ -54,3 +58,49 @@ def test_parse_hunks_returns_or_raises_value_error(text: str) -> None:
         parse_hunks(text)
     except ValueError:
         return
+
+
+# --- the model-output parser ---
+
+_JSON_ATOMS = st.sampled_from(
+    [
+        '{"findings": [',
+        '{"path": "a.py", "line": 3, "severity": "minor", "title": "t"}',
+        '{"path": ',
+        "]}",
+        "}",
+        "]",
+        ",",
+        "```json\n",
+        "```",
+        '"',
+        "'",
+        "\\",
+        "null",
+        "True",
+        "{",
+        "[",
+        " prose ",
+    ]
+)
+json_like = st.lists(st.one_of(_JSON_ATOMS, st.text(max_size=10)), max_size=30).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.text(max_size=400), json_like))
+def test_parse_output_returns_or_raises_output_invalid(text: str) -> None:
+    try:
+        outcome = parse_output(text)
+    except OutputInvalid:
+        return
+    for finding in outcome.findings:
+        assert finding.path
+        assert finding.title
+        assert finding.line >= 1
+        assert finding.side in ("new", "old")
+
+
+def test_parse_output_survives_deep_nesting() -> None:
+    for text in ("[" * 100_000, "{" * 50_000 + "}" * 50_000, "[" * 5000 + "'a'" + "]" * 5000):
+        with contextlib.suppress(OutputInvalid):
+            parse_output(text)

@@ -179,7 +179,7 @@ def _finding_list(data: Any) -> list[Any]:
             data.get(k) for k in ("findings", "comments", "issues")
         ):
             return []  # {"findings": null} / {"findings": {}}: nothing to report
-        if "line" in data and ("title" in data or "body" in data):
+        if "line" in data and any(k in data for k in ("title", "body", "message")):
             return [data]  # a single finding without the wrapper
     raise ValueError("the JSON has no 'findings' list")
 
