@@ -1,0 +1,172 @@
+"""`revisor review --diff FILE|-`: review a local diff with the configured or bundled model.
+
+No Git server is involved: this is for evaluating models and for CI pipelines. Progress goes to
+stderr on a terminal; `--json` output on stdout stays clean. Exit codes: 0 no finding at or
+above `--fail-on`, 1 at least one, 2 error, 3 the review is incomplete (a part of the diff could
+not be reviewed) — an incomplete review never passes as a clean one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from revisor.cli import add_common
+from revisor.domain import ChatModel, ReviewResult, Severity, Usage
+from revisor.errors import ConfigError, ModelUnavailable
+from revisor.llm.registry import build_router
+from revisor.review.diff import parse_unified
+from revisor.review.engine import review_files
+from revisor.review.policy import build_policy
+from revisor.runtime import Runtime
+
+EXIT_FINDINGS, EXIT_INCOMPLETE = 1, 3
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("review", help="review a local diff (no Git server needed)")
+    add_common(p, json_flag=True)
+    p.add_argument("--diff", required=True, help="unified diff file (git diff output), or -")
+    p.add_argument(
+        "--fail-on",
+        default="critical",
+        type=Severity.parse,
+        help="exit 1 when a finding reaches this severity (info|minor|major|critical)",
+    )
+    p.add_argument("--model", default=None, help="endpoint id to use (default: routing rules)")
+    p.add_argument("--min-severity", default=None, help="report findings from this severity up")
+    p.set_defaults(func=cmd_review)
+
+
+def cmd_review(args: argparse.Namespace, rt: Runtime) -> int:
+    text = sys.stdin.read() if args.diff == "-" else _read(args.diff)
+    try:
+        files = parse_unified(text)
+    except ValueError as exc:
+        raise ConfigError(f"{args.diff} is not a unified diff: {exc}") from None
+    if not files:
+        raise ConfigError("the diff is empty: nothing to review")
+    review = rt.settings.review
+    if args.min_severity:
+        review = replace(review, min_severity=args.min_severity)
+    policy = build_policy(review)
+    show_progress = sys.stderr.isatty() and not args.json
+    started = time.monotonic()
+
+    def progress(done: int, total: int, usage: Usage) -> None:
+        if show_progress:
+            rate = usage.completion_tokens / max(time.monotonic() - started, 1e-6)
+            print(f"\rreviewed {done}/{total} parts, {rate:.0f} tokens/s", end="", file=sys.stderr)
+
+    with _model(rt, args.model) as (model, context):
+        result = review_files(
+            files,
+            mr=None,
+            policy=policy,
+            model=model,
+            context_tokens=context,
+            max_output_tokens=rt.settings.model.max_output_tokens,
+            on_progress=progress,
+        )
+    if show_progress:
+        print(file=sys.stderr)
+    _print(args, result)
+    if result.partial:
+        print(
+            f"revisor: review incomplete: {result.chunks_failed} of {result.chunks_total} parts"
+            " could not be reviewed",
+            file=sys.stderr,
+        )
+        return EXIT_INCOMPLETE
+    return EXIT_FINDINGS if any(f.severity >= args.fail_on for f in result.findings) else 0
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+
+
+@contextlib.contextmanager
+def _model(rt: Runtime, endpoint: str | None) -> Iterator[tuple[ChatModel, int]]:
+    """The configured endpoints; else the bundled model's sidecar (reused if `revisor up` runs
+    it, started for this command otherwise)."""
+    from revisor.inference.sidecar import API_KEY_FILE, Sidecar, ensure_api_key, wait_healthy
+
+    settings = rt.settings
+    initialised = settings.data_dir.is_dir()
+    db = rt.db if initialised else None
+    keys = rt.keys if initialised else None
+    has_external = bool(settings.model.endpoints) or bool(
+        db is not None and db["model_endpoints"].exists() and db["model_endpoints"].count
+    )
+    m = settings.model
+    if endpoint:
+        m = replace(m, routes=({"match": {}, "endpoint": endpoint},))
+        settings = replace(settings, model=m)
+    if has_external:
+        router = build_router(settings, db, keys, rt.egress() if initialised else _no_egress())
+        try:
+            yield router, m.sidecar_context
+        finally:
+            router.close()
+        return
+    with contextlib.ExitStack() as stack:
+        if not initialised:  # a throwaway data dir for the sidecar's key and log
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="revisor-")))
+            (tmp / "keys").mkdir(mode=0o700)
+            (tmp / "logs").mkdir(mode=0o700)
+            settings = replace(settings, data_dir=tmp)
+        url = f"http://{m.sidecar_host}:{m.sidecar_port}/v1"
+        key = ensure_api_key(settings.keys_dir / API_KEY_FILE)
+        try:
+            wait_healthy(url, 1.0, api_key=key)
+        except ModelUnavailable:
+            sidecar = Sidecar.from_settings(settings)
+            stack.callback(sidecar.stop)
+            sidecar.start()
+            if sys.stderr.isatty():
+                print(f"starting the bundled model ({sidecar.model_id})...", file=sys.stderr)
+            sidecar.wait_healthy(timeout=180)
+            url, key = sidecar.base_url, sidecar.api_key
+        egress = rt.egress((url,)) if initialised else _no_egress(url)
+        router = build_router(settings, db, keys, egress, sidecar_url=url, sidecar_key=key)
+        stack.callback(router.close)
+        yield router, m.sidecar_context
+
+
+def _no_egress(*urls: str) -> Any:
+    from revisor.egress import Egress
+
+    return Egress.from_urls(urls)
+
+
+def _print(args: argparse.Namespace, result: ReviewResult) -> None:
+    if args.json:
+        data = asdict(result)
+        data["findings"] = [{**asdict(f), "severity": f.severity.label} for f in result.findings]
+        data["partial"] = result.partial
+        print(json.dumps(data, indent=2))
+        return
+    for f in result.findings:
+        line = f.new_line if f.new_line is not None else f.old_line
+        print(f"{f.path}:{line}: [{f.severity.label}] {f.title}")
+        if f.body:
+            print("    " + f.body.replace("\n", "\n    "))
+    for s in result.skipped:
+        print(f"skipped {s.path}: {s.reason}")
+    u = result.usage
+    print(
+        f"{len(result.findings)} finding(s) in {len(result.reviewed_files)} file(s);"
+        f" model {result.model}, prompt {result.prompt_version},"
+        f" {u.prompt_tokens}+{u.completion_tokens} tokens, {result.duration_ms} ms"
+    )
