@@ -1,0 +1,199 @@
+"""The JSON API under /api: what the dashboard shows, for scripts. Same session, roles and CSRF
+(send the token in `X-CSRF-Token`; `GET /api/me` returns it).
+
+The OpenAPI schema is served at /api/schema/openapi.json by Litestar's JSON render plugin only:
+Litestar's UI plugins (Swagger, Redoc, Scalar...) load their JavaScript from CDNs, which an
+air-gapped appliance cannot reach. /api/docs is our own page, rendered from the schema by a
+small vendored script (static/api-docs.js).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Annotated, Any
+
+from litestar import Request, Router, get, post
+from litestar.exceptions import NotFoundException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.params import Parameter
+from litestar.response import Template
+
+from revisor import __version__
+from revisor.audit import Event, Outcome
+from revisor.store import jobs, repos
+from revisor.web.auth.csrf import csrf_guard
+from revisor.web.auth.guards import AUDIT, OPERATE, READ, require, signed_in
+from revisor.web.dashboard import queries
+from revisor.web.dashboard.routes import page
+from revisor.web.intake import Intake
+
+SCHEMA_PATH = "/api/schema"
+
+
+def _intake(request: Request[Any, Any, Any]) -> Intake:
+    intake: Intake = request.app.state.intake
+    return intake
+
+
+@get("/me", guards=[require(READ)])
+async def me(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """Who is signed in, their roles, and the CSRF token to send with changes."""
+    p = signed_in(request)
+    return {
+        "username": p.username,
+        "display_name": p.display_name,
+        "roles": sorted(p.roles),
+        "csrf": p.csrf,
+    }
+
+
+@get("/overview", guards=[require(READ)], sync_to_thread=True)
+def api_overview(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """Queue depth, jobs and failures of the last 24 hours, Git server traffic."""
+    db = _intake(request).dbs.get()
+    t = time.time()
+    return {**queries.overview(db, t), "forges": queries.forge_health(db, t)}
+
+
+@get("/jobs", guards=[require(READ)], sync_to_thread=True)
+def api_jobs(
+    request: Request[Any, Any, Any],
+    job_state: Annotated[str | None, Parameter(query="state")] = None,
+    repo: int | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Jobs, newest first; filter by state and repository id."""
+    db = _intake(request).dbs.get()
+    return [
+        j.public()
+        for j in jobs.list_jobs(db, state=job_state, repo_id=repo, limit=min(limit, 1000))
+    ]
+
+
+@get("/jobs/{job_id:int}", guards=[require(READ)], sync_to_thread=True)
+def api_job(request: Request[Any, Any, Any], job_id: int) -> dict[str, Any]:
+    """One job with its result and model usage."""
+    db = _intake(request).dbs.get()
+    job = jobs.get(db, job_id)
+    if job is None:
+        raise NotFoundException(f"no job {job_id}")
+    return {**job.public(), "usage": queries.usage_for_job(db, job_id)}
+
+
+def _action(request: Request[Any, Any, Any], job_id: int, action: str) -> dict[str, Any]:
+    intake = _intake(request)
+    db = intake.dbs.get()
+    job = jobs.get(db, job_id)
+    if job is None:
+        raise NotFoundException(f"no job {job_id}")
+    p = signed_in(request)
+    changed = jobs.requeue(db, job_id) if action == "retry" else jobs.cancel(db, job_id)
+    intake.audit.record(
+        Event.JOB_RETRIED if action == "retry" else Event.JOB_CANCELLED,
+        actor=p.actor,
+        target=f"job:{job_id}",
+        outcome=Outcome.SUCCESS if changed else Outcome.FAILURE,
+        source=request.client.host if request.client else "",
+        previous_state=job.state,
+    )
+    if changed and action == "retry":
+        with contextlib.suppress(Exception):  # the reaper enqueues queued jobs it finds
+            intake.queue.enqueue(job_id)
+    return {"job_id": job_id, "changed": changed, "previous_state": job.state}
+
+
+@post(
+    "/jobs/{job_id:int}/retry",
+    guards=[require(OPERATE), csrf_guard],
+    sync_to_thread=True,
+    status_code=200,
+)
+def api_retry(request: Request[Any, Any, Any], job_id: int) -> dict[str, Any]:
+    """Queue a failed or cancelled job again (maintainers and admins)."""
+    return _action(request, job_id, "retry")
+
+
+@post(
+    "/jobs/{job_id:int}/cancel",
+    guards=[require(OPERATE), csrf_guard],
+    sync_to_thread=True,
+    status_code=200,
+)
+def api_cancel(request: Request[Any, Any, Any], job_id: int) -> dict[str, Any]:
+    """Cancel a queued or running job (maintainers and admins)."""
+    return _action(request, job_id, "cancel")
+
+
+@get("/repos", guards=[require(READ)], sync_to_thread=True)
+def api_repos(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
+    """Registered repositories (no secrets)."""
+    return [r.public() for r in repos.list_all(_intake(request).dbs.get())]
+
+
+@get("/models", guards=[require(READ)], sync_to_thread=True)
+def api_models(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """Model endpoints, their health and the last day's usage."""
+    db = _intake(request).dbs.get()
+    model_health = request.app.state.get("model_health")
+    return {
+        "endpoints": queries.model_endpoints(db),
+        "health": model_health() if model_health else None,
+        "usage_24h": queries.model_usage(db, time.time() - queries.DAY),
+    }
+
+
+@get("/audit", guards=[require(AUDIT)], sync_to_thread=True)
+def api_audit(
+    request: Request[Any, Any, Any],
+    q: str = "",
+    event: str = "",
+    actor: str = "",
+    since: float | None = None,
+    until: float | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """Search the audit trail (auditors and admins), newest first."""
+    return queries.search_audit(
+        _intake(request).audit.db,
+        text=q,
+        event=event,
+        actor=actor,
+        since=since,
+        until=until,
+        limit=min(limit, 5000),
+    )
+
+
+@get("/docs", guards=[require(READ)], include_in_schema=False)
+async def api_docs(request: Request[Any, Any, Any]) -> Template:
+    return page(request, "api_docs.html", schema_url=f"{SCHEMA_PATH}/openapi.json")
+
+
+router = Router(
+    path="/api",
+    route_handlers=[
+        me,
+        api_overview,
+        api_jobs,
+        api_job,
+        api_retry,
+        api_cancel,
+        api_repos,
+        api_models,
+        api_audit,
+        api_docs,
+    ],
+    tags=["api"],
+)
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Revisor API",
+        version=__version__,
+        description="Signed-in session required; send X-CSRF-Token on POST (see GET /api/me).",
+        render_plugins=[JsonRenderPlugin()],
+        openapi_router=Router(path=SCHEMA_PATH, route_handlers=[], guards=[require(READ)]),
+    )
