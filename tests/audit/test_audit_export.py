@@ -148,6 +148,13 @@ def test_truncated_export_is_caught(export: Path) -> None:
     assert any("signature" in p for p in report.problems)
 
 
+def test_emptied_export_is_caught(export: Path) -> None:
+    write_lines(export, [])
+    report = verify_export(export)
+    assert not report.ok
+    assert report.first_bad_seq == 1
+
+
 def test_cut_first_record_is_caught(export: Path) -> None:
     write_lines(export, lines(export)[1:])
     report = verify_export(export)

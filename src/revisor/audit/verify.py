@@ -229,8 +229,13 @@ def _check_complete(
             f"export truncated or padded: manifest declares {count} records ending at seq "
             f"{last_seq}, found {len(records)} ending at seq {found_last}"
         )
-        if isinstance(found_last, int) and isinstance(last_seq, int) and found_last < last_seq:
-            st.bad_record(found_last + 1, f"records {found_last + 1}..{last_seq} are missing")
+        first_missing = found_last + 1 if isinstance(found_last, int) else manifest.get("first_seq")
+        if (
+            isinstance(first_missing, int)
+            and isinstance(last_seq, int)
+            and first_missing <= last_seq
+        ):
+            st.bad_record(first_missing, f"records {first_missing}..{last_seq} are missing")
     elif (
         records
         and isinstance(last_seq, int)
