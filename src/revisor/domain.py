@@ -114,6 +114,8 @@ class FileDiff:
     binary: bool = False
     # The forge said the diff was too large to send (GitLab "too_large"/"collapsed").
     truncated_by_forge: bool = False
+    # Set by an adapter when it received the file but could not read its diff (say why).
+    unreadable: str = ""
 
     @property
     def path(self) -> str:

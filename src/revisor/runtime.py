@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import sqlite_utils
 
@@ -68,6 +69,44 @@ class Runtime:
             )
 
         return Egress.from_urls(urls, on_refusal=refused)
+
+    def uses_embedded_model(self) -> bool:
+        """True when no external model endpoint is configured: `revisor up` runs the sidecar."""
+        if self.settings.model.endpoints:
+            return False
+        table = self.db["model_endpoints"]
+        return not (table.exists() and table.count)
+
+    def sidecar_endpoint(self) -> tuple[str, str]:
+        """URL and API key of the embedded sidecar (the key file is created on first use)."""
+        from revisor.inference.sidecar import API_KEY_FILE, ensure_api_key
+
+        m = self.settings.model
+        url = f"http://{m.sidecar_host}:{m.sidecar_port}/v1"
+        return url, ensure_api_key(self.settings.keys_dir / API_KEY_FILE)
+
+    def model_health(self) -> dict[str, Any]:
+        """Probe the default model endpoint (`GET /models`, 2 s timeout) for /readyz."""
+        from revisor.llm.registry import collect_endpoints
+
+        try:
+            url = key = None
+            if self.uses_embedded_model():
+                url, key = self.sidecar_endpoint()
+            found = collect_endpoints(
+                self.settings, self.db, self.keys, sidecar_url=url, sidecar_key=key
+            )
+            endpoint = found.endpoints[found.default]
+            headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else None
+            with self.egress((endpoint.url,)).client(
+                endpoint.url, purpose="model health", timeout=2.0, headers=headers
+            ) as client:
+                response = client.get(endpoint.url.rstrip("/") + "/models")
+            ok = response.status_code == 200
+            detail = "ok" if ok else f"HTTP {response.status_code}"
+            return {"ok": ok, "endpoint": endpoint.id, "detail": detail}
+        except Exception as exc:  # a probe reports, it never raises
+            return {"ok": False, "detail": f"{type(exc).__name__}: {exc}"[:200]}
 
     def close(self) -> None:
         if "dbs" in self.__dict__:

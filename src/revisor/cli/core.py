@@ -177,7 +177,7 @@ def cmd_up(args: argparse.Namespace, rt: Runtime) -> int:
     base = [sys.executable, "-m", "revisor"]
     children: list[subprocess.Popen[bytes]] = []
     sidecar = None
-    if not _external_model_configured(rt):
+    if rt.uses_embedded_model():
         from revisor.inference.sidecar import Sidecar
 
         sidecar = Sidecar.from_settings(rt.settings)
@@ -219,12 +219,6 @@ def cmd_up(args: argparse.Namespace, rt: Runtime) -> int:
         if sidecar is not None:
             sidecar.stop()
     return code
-
-
-def _external_model_configured(rt: Runtime) -> bool:
-    if rt.settings.model.endpoints:
-        return True
-    return bool(rt.db["model_endpoints"].exists() and rt.db["model_endpoints"].count)
 
 
 # --- jobs ---------------------------------------------------------------------------------------

@@ -437,5 +437,5 @@ def _file_diff(entry: dict[str, Any]) -> FileDiff:
         hunks = parse_hunks(text)
     except ValueError as exc:
         log.warning("unparseable GitLab diff for %s: %s", new_path, exc)
-        return FileDiff(old_path, new_path, status, (), truncated_by_forge=True)
+        return FileDiff(old_path, new_path, status, (), unreadable=str(exc))
     return FileDiff(old_path, new_path, status, hunks)

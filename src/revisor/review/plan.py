@@ -155,6 +155,8 @@ def skip_reason(file: FileDiff, policy: Policy, spec: pathspec.GitIgnoreSpec | N
         return "deleted file"
     if file.binary or posixpath.splitext(name)[1] in _BINARY_SUFFIXES:
         return "binary file"
+    if file.unreadable:
+        return f"the diff could not be read: {file.unreadable}"
     if file.truncated_by_forge:
         return "the Git server did not send this diff (too large for it)"
     if not file.hunks:

@@ -182,15 +182,8 @@ def _model_for_job(rt: Runtime, dbs: PerThread, job_id: int, repo_id: int) -> Au
     The embedded sidecar is included only when no external endpoint is configured: that is
     when `revisor up` starts it.
     """
-    from revisor.inference.sidecar import API_KEY_FILE, ensure_api_key
-    from revisor.llm.registry import list_endpoints
-
     settings, db = rt.settings, dbs.get()
-    sidecar_url = sidecar_key = None
-    if not settings.model.endpoints and not list_endpoints(db):
-        m = settings.model
-        sidecar_url = f"http://{m.sidecar_host}:{m.sidecar_port}/v1"
-        sidecar_key = ensure_api_key(settings.keys_dir / API_KEY_FILE)
+    sidecar_url, sidecar_key = rt.sidecar_endpoint() if rt.uses_embedded_model() else (None, None)
 
     def on_usage(rec: UsageRecord) -> None:
         usage.record(dbs.get(), job_id, repo_id, rec)  # engine threads: their own connection
