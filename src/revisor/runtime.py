@@ -12,9 +12,9 @@ from typing import Any
 
 import sqlite_utils
 
-from revisor.audit import AuditLog, Event, Outcome
+from revisor.audit import AuditLog
 from revisor.config import Settings
-from revisor.egress import Egress
+from revisor.egress import Egress, allowlist_from, audit_refusals
 from revisor.errors import ConfigError
 from revisor.secrets import KeyRing
 from revisor.store import db as store_db
@@ -45,30 +45,19 @@ class Runtime:
 
     @functools.cached_property
     def audit(self) -> AuditLog:
-        return AuditLog(self.settings.audit_path)
+        return AuditLog.from_settings(self.settings)
 
     def egress(self, extra_urls: tuple[str, ...] = ()) -> Egress:
-        """The allowlist as configured right now: registered Git servers, model endpoints, LDAP."""
-        urls: list[str] = [r.server for r in repos.list_all(self.db)]
-        urls += [e.url for e in self.settings.model.endpoints]
-        urls += list(self.settings.ldap.servers)
-        urls += list(self.settings.egress.allow)
-        m = self.settings.model
-        urls.append(f"http://{m.sidecar_host}:{m.sidecar_port}")
-        if self.db["model_endpoints"].exists():
-            urls += [row["url"] for row in self.db.query("SELECT url FROM model_endpoints")]
-        urls += list(extra_urls)
+        """The allowlist as configured right now (registered Git servers, model endpoints, LDAP,
+        the sidecar); a refusal is written to the audit log."""
+        from revisor.llm.registry import endpoint_urls
 
-        def refused(host: str, purpose: str) -> None:
-            self.audit.record(
-                Event.EGRESS_REFUSED,
-                actor=f"system:{self.component}",
-                target=host,
-                outcome=Outcome.DENIED,
-                purpose=purpose,
-            )
-
-        return Egress.from_urls(urls, on_refusal=refused)
+        return allowlist_from(
+            self.settings,
+            repos.list_all(self.db),
+            [*endpoint_urls(self.settings, self.db), *extra_urls],
+            on_refusal=audit_refusals(self.audit, f"system:{self.component}"),
+        )
 
     def uses_embedded_model(self) -> bool:
         """True when no external model endpoint is configured: `revisor up` runs the sidecar."""

@@ -23,7 +23,7 @@ from revisor.egress import Egress
 from revisor.errors import ConfigError
 from revisor.secrets import KeyRing
 from revisor.store.db import PerThread
-from revisor.web import api, health, hooks
+from revisor.web import api, health, hooks, metrics
 from revisor.web.auth import errors
 from revisor.web.auth import routes as auth_routes
 from revisor.web.auth.ldap import LdapAuthenticator, LdapUser
@@ -74,7 +74,7 @@ def create_app(
         settings=settings,
         dbs=dbs,
         keys=KeyRing.load(settings.keys_dir),
-        audit=AuditLog(settings.audit_path),
+        audit=AuditLog.from_settings(settings),
         queue=Queue(settings),
     )
     if authenticator is None and settings.ldap.enabled:
@@ -87,6 +87,7 @@ def create_app(
         route_handlers=[
             *hooks.routes,
             *health.routes,
+            *metrics.routes,
             *auth_routes.routes,
             *dashboard_routes.routes,
             api.router,
