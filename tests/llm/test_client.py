@@ -313,3 +313,15 @@ def test_router_rejects_unknown_default_and_fallback(fake: FakeOpenAI) -> None:
         Router(clients, "b")
     with pytest.raises(ConfigError):
         Router(clients, "a", fallback="b")
+
+
+def test_router_health(fake: FakeOpenAI) -> None:
+    clients = {
+        "good": make(fake.url, eid="good"),
+        "wrong-model": make(fake.url, eid="wrong-model", model="other"),
+        "down": make(f"http://127.0.0.1:{free_port()}/v1", eid="down"),
+    }
+    report = Router(clients, "good").health(timeout=1.0)
+    assert report["good"] == "ok"
+    assert report["wrong-model"] == "does not serve 'other'"
+    assert "connection refused" in report["down"]

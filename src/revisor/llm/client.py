@@ -488,6 +488,19 @@ class Router:
             )
         return self.clients[fallback].complete(messages, max_tokens=max_tokens, json_mode=json_mode)
 
+    def health(self, timeout: float = 2.0) -> dict[str, str]:
+        """Endpoint id -> "ok" or the reason it is not (for /readyz and `revisor model list`)."""
+        report = {}
+        for eid, client in self.clients.items():
+            try:
+                served = client.models(timeout=timeout)
+            except (ModelUnavailable, ModelError) as exc:
+                report[eid] = str(exc)
+                continue
+            model = client.endpoint.model
+            report[eid] = "ok" if model in served else f"does not serve {model!r}"
+        return report
+
     def close(self) -> None:
         for client in self.clients.values():
             client.close()
