@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from revisor import config
-from revisor.audit import Event
+from revisor import config, metrics
+from revisor.audit import AuditLog, Event
 from revisor.audit.keys import ensure_signing_key
 from revisor.cli import add_common
 from revisor.domain import ForgeKind
@@ -23,6 +23,8 @@ from revisor.runtime import Runtime
 from revisor.secrets import KeyRing, read_secret_file
 from revisor.store import jobs, repos
 from revisor.store.db import open_database
+from revisor.web.auth.local import ensure_break_glass_admin
+from revisor.worker.queue import Queue
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -123,13 +125,18 @@ def init_data_dir(settings: config.Settings) -> dict[str, Any]:
     for path in (settings.db_path, settings.audit_path, settings.queue_path):
         if not path.exists():
             created.append(str(path))
-    open_database(settings.db_path).conn.close()
-    from revisor.audit import AuditLog
-    from revisor.worker.queue import Queue
-
+    db = open_database(settings.db_path)
+    try:
+        admin_password = ensure_break_glass_admin(db)
+    finally:
+        db.conn.close()
     AuditLog(settings.audit_path).close()
     Queue(settings)  # creates Huey's tables
-    return {"data_dir": str(d), "created": created}
+    result: dict[str, Any] = {"data_dir": str(d), "created": created}
+    if admin_password is not None:
+        created.append("break-glass admin 'admin'")
+        result["admin_password"] = admin_password
+    return result
 
 
 def cmd_init(args: argparse.Namespace, rt: Runtime) -> int:
@@ -139,6 +146,11 @@ def cmd_init(args: argparse.Namespace, rt: Runtime) -> int:
         if result["created"]
         else f"{result['data_dir']} is already initialised; nothing changed"
     )
+    if "admin_password" in result:
+        text += (
+            f"\nbreak-glass admin password: {result['admin_password']}"
+            "\n(shown once; sign in as 'admin', then disable it once LDAP works)"
+        )
     emit(args, result, text)
     return 0
 
@@ -152,6 +164,7 @@ def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
 
     s = rt.settings.server
     os.environ["REVISOR_DATA_DIR"] = str(rt.settings.data_dir)
+    metrics.clean(metrics.metrics_dir(rt.settings.data_dir), keep_live=True)
     Granian(
         target="revisor.web.factory:build",
         factory=True,
@@ -177,6 +190,7 @@ def cmd_up(args: argparse.Namespace, rt: Runtime) -> int:
     base = [sys.executable, "-m", "revisor"]
     children: list[subprocess.Popen[bytes]] = []
     sidecar = None
+    metrics.clean(metrics.metrics_dir(rt.settings.data_dir), keep_live=False)
     if rt.uses_embedded_model():
         from revisor.inference.sidecar import Sidecar
 
@@ -258,8 +272,6 @@ def cmd_jobs_retry(args: argparse.Namespace, rt: Runtime) -> int:
             f"job {job.id} is {job.state}; only failed or cancelled jobs can be retried"
         )
     rt.audit.record(Event.JOB_RETRIED, actor=_cli_actor(), target=f"job:{job.id}")
-    from revisor.worker.queue import Queue
-
     Queue(rt.settings).enqueue(job.id)
     emit(args, {"id": job.id, "state": "queued"}, f"job {job.id} queued again")
     return 0
