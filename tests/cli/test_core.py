@@ -180,11 +180,11 @@ def test_jobs_list_show_retry_cancel(tmp_path: Path, capsys: pytest.CaptureFixtu
     jobs.finish(rt.db, failed, "w", "failed", error="token lacks api scope")
     rt.close()
 
-    code, out, _ = run(capsys, "jobs", "list", "--data-dir", str(d), "--json")
+    _, out, _ = run(capsys, "jobs", "list", "--data-dir", str(d), "--json")
     assert {j["id"]: j["state"] for j in json.loads(out)} == {queued: "queued", failed: "failed"}
-    code, out, _ = run(capsys, "jobs", "list", "--state", "failed", "--data-dir", str(d), "--json")
+    _, out, _ = run(capsys, "jobs", "list", "--state", "failed", "--data-dir", str(d), "--json")
     assert [j["id"] for j in json.loads(out)] == [failed]
-    code, out, _ = run(capsys, "jobs", "show", str(failed), "--data-dir", str(d), "--json")
+    _, out, _ = run(capsys, "jobs", "show", str(failed), "--data-dir", str(d), "--json")
     assert json.loads(out)["last_error"] == "token lacks api scope"
     assert run(capsys, "jobs", "retry", str(queued), "--data-dir", str(d))[0] == 2
     assert run(capsys, "jobs", "retry", str(failed), "--data-dir", str(d))[0] == 0
