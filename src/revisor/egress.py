@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from revisor import metrics
 from revisor.errors import ConfigError, EgressDenied
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ class Egress:
     def check(self, url: str, purpose: str = "") -> None:
         host, port = host_port(url)
         if (host, port) not in self.allowed:
+            metrics.EGRESS_REFUSALS.labels(purpose or "unspecified").inc()
             if self.on_refusal is not None:
                 self.on_refusal(f"{host}:{port}", purpose)
             raise EgressDenied(

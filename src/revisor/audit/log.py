@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
+from revisor import metrics
 from revisor.audit.checkpoint import CHECKPOINTS_DDL, Checkpoint, make_checkpoint
 from revisor.audit.events import AuditRecord, Event, Outcome
 from revisor.audit.keys import SIGNING_KEY_NAME, Signer
@@ -131,6 +132,7 @@ class AuditLog:
                 if self.checkpoint_every and seq % self.checkpoint_every == 0:
                     self._insert_checkpoint(seq, digest)
         except Exception as exc:
+            metrics.AUDIT_WRITE_FAILURES.labels(rec.event.value).inc()
             raise AuditWriteError(
                 f"audit record {rec.event.value} could not be written: {exc}"
             ) from exc
@@ -168,6 +170,7 @@ class AuditLog:
                 if seq:
                     self._insert_checkpoint(seq, digest)
         except Exception as exc:
+            metrics.AUDIT_WRITE_FAILURES.labels("checkpoint").inc()
             raise AuditWriteError(f"audit checkpoint could not be written: {exc}") from exc
         return seq
 

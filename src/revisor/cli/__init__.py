@@ -24,6 +24,7 @@ SUBCOMMAND_MODULES = (
     "revisor.cli.trust",
     "revisor.cli.review",
     "revisor.cli.ops",
+    "revisor.cli.observe",
 )
 
 

@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 import httpx
 
+from revisor import metrics
 from revisor.domain import (
     ExistingComment,
     FileDiff,
@@ -92,6 +93,7 @@ class GiteaForge:
             timeout=timeout,
             headers={"Authorization": f"token {token}", "Accept": "application/json"},
         )
+        self._client.event_hooks["response"].append(metrics.httpx_hook("gitea"))
         self._bot_login: str | None = None
         self._diff_cache: tuple[str, list[FileDiff]] | None = None  # (head sha, files)
 

@@ -26,6 +26,7 @@ import gitlab.exceptions
 import requests
 import requests.adapters
 
+from revisor import metrics
 from revisor.domain import (
     ExistingComment,
     FileDiff,
@@ -107,6 +108,7 @@ def guarded_session(egress: Egress, server: str, ca_file: str | None) -> request
     session.mount("http://", adapter)
     session.verify = ca_file or True
     session.max_redirects = 3
+    session.hooks["response"].append(metrics.requests_hook("gitlab"))
     session.hooks["response"].append(_raise_on_rate_limit)
     return session
 

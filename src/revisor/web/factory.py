@@ -13,7 +13,7 @@ from typing import Any
 
 from litestar import Litestar
 
-from revisor import config, logs
+from revisor import config, logs, metrics
 from revisor.runtime import Runtime
 from revisor.web.app import create_app
 
@@ -36,5 +36,6 @@ def cached(probe: Callable[[], dict[str, Any]], ttl: float) -> Callable[[], dict
 def build() -> Litestar:
     settings = config.load(config.default_data_dir())
     logs.configure("web", settings.log, settings.log_dir)
+    metrics.register_process(settings.data_dir, "web")
     rt = Runtime(settings, component="web")
     return create_app(settings, model_health=cached(rt.model_health, ttl=5.0))

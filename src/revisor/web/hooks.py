@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import anyio.to_thread
 from litestar import Request, Response, post
 
 from revisor.domain import ForgeKind
-from revisor.web.intake import Intake
+from revisor.web.intake import Answer, Intake
+from revisor.web.metrics import observe_webhook
 
 
 async def _handle(request: Request[Any, Any, Any], forge: ForgeKind) -> Response[dict[str, Any]]:
@@ -16,11 +18,15 @@ async def _handle(request: Request[Any, Any, Any], forge: ForgeKind) -> Response
     body = await request.body()
     request_id: str = request.state.request_id
     source = request.client.host if request.client else ""
-    answer = await anyio.to_thread.run_sync(
-        lambda: intake.handle(
-            forge, dict(request.headers), body, source=source, request_id=request_id
+    started, answer = time.perf_counter(), Answer(500)  # 500 if the handler raises
+    try:
+        answer = await anyio.to_thread.run_sync(
+            lambda: intake.handle(
+                forge, dict(request.headers), body, source=source, request_id=request_id
+            )
         )
-    )
+    finally:
+        observe_webhook(forge, answer, request_id, time.perf_counter() - started)
     return Response(answer.body, status_code=answer.status)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from revisor import logs
+from revisor import logs, metrics
 from revisor.runtime import Runtime
 from revisor.worker.pipeline import build_pipeline
 from revisor.worker.queue import Queue
@@ -17,8 +17,9 @@ log = logging.getLogger("revisor.worker")
 def run_worker(rt: Runtime, *, concurrency: int) -> None:
     settings = rt.settings
     logs.configure("worker", settings.log, settings.log_dir)
+    metrics.register_process(settings.data_dir, "worker")
     dbs = rt.dbs
-    runner = Runner(settings.worker, dbs, rt.audit, build_pipeline(rt, dbs))
+    runner = Runner(settings.worker, dbs, rt.audit, metrics.timed_pipeline(build_pipeline(rt, dbs)))
     queue = Queue(settings, runner=runner)
     # Whatever a previous worker left behind (killed mid-job, enqueue lost) is due again now.
     reap_once(dbs, queue, stale_after=settings.worker.lease_seconds)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
+from revisor import metrics
 from revisor.audit import AuditLog, Event, Outcome
 from revisor.config import Settings
 from revisor.domain import (
@@ -124,6 +125,12 @@ def review_job(ctx: JobContext, *, settings: Settings, rt: Runtime, dbs: PerThre
             fingerprint=comment.fingerprint,
         )
 
+    n_posted, n_rejected = len(posted.posted), len(posted.rejected)
+    metrics.record_posting(
+        repo.forge.value, posted=n_posted, rejected=n_rejected, redactions=result.redactions
+    )
+    log.info("posted %d comment(s), %d position(s) refused", n_posted, n_rejected)
+
     ctx.stage("summary")
     duration_ms = int((time.monotonic() - started) * 1000)
     summary = render.render_summary(
@@ -187,6 +194,7 @@ def _model_for_job(rt: Runtime, dbs: PerThread, job_id: int, repo_id: int) -> Au
 
     def on_usage(rec: UsageRecord) -> None:
         usage.record(dbs.get(), job_id, repo_id, rec)  # engine threads: their own connection
+        metrics.record_model_usage(rec)
 
     router = build_router(
         settings,
