@@ -1,0 +1,328 @@
+"""`revisor backup` and `revisor restore`: consistent copies of the three databases.
+
+Each database is copied with SQLite's online backup API from a read-only connection, so the
+copy is a consistent snapshot even while the web server and the worker write (WAL lets a reader
+see one committed state for the whole copy). The copies are switched to rollback-journal mode,
+checked with `PRAGMA integrity_check`, listed with their sha256 in `manifest.json` (and in
+`SHA256SUMS`, for `sha256sum -c`) and packed into a tarball readable by its owner only.
+
+Keys are not in the tarball: a stolen backup must not decrypt the sealed tokens or forge audit
+checkpoints. `include_keys` writes them to a *separate* tarball (`<name>.keys.tar.gz`) meant for
+offline storage, apart from the data.
+
+`restore` verifies every checksum before touching the data dir, refuses to replace existing
+databases unless forced, and never overwrites a different key with the same name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import sqlite3
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from revisor import __version__
+from revisor.config import CONFIG_NAME, Settings
+from revisor.errors import RevisorError
+
+FORMAT = "revisor-backup/1"
+KEYS_FORMAT = "revisor-keys/1"
+DATABASES = ("revisor.db", "audit.db", "queue.db")
+CONFIG_FILES = (CONFIG_NAME, "models.toml")
+MANIFEST = "manifest.json"
+SUMS = "SHA256SUMS"
+KEYS_PREFIX = "keys/"
+
+
+class BackupError(RevisorError):
+    """A backup could not be written, or an archive is not a sound Revisor backup."""
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    path: Path
+    files: Mapping[str, str]  # name -> sha256
+    keys_path: Path | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "files": dict(self.files),
+            "keys_path": str(self.keys_path) if self.keys_path else None,
+        }
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    data_dir: Path
+    restored: tuple[str, ...]
+    kept: tuple[str, ...] = ()  # files the data dir already had and kept (config)
+    keys: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "data_dir": str(self.data_dir),
+            "restored": list(self.restored),
+            "kept": list(self.kept),
+            "keys": list(self.keys),
+            "notes": list(self.notes),
+        }
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1024 * 1024):
+            h.update(block)
+    return h.hexdigest()
+
+
+def keys_archive_path(out: Path) -> Path:
+    name = out.name
+    for suffix in (".tar.gz", ".tgz", ".tar"):
+        if name.endswith(suffix):
+            return out.with_name(name[: -len(suffix)] + ".keys.tar.gz")
+    return out.with_name(name + ".keys.tar.gz")
+
+
+# --- backup -------------------------------------------------------------------------------------
+
+
+def snapshot_database(src: Path, dst: Path) -> None:
+    """Copy one live database with the online backup API into a standalone file."""
+    source = sqlite3.connect(f"file:{src}?mode=ro", uri=True, timeout=30)
+    target = sqlite3.connect(str(dst))
+    try:
+        source.backup(target)  # all pages in one step: one consistent snapshot
+        target.execute("PRAGMA journal_mode = DELETE")
+        rows = [r[0] for r in target.execute("PRAGMA integrity_check").fetchall()]
+    finally:
+        target.close()
+        source.close()
+    if rows != ["ok"]:
+        raise BackupError(f"{src} copied with errors: {'; '.join(rows[:3])}; nothing written")
+
+
+def backup(settings: Settings, out: Path, *, include_keys: bool = False) -> BackupResult:
+    out = out.resolve()
+    keys_out = keys_archive_path(out) if include_keys else None
+    for target in (out, keys_out):
+        if target is not None and target.exists():
+            raise BackupError(f"{target} exists; choose another name (backups are not overwritten)")
+    missing = [n for n in DATABASES if not (settings.data_dir / n).exists()]
+    if missing:
+        raise BackupError(
+            f"{settings.data_dir} has no {', '.join(missing)}; is it a Revisor data dir?"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".revisor-backup-", dir=out.parent) as tmp:
+        stage = Path(tmp)
+        for name in DATABASES:
+            snapshot_database(settings.data_dir / name, stage / name)
+        for name in CONFIG_FILES:
+            src = settings.data_dir / name
+            if src.is_file():  # follows the appliance's /etc/revisor symlink
+                shutil.copyfile(src, stage / name)
+        files = _pack(stage, out, FORMAT, {"data_dir": str(settings.data_dir)})
+        if keys_out is not None:
+            keys_stage = stage / "keys"
+            shutil.copytree(settings.keys_dir, keys_stage)
+            _pack(keys_stage, keys_out, KEYS_FORMAT, {}, prefix=KEYS_PREFIX)
+    return BackupResult(out, files, keys_out)
+
+
+def _pack(
+    stage: Path, out: Path, fmt: str, extra: Mapping[str, Any], *, prefix: str = ""
+) -> dict[str, str]:
+    """Write `stage`'s regular files + manifest + SHA256SUMS into `out` (0600, atomically)."""
+    files = {
+        prefix + p.name: sha256_file(p)
+        for p in sorted(stage.iterdir())
+        if p.is_file() and p.name not in (MANIFEST, SUMS)
+    }
+    manifest = {
+        "format": fmt,
+        "revisor_version": __version__,
+        "created_at": time.time(),
+        **extra,
+        "files": {n: {"sha256": h, "size": (stage / n.removeprefix(prefix)).stat().st_size}
+                  for n, h in files.items()},
+    }  # fmt: skip
+    sums = "".join(f"{h}  {n}\n" for n, h in files.items())
+    partial = out.with_name(f".{out.name}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
+            _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
+            _add_bytes(tar, SUMS, sums.encode())
+            for name in files:
+                tar.add(stage / name.removeprefix(prefix), arcname=name, recursive=False)
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+    return files
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o600
+    info.mtime = int(time.time())
+    tar.addfile(info, io.BytesIO(data))
+
+
+# --- reading and verifying an archive -----------------------------------------------------------
+
+
+@contextmanager
+def _extracted(archive: Path, fmt: str, allowed: tuple[str, ...] | None) -> Iterator[Path]:
+    """Extract a verified archive into a private temp dir; yields the dir.
+
+    Only regular files with expected names are accepted (no links, no paths outside), every
+    file must be in the manifest with the right sha256, and every manifest entry must exist.
+    """
+    try:
+        tar = tarfile.open(archive, "r:gz")  # noqa: SIM115 (closed by the `with` below)
+    except (OSError, tarfile.TarError) as exc:
+        raise BackupError(f"{archive}: not a readable backup: {exc}") from None
+    with tar, tempfile.TemporaryDirectory(prefix=".revisor-restore-") as tmp:
+        root = Path(tmp)
+        names: list[str] = []
+        for member in tar.getmembers():
+            name = member.name
+            ok_name = (
+                name in (MANIFEST, SUMS)
+                or (allowed is not None and name in allowed)
+                or (allowed is None and name.startswith(KEYS_PREFIX) and "/" not in name[5:])
+            )
+            if not member.isfile() or not ok_name or ".." in name:
+                raise BackupError(f"{archive}: unexpected member {name!r}; refusing it")
+            source = tar.extractfile(member)
+            if source is None:
+                raise BackupError(f"{archive}: cannot read {name}")
+            dest = root / name
+            dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                shutil.copyfileobj(source, f)
+            names.append(name)
+        try:
+            manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise BackupError(f"{archive}: no readable {MANIFEST}: {exc}") from None
+        if manifest.get("format") != fmt:
+            raise BackupError(
+                f"{archive}: format {manifest.get('format')!r}, expected {fmt!r}"
+                + (" (is this the keys file?)" if fmt == FORMAT else "")
+            )
+        listed: dict[str, Any] = manifest.get("files") or {}
+        for name, entry in listed.items():
+            path = root / name
+            if not path.is_file():
+                raise BackupError(f"{archive}: {name} is listed in the manifest but missing")
+            actual = sha256_file(path)
+            if actual != entry.get("sha256"):
+                raise BackupError(
+                    f"{archive}: checksum mismatch for {name} (the archive is damaged or was "
+                    "altered); nothing restored"
+                )
+        extra = set(names) - set(listed) - {MANIFEST, SUMS}
+        if extra:
+            raise BackupError(f"{archive}: files not in the manifest: {', '.join(sorted(extra))}")
+        yield root
+
+
+def verify_archive(archive: Path) -> dict[str, Any]:
+    """Check a backup's checksums without restoring it; returns its manifest."""
+    with _extracted(archive, FORMAT, DATABASES + CONFIG_FILES) as root:
+        data: dict[str, Any] = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+        return data
+
+
+# --- restore ------------------------------------------------------------------------------------
+
+
+def restore(
+    archive: Path,
+    data_dir: Path,
+    *,
+    keys_archive: Path | None = None,
+    force: bool = False,
+) -> RestoreResult:
+    """Restore the databases (and keys, if given) into `data_dir`. Stop the services first."""
+    present = [n for n in (*DATABASES, CONFIG_NAME) if (data_dir / n).exists()]
+    if any(n in DATABASES for n in present) and not force:
+        raise BackupError(
+            f"{data_dir} already holds {', '.join(present)}; refusing to overwrite it "
+            "(stop the services, take a backup of it, then pass --force)"
+        )
+    restored: list[str] = []
+    kept: list[str] = []
+    notes: list[str] = []
+    keys: list[str] = []
+    with _extracted(archive, FORMAT, DATABASES + CONFIG_FILES) as root:
+        missing = [n for n in DATABASES if not (root / n).is_file()]
+        if missing:
+            raise BackupError(f"{archive}: no {', '.join(missing)} in the backup")
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for sub in ("keys", "logs"):
+            (data_dir / sub).mkdir(exist_ok=True, mode=0o700)
+        if keys_archive is not None:
+            keys = _restore_keys(keys_archive, data_dir / "keys", force=force)
+        for name in DATABASES:
+            staged = data_dir / f".{name}.restoring"
+            shutil.copyfile(root / name, staged)
+            os.chmod(staged, 0o600)
+            for suffix in ("-wal", "-shm", "-journal"):
+                (data_dir / (name + suffix)).unlink(missing_ok=True)
+            os.replace(staged, data_dir / name)
+            restored.append(name)
+        for name in CONFIG_FILES:
+            if not (root / name).is_file():
+                continue
+            target = data_dir / name
+            if target.exists():
+                copy = data_dir / f"{name}.from-backup"
+                shutil.copyfile(root / name, copy)
+                kept.append(name)
+                notes.append(f"kept the current {name}; the backup's copy is {copy}")
+            else:
+                shutil.copyfile(root / name, target)
+                os.chmod(target, 0o640)
+                restored.append(name)
+    if not list((data_dir / "keys").glob("kek-*.key")):
+        notes.append(
+            "no key-encryption key in keys/: restore it (--keys FILE) or the stored tokens "
+            "cannot be decrypted; `revisor doctor` checks this"
+        )
+    return RestoreResult(data_dir, tuple(restored), tuple(kept), tuple(keys), tuple(notes))
+
+
+def _restore_keys(archive: Path, keys_dir: Path, *, force: bool) -> list[str]:
+    out = []
+    with _extracted(archive, KEYS_FORMAT, None) as root:
+        staged = sorted((root / "keys").iterdir()) if (root / "keys").is_dir() else []
+        for src in staged:
+            dest = keys_dir / src.name
+            if dest.exists() and dest.read_bytes() != src.read_bytes() and not force:
+                raise BackupError(
+                    f"{dest} exists with a different content; refusing to replace a key "
+                    "(move it away first if you really mean it)"
+                )
+            tmp = keys_dir / f".{src.name}.restoring"
+            shutil.copyfile(src, tmp)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, dest)
+            out.append(src.name)
+    return out
