@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,7 +57,7 @@ def reviews_per_day(db: sqlite_utils.Database, t: float, days: int = 14) -> list
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100); values need not be sorted."""
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
     return ordered[rank - 1]
 
 
