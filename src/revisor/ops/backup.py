@@ -201,13 +201,13 @@ def _extracted(archive: Path, fmt: str, allowed: tuple[str, ...] | None) -> Iter
         names: list[str] = []
         for member in tar.getmembers():
             name = member.name
-            ok_name = (
-                name in (MANIFEST, SUMS)
-                or (allowed is not None and name in allowed)
-                or (allowed is None and name.startswith(KEYS_PREFIX) and "/" not in name[5:])
+            ok_key = name.startswith(KEYS_PREFIX) and "/" not in name[len(KEYS_PREFIX) :]
+            ok_name = name in (MANIFEST, SUMS) or (
+                name in allowed if allowed is not None else ok_key
             )
             if not member.isfile() or not ok_name or ".." in name:
-                raise BackupError(f"{archive}: unexpected member {name!r}; refusing it")
+                hint = " (this is a keys file: pass it with --keys)" if allowed and ok_key else ""
+                raise BackupError(f"{archive}: unexpected member {name!r}; refusing it{hint}")
             source = tar.extractfile(member)
             if source is None:
                 raise BackupError(f"{archive}: cannot read {name}")
