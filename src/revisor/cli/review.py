@@ -17,10 +17,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
 
 from revisor.cli import add_common
+from revisor.config import Settings
 from revisor.domain import ChatModel, ReviewResult, Severity, Usage
+from revisor.egress import Egress
 from revisor.errors import ConfigError, ModelUnavailable
 from revisor.llm.registry import build_router
 from revisor.review.diff import parse_unified
@@ -98,34 +99,43 @@ def _read(path: str) -> str:
 
 @contextlib.contextmanager
 def _model(rt: Runtime, endpoint: str | None) -> Iterator[tuple[ChatModel, int]]:
-    """The configured endpoints; else the bundled model's sidecar (reused if `revisor up` runs
-    it, started for this command otherwise)."""
+    """The configured endpoints, else the bundled model's sidecar."""
+    settings = rt.settings
+    if endpoint:
+        routes = ({"match": {}, "endpoint": endpoint},)
+        settings = replace(settings, model=replace(settings.model, routes=routes))
+    initialised = settings.db_path.exists() and settings.keys_dir.is_dir()
+    external = bool(settings.model.endpoints) or (initialised and not rt.uses_embedded_model())
+    with contextlib.ExitStack() as stack:
+        url = key = None
+        if not external:
+            url, key = stack.enter_context(_bundled_sidecar(settings, initialised))
+        urls = tuple(u for u in (url, *(e.url for e in settings.model.endpoints)) if u)
+        if initialised:
+            router = build_router(
+                settings, rt.db, rt.keys, rt.egress(urls), sidecar_url=url, sidecar_key=key
+            )
+        else:
+            router = build_router(
+                settings, None, None, Egress.from_urls(urls), sidecar_url=url, sidecar_key=key
+            )
+        stack.callback(router.close)
+        yield router, settings.model.sidecar_context
+
+
+@contextlib.contextmanager
+def _bundled_sidecar(settings: Settings, initialised: bool) -> Iterator[tuple[str, str]]:
+    """The sidecar `revisor up` runs, if it answers; else one started for this command (in a
+    throwaway directory when there is no data dir)."""
     from revisor.inference.sidecar import API_KEY_FILE, Sidecar, ensure_api_key, wait_healthy
 
-    settings = rt.settings
-    initialised = settings.data_dir.is_dir()
-    db = rt.db if initialised else None
-    keys = rt.keys if initialised else None
-    has_external = bool(settings.model.endpoints) or bool(
-        db is not None and db["model_endpoints"].exists() and db["model_endpoints"].count
-    )
-    m = settings.model
-    if endpoint:
-        m = replace(m, routes=({"match": {}, "endpoint": endpoint},))
-        settings = replace(settings, model=m)
-    if has_external:
-        router = build_router(settings, db, keys, rt.egress() if initialised else _no_egress())
-        try:
-            yield router, m.sidecar_context
-        finally:
-            router.close()
-        return
     with contextlib.ExitStack() as stack:
-        if not initialised:  # a throwaway data dir for the sidecar's key and log
+        if not initialised:
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="revisor-")))
             (tmp / "keys").mkdir(mode=0o700)
             (tmp / "logs").mkdir(mode=0o700)
             settings = replace(settings, data_dir=tmp)
+        m = settings.model
         url = f"http://{m.sidecar_host}:{m.sidecar_port}/v1"
         key = ensure_api_key(settings.keys_dir / API_KEY_FILE)
         try:
@@ -133,21 +143,12 @@ def _model(rt: Runtime, endpoint: str | None) -> Iterator[tuple[ChatModel, int]]
         except ModelUnavailable:
             sidecar = Sidecar.from_settings(settings)
             stack.callback(sidecar.stop)
-            sidecar.start()
             if sys.stderr.isatty():
                 print(f"starting the bundled model ({sidecar.model_id})...", file=sys.stderr)
+            sidecar.start()
             sidecar.wait_healthy(timeout=180)
             url, key = sidecar.base_url, sidecar.api_key
-        egress = rt.egress((url,)) if initialised else _no_egress(url)
-        router = build_router(settings, db, keys, egress, sidecar_url=url, sidecar_key=key)
-        stack.callback(router.close)
-        yield router, m.sidecar_context
-
-
-def _no_egress(*urls: str) -> Any:
-    from revisor.egress import Egress
-
-    return Egress.from_urls(urls)
+        yield url, key
 
 
 def _print(args: argparse.Namespace, result: ReviewResult) -> None:
