@@ -54,7 +54,6 @@ class ReviewSettings:
     max_files: int = 300
     ignore: tuple[str, ...] = ()
     extra_instructions: str = ""
-    context_lines: int = 3
 
 
 @dataclass(frozen=True)
