@@ -86,7 +86,7 @@ def webhook_counts_by_pid(directory: Path) -> dict[int, float]:
     counts: dict[int, float] = {}
     for path in directory.glob("counter_*.db"):
         pid = int(path.stem.rsplit("_", 1)[1])
-        for key, val, _ts, _pos in MmapedDict.read_all_values_from_file(str(path)):
+        for key, val, _ts, _pos in MmapedDict.read_all_values_from_file(str(path)):  # type: ignore[no-untyped-call]
             if json.loads(key)[0] == "revisor_webhook_deliveries":
                 counts[pid] = counts.get(pid, 0.0) + val
     return counts
