@@ -93,3 +93,79 @@ def test_model_garbage_and_empty_answers_end_in_a_loud_partial_review(stack: Sta
         assert stack.app.gitlab.discussions("group/app", iid) == []
         assert stack.app.gitlab.commit_statuses(stack.app.head(iid))[-1]["state"] == "failed"
     assert settled(stack.app)
+
+
+def retry_delay(stack: Stack, job_id: int) -> float | None:
+    """While a job waits for its retry, the delay it was given (not_before - time of the retry)."""
+    job = stack.job(job_id)
+    if job.state != "queued" or job.attempts == 0:
+        return None
+    return job.not_before - job.updated_at
+
+
+def test_git_server_500s_then_recovers(stack: Stack) -> None:
+    # Three 500s exhaust the adapter's quick retries of one request: the job is retried later.
+    stack.app.gitlab.inject(500, times=3, path_contains="/versions")
+    stack.start()
+    job_id = stack.hook().body["job_id"]
+    wait_for("a retry that names the 500", lambda: queued_with_error(stack, job_id, "500"))
+    wait_for("the job to finish", lambda: stack.job(job_id).state == "done")
+    assert stack.job(job_id).attempts == 2
+    assert_reviewed_once(stack, job_id)
+
+
+def test_git_server_stalls_then_answers_504(stack: Stack) -> None:
+    """A gateway in front of GitLab times out (each request stalls, then 504)."""
+    stack.app.gitlab.inject(504, times=3, hang=1.0, path_contains="/versions")
+    stack.start()
+    job_id = stack.hook().body["job_id"]
+    wait_for("a retry that names the 504", lambda: queued_with_error(stack, job_id, "504"))
+    wait_for("the job to finish", lambda: stack.job(job_id).state == "done")
+    assert_reviewed_once(stack, job_id)
+
+
+def test_git_server_429_retry_after_is_honoured_and_capped(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A short Retry-After is waited out in place (the job carries on); a long one sends the
+    job back to the queue, and an absurd one is capped by backoff_max_seconds, not obeyed."""
+    monkeypatch.setenv("REVISOR_WORKER__BACKOFF_MAX_SECONDS", "4")
+    stack.add_mrs(range(8, 9))
+    stack.app.gitlab.inject(429, times=1, retry_after=2, path_contains="/7/discussions")
+    stack.app.gitlab.inject(429, times=1, retry_after=86400, path_contains="/8/discussions")
+    stack.start()
+    delays: list[float] = []
+    job_ids = {iid: stack.hook(iid).body["job_id"] for iid in (7, 8)}
+
+    def both_done() -> bool:
+        if (delay := retry_delay(stack, job_ids[8])) is not None:
+            delays.append(delay)
+        return all(stack.job(j).state == "done" for j in job_ids.values())
+
+    wait_for("both jobs to finish", both_done, timeout=60)
+    assert stack.job(job_ids[7]).attempts == 1
+    assert stack.app.gitlab.count("POST", "/7/discussions") == 2  # posted again after 2 s
+    assert stack.job(job_ids[8]).attempts == 2
+    assert delays
+    assert delays[-1] == pytest.approx(4, abs=0.05)  # the cap, not a day
+    for iid, job_id in job_ids.items():
+        assert_reviewed_once(stack, job_id, iid)
+
+
+def test_token_revoked_mid_review_fails_clearly_and_posts_nothing(stack: Stack) -> None:
+    """The token is revoked after the fetch, while the model thinks: the job fails at once
+    (retrying cannot help) with a message that names the token and does not contain it."""
+    stack.app.model.delay = 2
+    stack.start()
+    job_id = stack.hook().body["job_id"]
+    wait_for("the model call", lambda: stack.app.model.chat_count() >= 1)
+    stack.app.gitlab.revoke_token()
+    wait_for("the job to fail", lambda: stack.job(job_id).state == "failed")
+    shown = stack.show(job_id)
+    assert shown["attempts"] == 1
+    assert "token" in shown["last_error"].lower()
+    assert stack.app.gitlab.token is None
+    assert "glpat" not in shown["last_error"]
+    assert stack.app.gitlab.discussions("group/app", 7) == []
+    assert summaries(stack.app, 7) == []
+    assert settled(stack.app)

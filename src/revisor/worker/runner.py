@@ -121,7 +121,9 @@ class Runner:
             if job.attempts >= self.settings.max_attempts:
                 self._fail(job, f"gave up after {job.attempts} attempts: {exc}")
                 return
-            delay = exc.retry_after or backoff_delay(job.attempts, self.settings)
+            delay = backoff_delay(job.attempts, self.settings)
+            if exc.retry_after:  # the remote side's hint, but never beyond our own cap
+                delay = min(exc.retry_after, self.settings.backoff_max_seconds)
             log.warning(
                 "job %s attempt %s: %s; retrying in %.0fs", job.id, job.attempts, exc, delay
             )
