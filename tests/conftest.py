@@ -63,3 +63,7 @@ def data_dir(tmp_path: Path) -> Iterator[DataDir]:
     )
     yield DataDir(settings, rt, gl, gt, signed)
     rt.close()
+
+
+# The whole-appliance fixture (data dir + strict fake GitLab + fake model) for tests anywhere.
+from tests.worker.conftest import appliance  # noqa: E402, F401
