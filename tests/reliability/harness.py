@@ -139,10 +139,17 @@ class Delivery:
 
 
 def send_mr_hook(
-    client: httpx.Client, url: str, *, iid: int, head: str, timeout: float = 15.0
+    client: httpx.Client,
+    url: str,
+    *,
+    iid: int,
+    head: str,
+    key: str | None = None,
+    timeout: float = 15.0,
 ) -> Delivery:
-    """POST a GitLab "open" hook for MR `iid` at `head` with a fresh event UUID."""
-    key = str(uuid.uuid4())
+    """POST a GitLab "open" hook for MR `iid` at `head`; `key` is the event UUID (GitLab keeps
+    it when it redelivers), a fresh one by default."""
+    key = key or str(uuid.uuid4())
     delivery = Delivery(key, iid)
     body = wp.body_of(wp.gitlab_mr(PROJECT, iid=iid, head=head))
     try:

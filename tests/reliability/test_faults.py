@@ -169,3 +169,20 @@ def test_token_revoked_mid_review_fails_clearly_and_posts_nothing(stack: Stack) 
     assert stack.app.gitlab.discussions("group/app", 7) == []
     assert summaries(stack.app, 7) == []
     assert settled(stack.app)
+
+
+def test_second_review_of_the_same_head_while_one_runs_posts_nothing_twice(stack: Stack) -> None:
+    """A maintainer asks again (`/revisor review`, the dashboard) while a review of the same
+    head is running: two workers must not both post the same findings."""
+    from revisor.worker.queue import Queue
+
+    stack.app.model.delay = 1.5
+    stack.start()
+    first = stack.hook().body["job_id"]
+    wait_for("the first review to reach the model", lambda: stack.app.model.chat_count() >= 1)
+    second = stack.app.new_job()  # same MR, same head, like the dashboard's "review again"
+    Queue(stack.app.settings).enqueue(second)
+    wait_for("both jobs to finish", lambda: settled(stack.app), timeout=60)
+    assert {stack.job(first).state, stack.job(second).state} == {"done"}
+    assert_no_duplicate_comment(stack.app, 7)
+    assert len(stack.app.gitlab.discussions("group/app", 7)) == 1
