@@ -44,3 +44,12 @@ bench: install ## run the benchmarks in bench/ and write bench/results/latest.md
 .PHONY: clean
 clean: ## remove build artefacts (keeps .venv and data)
 	rm -rf build dist .mypy_cache .ruff_cache .pytest_cache
+
+.PHONY: bundle
+bundle: $(BIN)/python ## offline bundle: dist/revisor-<version>-linux-x86_64.tar.gz (wheels, model, units, SBOM, signed)
+	$(BIN)/pip install --quiet cryptography
+	$(BIN)/python packaging/build_bundle.py
+
+.PHONY: image
+image: bundle ## appliance OS image (Debian + the bundle, needs root and mmdebstrap): dist/revisor-<version>.ext4
+	packaging/image/build_image.sh
