@@ -151,6 +151,9 @@ cp -r appliance docs install.sh VERSION SHA256SUMS SHA256SUMS.sig bundle_ed25519
 grep -rlF "$RELEASE.partial" "$RELEASE.partial/venv/bin" | while read -r f; do
     sed -i "s|$RELEASE.partial|$RELEASE|g" "$f"
 done
+if [ "$(readlink -f "$PREFIX/current" 2>/dev/null)" = "$(readlink -f "$RELEASE")" ]; then
+    services stop  # the running release is about to be replaced in place
+fi
 rm -rf "$RELEASE"
 mv "$RELEASE.partial" "$RELEASE"
 REVISOR="$RELEASE/venv/bin/revisor"
@@ -200,7 +203,7 @@ if [ -L "$PREFIX/current" ] && [ -f "$DATA_DIR/revisor.db" ]; then
     OLD="$(readlink "$PREFIX/current")"
     services stop
     stamp="$(date +%Y%m%d-%H%M%S)"
-    as_revisor mkdir -p "$DATA_DIR/backups"
+    as_revisor mkdir -p -m 0700 "$DATA_DIR/backups"
     say "backing up the data before migrating: $DATA_DIR/backups/pre-$VERSION-$stamp.tar.gz"
     as_revisor "$OLD/venv/bin/revisor" backup --data-dir "$DATA_DIR" \
         --out "$DATA_DIR/backups/pre-$VERSION-$stamp.tar.gz" >/dev/null
