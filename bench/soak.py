@@ -22,6 +22,11 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from tests.fakes.fake_gitlab import FakeGitLab
+from tests.fakes.model import FakeFile
+from tests.llm.fake_openai import FakeOpenAI
+from tests.worker.conftest import APP_DIFF, GL_TOKEN, MODEL_KEY, finding, write_config
+
 from revisor import config
 from revisor.cli.core import init_data_dir
 from revisor.domain import ForgeKind
@@ -29,10 +34,6 @@ from revisor.review.markers import find_fingerprint, is_summary
 from revisor.runtime import Runtime
 from revisor.store import jobs, repos
 from revisor.worker.queue import Queue
-from tests.fakes.fake_gitlab import FakeGitLab
-from tests.fakes.model import FakeFile
-from tests.llm.fake_openai import FakeOpenAI
-from tests.worker.conftest import APP_DIFF, GL_TOKEN, MODEL_KEY, finding, write_config
 
 PROJECT = "group/app"
 
@@ -69,7 +70,7 @@ def soak(mrs: int, concurrency: int, timeout: float) -> dict[str, Any]:
                 server=gl_url,
                 project=PROJECT,
                 token=GL_TOKEN,
-                webhook_secret="webhook-secret-for-bench-0123",
+                webhook_secret="webhook-secret-for-bench-0123",  # noqa: S106
             )
             queue = Queue(settings)
             for iid in range(1, mrs + 1):
@@ -85,8 +86,10 @@ def soak(mrs: int, concurrency: int, timeout: float) -> dict[str, Any]:
             env = {**os.environ, "REVISOR_LOG__LEVEL": "warning"}
             started = time.monotonic()
             worker = subprocess.Popen(
-                [sys.executable, "-m", "revisor", "worker", "--data-dir", str(settings.data_dir)]
-                + ["--concurrency", str(concurrency)],
+                [
+                    *(sys.executable, "-m", "revisor", "worker"),
+                    *("--data-dir", str(settings.data_dir), "--concurrency", str(concurrency)),
+                ],
                 env=env,
                 stdout=(root / "worker.log").open("wb"),
                 stderr=subprocess.STDOUT,
@@ -98,7 +101,7 @@ def soak(mrs: int, concurrency: int, timeout: float) -> dict[str, Any]:
                 counts = jobs.counts_by_state(rt.db)
                 finished = sum(counts[s] for s in jobs.TERMINAL)
                 rss = rss_kib(worker.pid)
-                if rss is not None:
+                if rss is not None and rss > 1024:  # not the moment between fork and exec
                     samples.append((time.monotonic() - started, finished, rss))
                 if finished >= mrs or worker.poll() is not None:
                     break
@@ -175,7 +178,7 @@ def run(mrs: int = 300, concurrency: int = 2, timeout: float = 900.0) -> dict[st
         ("duplicates / missing", f"{result['duplicates']} / {result['missing_reviews']}"),
         (
             "worker RSS MiB",
-            f"start {result['rss_start_mib']}, after warm-up {result['rss_early_mib']}, "
+            f"first {result['rss_start_mib']}, after warm-up {result['rss_early_mib']}, "
             f"end {result['rss_end_mib']} (growth {result['rss_growth_mib']}): "
             + ("flat" if result["rss_flat"] else "GROWING"),
         ),
