@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -94,49 +94,62 @@ class AuditLog:
         return self.append(AuditRecord(event, actor, target, outcome, source, details))
 
     def append(self, rec: AuditRecord) -> int:
+        return self.append_many([rec])[0]
+
+    def append_many(self, recs: Sequence[AuditRecord]) -> list[int]:
+        """Append records in one transaction (one fsync): all of them are written, or none."""
+        seqs: list[int] = []
         try:
             with self._lock, self.db.conn:
                 self.db.conn.execute("BEGIN IMMEDIATE")
                 last = self.db.conn.execute(
                     "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
                 ).fetchone()
-                seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-                body = {
-                    "seq": seq,
-                    "ts": round(now(), 6),
-                    "event": rec.event.value,
-                    "actor": rec.actor,
-                    "source": rec.source,
-                    "target": rec.target,
-                    "outcome": rec.outcome.value,
-                    "details": rec.details,
-                    "prev_hash": prev,
-                }
-                digest = record_hash(body)
-                self.db.conn.execute(
-                    "INSERT INTO audit (seq, ts, event, actor, source, target, outcome, details,"
-                    " prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        seq,
-                        body["ts"],
-                        body["event"],
-                        rec.actor,
-                        rec.source,
-                        rec.target,
-                        body["outcome"],
-                        json.dumps(rec.details, sort_keys=True),
-                        prev,
-                        digest,
-                    ],
-                )
-                if self.checkpoint_every and seq % self.checkpoint_every == 0:
-                    self._insert_checkpoint(seq, digest)
+                seq, prev = last if last else (0, GENESIS)
+                for rec in recs:
+                    seq += 1
+                    prev = self._insert(seq, prev, rec)
+                    seqs.append(seq)
         except Exception as exc:
-            metrics.AUDIT_WRITE_FAILURES.labels(rec.event.value).inc()
-            raise AuditWriteError(
-                f"audit record {rec.event.value} could not be written: {exc}"
-            ) from exc
-        return seq
+            for rec in recs:
+                metrics.AUDIT_WRITE_FAILURES.labels(rec.event.value).inc()
+            events = ", ".join(sorted({r.event.value for r in recs}))
+            raise AuditWriteError(f"audit record {events} could not be written: {exc}") from exc
+        return seqs
+
+    def _insert(self, seq: int, prev: str, rec: AuditRecord) -> str:
+        """Insert one record after `prev` (inside the caller's transaction); return its hash."""
+        body = {
+            "seq": seq,
+            "ts": round(now(), 6),
+            "event": rec.event.value,
+            "actor": rec.actor,
+            "source": rec.source,
+            "target": rec.target,
+            "outcome": rec.outcome.value,
+            "details": rec.details,
+            "prev_hash": prev,
+        }
+        digest = record_hash(body)
+        self.db.conn.execute(
+            "INSERT INTO audit (seq, ts, event, actor, source, target, outcome, details,"
+            " prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                seq,
+                body["ts"],
+                body["event"],
+                rec.actor,
+                rec.source,
+                rec.target,
+                body["outcome"],
+                json.dumps(rec.details, sort_keys=True),
+                prev,
+                digest,
+            ],
+        )
+        if self.checkpoint_every and seq % self.checkpoint_every == 0:
+            self._insert_checkpoint(seq, digest)
+        return digest
 
     def _insert_checkpoint(self, seq: int, digest: str) -> Checkpoint:
         if self.signer is None:

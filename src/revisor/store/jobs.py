@@ -18,6 +18,8 @@ its lease (reaped, superseded, cancelled) cannot finish or post for a job it no 
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,83 +83,102 @@ def _marks(n: int) -> str:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """One webhook delivery to record; with mr_number, head_sha and trigger it asks for a review."""
+
+    delivery_key: str
+    repo_id: int
+    event: str
+    mr_number: int | None = None
+    head_sha: str | None = None
+    trigger: str | None = None
+    request_id: str | None = None
+
+    @property
+    def wants_review(self) -> bool:
+        return self.mr_number is not None and self.head_sha is not None and bool(self.trigger)
+
+
+@dataclass(frozen=True)
 class Intake:
     """What recording a delivery did."""
 
     job_id: int | None
     duplicate: bool
     superseded: tuple[int, ...] = ()
+    created: bool = False  # False when it joined a job already queued for the same head
 
 
-def record_delivery(
-    db: sqlite_utils.Database,
-    *,
-    delivery_key: str,
-    repo_id: int,
-    event: str,
-    mr_number: int | None = None,
-    head_sha: str | None = None,
-    trigger: str | None = None,
-    request_id: str | None = None,
-) -> Intake:
-    """Record one webhook delivery and, when it triggers a review, its job — in one transaction.
+def record_delivery(db: sqlite_utils.Database, **delivery: Any) -> Intake:
+    """Record one delivery in its own transaction (see `record_deliveries`)."""
+    return record_deliveries(db, [Delivery(**delivery)])[0]
 
-    A replayed delivery (same key) changes nothing and returns the job it created the first time.
-    A new head commit supersedes the MR's queued and running jobs for older heads. A second
-    request for a head that already has a queued job joins that job instead of adding one.
+
+def record_deliveries(db: sqlite_utils.Database, deliveries: Sequence[Delivery]) -> list[Intake]:
+    """Record webhook deliveries and the jobs they trigger, all in ONE transaction.
+
+    One transaction is one fsync however many deliveries it holds: the intake's group commit
+    hands over every delivery waiting at that moment. Per delivery: a replay (same key) changes
+    nothing and returns the job it created the first time; a new head commit supersedes the MR's
+    queued and running jobs for older heads; a second request for a head that already has a
+    queued job joins that job instead of adding one.
     """
-    t = now()
     conn = db.conn
     with conn:
         conn.execute("BEGIN IMMEDIATE")
-        existing = conn.execute(
-            "SELECT job_id FROM deliveries WHERE key = ?", [delivery_key]
-        ).fetchone()
-        if existing is not None:
-            return Intake(job_id=existing[0], duplicate=True)
-        job_id: int | None = None
-        superseded: list[int] = []
-        outcome = "ignored"
-        if mr_number is not None and head_sha is not None and trigger is not None:
-            # A new head makes older heads' reviews pointless. A request without a head (a
-            # Gitea comment command) supersedes nothing: the worker resolves the current head.
-            stale = (
-                conn.execute(
+        return [_record(conn, d, now()) for d in deliveries]
+
+
+def _record(conn: sqlite3.Connection, d: Delivery, t: float) -> Intake:
+    existing = conn.execute(
+        "SELECT job_id FROM deliveries WHERE key = ?", [d.delivery_key]
+    ).fetchone()
+    if existing is not None:
+        return Intake(job_id=existing[0], duplicate=True)
+    job_id: int | None = None
+    superseded: list[int] = []
+    outcome = "ignored"
+    if d.wants_review:
+        # A new head makes older heads' reviews pointless. A request without a head (a Gitea
+        # comment command) supersedes nothing: the worker resolves the current head.
+        if d.head_sha:
+            superseded = [
+                row[0]
+                for row in conn.execute(
                     "SELECT id FROM jobs WHERE repo_id = ? AND mr_number = ? AND head_sha != ?"
                     " AND head_sha != '' AND state IN ('queued', 'running')",
-                    [repo_id, mr_number, head_sha],
+                    [d.repo_id, d.mr_number, d.head_sha],
                 ).fetchall()
-                if head_sha
-                else []
+            ]
+        if superseded:
+            conn.execute(
+                "UPDATE jobs SET state = 'superseded', lease_owner = NULL, updated_at = ?,"  # noqa: S608
+                " finished_at = ?, last_error = ? WHERE id IN " + _marks(len(superseded)),
+                [t, t, f"superseded by a newer commit ({(d.head_sha or '')[:12]})", *superseded],
             )
-            superseded = [row[0] for row in stale]
-            if superseded:
-                conn.execute(
-                    "UPDATE jobs SET state = 'superseded', lease_owner = NULL, updated_at = ?,"  # noqa: S608
-                    " finished_at = ?, last_error = ? WHERE id IN " + _marks(len(superseded)),
-                    [t, t, f"superseded by a newer commit ({head_sha[:12]})", *superseded],
-                )
-            queued = conn.execute(
-                "SELECT id FROM jobs WHERE repo_id = ? AND mr_number = ? AND head_sha = ?"
-                " AND state = 'queued' ORDER BY id LIMIT 1",
-                [repo_id, mr_number, head_sha],
-            ).fetchone()
-            if queued is not None:
-                job_id, outcome = queued[0], "joined"
-            else:
-                cursor = conn.execute(
-                    "INSERT INTO jobs (repo_id, mr_number, head_sha, trigger, state,"
-                    " enqueued_at, request_id, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
-                    [repo_id, mr_number, head_sha, trigger, t, request_id, t, t],
-                )
-                job_id, outcome = cursor.lastrowid, "queued"
-        conn.execute(
-            "INSERT INTO deliveries (key, repo_id, event, outcome, job_id, received_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [delivery_key, repo_id, event, outcome, job_id, t],
-        )
-    return Intake(job_id=job_id, duplicate=False, superseded=tuple(superseded))
+        queued = conn.execute(
+            "SELECT id FROM jobs WHERE repo_id = ? AND mr_number = ? AND head_sha = ?"
+            " AND state = 'queued' ORDER BY id LIMIT 1",
+            [d.repo_id, d.mr_number, d.head_sha],
+        ).fetchone()
+        if queued is not None:
+            job_id, outcome = queued[0], "joined"
+        else:
+            cursor = conn.execute(
+                "INSERT INTO jobs (repo_id, mr_number, head_sha, trigger, state,"
+                " enqueued_at, request_id, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+                [d.repo_id, d.mr_number, d.head_sha, d.trigger, t, d.request_id, t, t],
+            )
+            job_id, outcome = cursor.lastrowid, "queued"
+    conn.execute(
+        "INSERT INTO deliveries (key, repo_id, event, outcome, job_id, received_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [d.delivery_key, d.repo_id, d.event, outcome, job_id, t],
+    )
+    return Intake(
+        job_id=job_id, duplicate=False, superseded=tuple(superseded), created=outcome == "queued"
+    )
 
 
 def create(

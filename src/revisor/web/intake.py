@@ -1,26 +1,29 @@
 """Webhook intake: verify, classify, dedup, persist the job, enqueue its id, answer.
 
 This is plain synchronous code (the Litestar handler runs it in a worker thread), so it can be
-tested and benchmarked without an HTTP server. The job and delivery rows are committed before
-the answer is returned; the Huey enqueue comes after the commit — if it is lost, the reaper
-enqueues the job later.
+tested and benchmarked without an HTTP server. Authentication and classification run in the
+request's thread; the writes go through a group commit (`store/groupcommit.py`): one writer
+thread commits every delivery waiting at that moment in one transaction, and each request is
+answered only after its own rows are durable. The Huey enqueue comes after the commit — if it is
+lost, the reaper enqueues the job later.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from revisor.audit import AuditLog, Event, Outcome
+from revisor.audit import AuditLog, AuditRecord, Event, Outcome
 from revisor.config import Settings
 from revisor.domain import ForgeKind
 from revisor.errors import AuditWriteError
 from revisor.secrets import KeyRing
 from revisor.store import jobs, repos
 from revisor.store.db import PerThread
+from revisor.store.groupcommit import GroupCommitter
 from revisor.web import webhooks
 from revisor.worker.queue import Queue
 
@@ -33,6 +36,12 @@ class Answer:
     body: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Pending:
+    delivery: jobs.Delivery
+    source: str
+
+
 @dataclass
 class Intake:
     settings: Settings
@@ -40,6 +49,10 @@ class Intake:
     keys: KeyRing
     audit: AuditLog
     queue: Queue
+    _writer: GroupCommitter[_Pending, jobs.Intake] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._writer = GroupCommitter(self._commit, name="intake-writer")
 
     def handle(
         self,
@@ -51,7 +64,6 @@ class Intake:
         request_id: str,
     ) -> Answer:
         headers = {k.lower(): v for k, v in headers.items()}
-        db = self.dbs.get()
         candidates = self._authenticate(forge, headers, body)
         if not candidates:
             return self._reject(forge, source, request_id, "signature or token missing or wrong")
@@ -71,30 +83,68 @@ class Intake:
             decision = webhooks.Ignored(decision.project, "repository is disabled")
         key = webhooks.delivery_key(forge, headers, body)
         if isinstance(decision, webhooks.Ignored):
-            intake = jobs.record_delivery(db, delivery_key=key, repo_id=repo.id, event=event)
-            if intake.duplicate:
-                return Answer(200, {"duplicate": True, "job_id": intake.job_id})
-            return Answer(200, {"ignored": decision.reason})
-        intake = jobs.record_delivery(
-            db,
-            delivery_key=key,
-            repo_id=repo.id,
-            event=event,
-            mr_number=decision.mr_number,
-            head_sha=decision.head_sha,
-            trigger=decision.reason,
-            request_id=request_id,
-        )
+            delivery = jobs.Delivery(key, repo.id, event)
+        else:
+            delivery = jobs.Delivery(
+                key,
+                repo.id,
+                event,
+                mr_number=decision.mr_number,
+                head_sha=decision.head_sha,
+                trigger=decision.reason,
+                request_id=request_id,
+            )
+        intake = self._writer.submit(_Pending(delivery, source))
         if intake.duplicate:
             return Answer(200, {"duplicate": True, "job_id": intake.job_id})
-        if intake.job_id is None:  # a trigger always creates or joins a job
-            raise RuntimeError("delivery recorded without a job")
-        self._audit_job(repo.id, intake, decision, source)
-        try:
-            self.queue.enqueue(intake.job_id)
-        except Exception as exc:  # the reaper will enqueue it; the job is safe in the table
-            log.warning("enqueue of job %s failed, the reaper will retry: %s", intake.job_id, exc)
+        if isinstance(decision, webhooks.Ignored):
+            return Answer(200, {"ignored": decision.reason})
         return Answer(202, {"job_id": intake.job_id, "superseded": list(intake.superseded)})
+
+    def _commit(self, batch: Sequence[_Pending]) -> list[jobs.Intake]:
+        """Runs on the writer thread: every waiting delivery in one transaction, their audit
+        records in one more, then the new job ids onto the queue."""
+        results = jobs.record_deliveries(self.dbs.get(), [p.delivery for p in batch])
+        records: list[AuditRecord] = []
+        for pending, intake in zip(batch, results, strict=True):
+            if intake.created:
+                records.append(self._job_created(pending, intake))
+            records += [
+                AuditRecord(
+                    Event.JOB_SUPERSEDED,
+                    actor="system:intake",
+                    target=f"job:{old}",
+                    outcome=Outcome.SUCCESS,
+                    details={"superseded_by": intake.job_id},
+                )
+                for old in intake.superseded
+            ]
+        if records:
+            try:
+                self.audit.append_many(records)
+            except AuditWriteError:
+                log.error("audit write failed for %d intake record(s)", len(records))
+        for intake in results:
+            if intake.created and intake.job_id is not None:
+                try:
+                    self.queue.enqueue(intake.job_id)
+                except Exception as exc:  # the reaper will enqueue it; the job row is safe
+                    log.warning(
+                        "enqueue of job %s failed, the reaper will retry: %s", intake.job_id, exc
+                    )
+        return results
+
+    @staticmethod
+    def _job_created(pending: _Pending, intake: jobs.Intake) -> AuditRecord:
+        d = pending.delivery
+        return AuditRecord(
+            Event.JOB_CREATED,
+            actor=f"forge:{d.trigger}",
+            target=f"job:{intake.job_id}",
+            outcome=Outcome.SUCCESS,
+            source=pending.source,
+            details={"repo_id": d.repo_id, "mr": d.mr_number, "head_sha": d.head_sha},
+        )
 
     def _event_name(self, forge: ForgeKind, headers: Mapping[str, str]) -> str:
         if forge is ForgeKind.GITLAB:
@@ -147,26 +197,3 @@ class Intake:
         except AuditWriteError:
             log.error("audit write failed for a rejected webhook")
         return Answer(401, {"error": "unauthorized"})
-
-    def _audit_job(
-        self, repo_id: int, intake: jobs.Intake, trigger: webhooks.Trigger, source: str
-    ) -> None:
-        try:
-            self.audit.record(
-                Event.JOB_CREATED,
-                actor=f"forge:{trigger.reason}",
-                target=f"job:{intake.job_id}",
-                source=source,
-                repo_id=repo_id,
-                mr=trigger.mr_number,
-                head_sha=trigger.head_sha,
-            )
-            for old in intake.superseded:
-                self.audit.record(
-                    Event.JOB_SUPERSEDED,
-                    actor="system:intake",
-                    target=f"job:{old}",
-                    superseded_by=intake.job_id,
-                )
-        except AuditWriteError:
-            log.error("audit write failed for job %s", intake.job_id)

@@ -31,7 +31,9 @@ class Queue:
         self.huey = SqliteHuey(
             name="revisor",
             filename=str(settings.queue_path),
-            fsync=True,
+            # The jobs table (synchronous=FULL) is the truth; a queue entry lost to a power cut
+            # is re-enqueued by the reaper. Skipping the fsync here keeps intake fast.
+            fsync=False,
             journal_mode="wal",
             timeout=10,
             results=False,  # results live in the jobs table
