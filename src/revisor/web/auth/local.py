@@ -8,6 +8,7 @@ also ends its sessions.
 
 from __future__ import annotations
 
+import functools
 import secrets
 
 import sqlite_utils
@@ -18,9 +19,14 @@ from revisor.store.db import now
 
 BREAK_GLASS_USER = "admin"
 _hasher = PasswordHasher()  # argon2id with the library's current recommended cost
-# Verifying against this when the account does not exist keeps the timing of "no such account"
-# close to that of "wrong password".
-_DUMMY_HASH = _hasher.hash("not-a-password-" + "x" * 16)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this when the account does not exist keeps the timing of "no such
+    account" close to that of "wrong password". Made on first use: hashing takes about a
+    second, which every process start would otherwise pay."""
+    return _hasher.hash("not-a-password-" + "x" * 16)
 
 
 def ensure_break_glass_admin(db: sqlite_utils.Database) -> str | None:
@@ -62,9 +68,10 @@ def verify_local(db: sqlite_utils.Database, username: str, password: str) -> boo
         "SELECT password_hash, disabled FROM users WHERE username = ? AND source = 'local'",
         [username],
     ).fetchone()
-    stored = row[0] if row and row[0] and not row[1] else _DUMMY_HASH
+    dummy = _dummy_hash()
+    stored = row[0] if row and row[0] and not row[1] else dummy
     try:
-        ok = _hasher.verify(stored, password) and stored is not _DUMMY_HASH
+        ok = _hasher.verify(stored, password) and stored is not dummy
     except (VerificationError, InvalidHashError):
         return False
     if ok and _hasher.check_needs_rehash(stored):
