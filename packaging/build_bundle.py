@@ -197,6 +197,7 @@ def main() -> int:
     parser.add_argument("--build-dir", type=Path, default=ROOT / "build")
     parser.add_argument("--python", default=sys.executable, help="Python that builds the wheels")
     args = parser.parse_args()
+    os.umask(0o022)  # the bundle is public: readable files, whatever the caller's umask was
 
     ver = version()
     name = f"revisor-{ver}"
