@@ -17,7 +17,7 @@ from litestar import Request, Router, get, post
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
-from litestar.params import Parameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
 from revisor import __version__
@@ -60,7 +60,7 @@ def api_overview(request: Request[Any, Any, Any]) -> dict[str, Any]:
 @get("/jobs", guards=[require(READ)], sync_to_thread=True)
 def api_jobs(
     request: Request[Any, Any, Any],
-    job_state: Annotated[str | None, Parameter(query="state")] = None,
+    job_state: Annotated[str | None, QueryParameter(name="state")] = None,
     repo: int | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
@@ -73,7 +73,7 @@ def api_jobs(
 
 
 @get("/jobs/{job_id:int}", guards=[require(READ)], sync_to_thread=True)
-def api_job(request: Request[Any, Any, Any], job_id: int) -> dict[str, Any]:
+def api_job(request: Request[Any, Any, Any], job_id: FromPath[int]) -> dict[str, Any]:
     """One job with its result and model usage."""
     db = _intake(request).dbs.get()
     job = jobs.get(db, job_id)
@@ -82,7 +82,7 @@ def api_job(request: Request[Any, Any, Any], job_id: int) -> dict[str, Any]:
     return {**job.public(), "usage": queries.usage_for_job(db, job_id)}
 
 
-def _action(request: Request[Any, Any, Any], job_id: int, action: str) -> dict[str, Any]:
+def _action(request: Request[Any, Any, Any], job_id: FromPath[int], action: str) -> dict[str, Any]:
     intake = _intake(request)
     db = intake.dbs.get()
     job = jobs.get(db, job_id)
@@ -110,7 +110,7 @@ def _action(request: Request[Any, Any, Any], job_id: int, action: str) -> dict[s
     sync_to_thread=True,
     status_code=200,
 )
-def api_retry(request: Request[Any, Any, Any], job_id: int) -> dict[str, Any]:
+def api_retry(request: Request[Any, Any, Any], job_id: FromPath[int]) -> dict[str, Any]:
     """Queue a failed or cancelled job again (maintainers and admins)."""
     return _action(request, job_id, "retry")
 
@@ -121,7 +121,7 @@ def api_retry(request: Request[Any, Any, Any], job_id: int) -> dict[str, Any]:
     sync_to_thread=True,
     status_code=200,
 )
-def api_cancel(request: Request[Any, Any, Any], job_id: int) -> dict[str, Any]:
+def api_cancel(request: Request[Any, Any, Any], job_id: FromPath[int]) -> dict[str, Any]:
     """Cancel a queued or running job (maintainers and admins)."""
     return _action(request, job_id, "cancel")
 

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException, ValidationException
-from litestar.params import Body
+from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 
 from revisor.audit import AuditLog, Event, Outcome
@@ -135,7 +135,7 @@ def jobs_page(request: Request[Any, Any, Any]) -> Template:
     return page(request, "jobs.html", **context)
 
 
-def _job_or_404(request: Request[Any, Any, Any], job_id: int) -> jobs.Job:
+def _job_or_404(request: Request[Any, Any, Any], job_id: FromPath[int]) -> jobs.Job:
     job = jobs.get(_intake(request).dbs.get(), job_id)
     if job is None:
         raise NotFoundException(f"no job {job_id}")
@@ -143,7 +143,7 @@ def _job_or_404(request: Request[Any, Any, Any], job_id: int) -> jobs.Job:
 
 
 @get("/jobs/{job_id:int}", guards=[require(READ)], sync_to_thread=True, include_in_schema=False)
-def job_detail(request: Request[Any, Any, Any], job_id: int) -> Template:
+def job_detail(request: Request[Any, Any, Any], job_id: FromPath[int]) -> Template:
     job = _job_or_404(request, job_id)
     db = _intake(request).dbs.get()
     try:
@@ -165,7 +165,7 @@ def job_detail(request: Request[Any, Any, Any], job_id: int) -> Template:
     )
 
 
-def _job_action(request: Request[Any, Any, Any], job_id: int, action: str) -> Template:
+def _job_action(request: Request[Any, Any, Any], job_id: FromPath[int], action: str) -> Template:
     intake = _intake(request)
     db = intake.dbs.get()
     job = _job_or_404(request, job_id)
@@ -207,7 +207,7 @@ def _job_action(request: Request[Any, Any, Any], job_id: int, action: str) -> Te
     include_in_schema=False,
     status_code=200,
 )
-def job_retry(request: Request[Any, Any, Any], job_id: int) -> Template:
+def job_retry(request: Request[Any, Any, Any], job_id: FromPath[int]) -> Template:
     return _job_action(request, job_id, "retry")
 
 
@@ -218,7 +218,7 @@ def job_retry(request: Request[Any, Any, Any], job_id: int) -> Template:
     include_in_schema=False,
     status_code=200,
 )
-def job_cancel(request: Request[Any, Any, Any], job_id: int) -> Template:
+def job_cancel(request: Request[Any, Any, Any], job_id: FromPath[int]) -> Template:
     return _job_action(request, job_id, "cancel")
 
 
@@ -302,7 +302,7 @@ def repo_add(request: Request[Any, Any, Any], data: FormData) -> Template:
 
 
 def _repo_page(
-    request: Request[Any, Any, Any], repo_id: int, *, status: int = 200, **extra: Any
+    request: Request[Any, Any, Any], repo_id: FromPath[int], *, status: int = 200, **extra: Any
 ) -> Template:
     settings: Settings = request.app.state.settings
     try:
@@ -322,7 +322,7 @@ def _repo_page(
 
 
 @get("/repos/{repo_id:int}", guards=[require(READ)], sync_to_thread=True, include_in_schema=False)
-def repo_detail(request: Request[Any, Any, Any], repo_id: int) -> Template:
+def repo_detail(request: Request[Any, Any, Any], repo_id: FromPath[int]) -> Template:
     return _repo_page(request, repo_id)
 
 
@@ -360,7 +360,9 @@ def parse_policy(data: dict[str, str]) -> dict[str, Any]:
     include_in_schema=False,
     status_code=200,
 )
-def repo_policy(request: Request[Any, Any, Any], repo_id: int, data: FormData) -> Template:
+def repo_policy(
+    request: Request[Any, Any, Any], repo_id: FromPath[int], data: FormData
+) -> Template:
     intake = _intake(request)
     _repo_page(request, repo_id)  # 404 first
     try:
@@ -385,7 +387,7 @@ def repo_policy(request: Request[Any, Any, Any], repo_id: int, data: FormData) -
     include_in_schema=False,
     status_code=200,
 )
-def repo_rotate_secret(request: Request[Any, Any, Any], repo_id: int) -> Template:
+def repo_rotate_secret(request: Request[Any, Any, Any], repo_id: FromPath[int]) -> Template:
     intake = _intake(request)
     db = intake.dbs.get()
     try:
