@@ -112,3 +112,22 @@ def test_migrations_are_idempotent(tmp_path) -> None:  # type: ignore[no-untyped
     assert migrate(db) == []
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_one_review_per_merge_request_at_a_time(data_dir: DataDir) -> None:
+    db = data_dir.rt.db
+    first = new_job(data_dir, mr=4)
+    second = new_job(data_dir, mr=4)  # e.g. `/revisor review` while the first one runs
+    other_mr = new_job(data_dir, mr=5)
+    assert jobs.lease(db, first, "w1", 60) is not None
+    assert jobs.lease(db, second, "w2", 60) is None
+    assert jobs.lease(db, other_mr, "w2", 60) is not None  # other merge requests go ahead
+    assert jobs.defer_if_busy(db, second, 30) is True
+    job = jobs.get(db, second)
+    assert job is not None
+    assert job.state == "queued"
+    assert job.not_before > time.time() + 20
+    jobs.finish(db, first, "w1", "done", result={})
+    db.execute("UPDATE jobs SET not_before = 0 WHERE id = ?", [second])
+    assert jobs.defer_if_busy(db, second, 30) is False
+    assert jobs.lease(db, second, "w2", 60) is not None

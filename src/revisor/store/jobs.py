@@ -238,16 +238,37 @@ def counts_by_state(db: sqlite_utils.Database, since: float | None = None) -> di
 
 
 def lease(db: sqlite_utils.Database, job_id: int, owner: str, lease_seconds: float) -> Job | None:
-    """Take a queued job whose time has come. None if another worker has it, or it is not due."""
+    """Take a queued job whose time has come. None if another worker has it, it is not due, or
+    another job of the same merge request is running (see `defer_if_busy`).
+
+    One review per merge request at a time: two reviews of one MR running together could both
+    find a finding "not yet posted" and both post it.
+    """
     t = now()
     with db.conn:
         cursor = db.conn.execute(
             "UPDATE jobs SET state = 'running', lease_owner = ?, lease_expires = ?,"
             " attempts = attempts + 1, updated_at = ?, started_at = coalesce(started_at, ?)"
-            " WHERE id = ? AND state = 'queued' AND not_before <= ?",
+            " WHERE id = ? AND state = 'queued' AND not_before <= ?"
+            " AND NOT EXISTS (SELECT 1 FROM jobs AS other WHERE other.repo_id = jobs.repo_id"
+            " AND other.mr_number = jobs.mr_number AND other.state = 'running')",
             [owner, t + lease_seconds, t, t, job_id, t],
         )
     return get(db, job_id) if cursor.rowcount == 1 else None
+
+
+def defer_if_busy(db: sqlite_utils.Database, job_id: int, delay_seconds: float) -> bool:
+    """A queued job whose merge request is being reviewed right now waits `delay_seconds`
+    (the reaper enqueues it then). True if it was deferred."""
+    t = now()
+    return _owned(
+        db,
+        "UPDATE jobs SET not_before = ?, enqueued_at = NULL, updated_at = ?"
+        " WHERE id = ? AND state = 'queued' AND EXISTS (SELECT 1 FROM jobs AS other"
+        " WHERE other.repo_id = jobs.repo_id AND other.mr_number = jobs.mr_number"
+        " AND other.state = 'running')",
+        [t + delay_seconds, t, job_id],
+    )
 
 
 def _owned(db: sqlite_utils.Database, sql: str, params: list[Any]) -> bool:

@@ -90,7 +90,10 @@ class Runner:
         db = self.dbs.get()
         job = jobs.lease(db, job_id, self.owner, self.settings.lease_seconds)
         if job is None:
-            log.info("job %s not leased (taken, finished or not due)", job_id)
+            if jobs.defer_if_busy(db, job_id, self.settings.reap_interval_seconds):
+                log.info("job %s waits: its merge request is being reviewed", job_id)
+            else:
+                log.info("job %s not leased (taken, finished or not due)", job_id)
             return
         ctx = JobContext(job, self)
         stop = threading.Event()
