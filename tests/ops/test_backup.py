@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from revisor import config
+from revisor.audit import AuditLog
 from revisor.cli import main
 from revisor.ops import backup as backups
 from revisor.ops.doctor import run_doctor
@@ -184,3 +186,22 @@ def test_cli_backup_verify_restore(
     assert "no key-encryption key" in capsys.readouterr().out  # keys were not restored
     assert oct(new.stat().st_mode & 0o777) == "0o700"
     assert os.access(new / "revisor.db", os.R_OK)
+
+
+def test_backup_and_restore_are_audited(
+    settings: config.Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def events() -> list[str]:
+        with contextlib.closing(AuditLog.from_settings(settings)) as audit:
+            return [r["event"] for r in audit.records()]
+
+    out = tmp_path / "audited.tar.gz"
+    d = ["--data-dir", str(settings.data_dir)]
+    assert main(["backup", *d, "--out", str(out)]) == 0
+    assert events()[-1] == "backup.created"
+    assert main(["restore", *d, str(out), "--force"]) == 0
+    capsys.readouterr()
+    # The archive was written before its own record, so the restored log ends with the restore.
+    after = events()
+    assert after[-1] == "backup.restored"
+    assert "backup.created" not in after

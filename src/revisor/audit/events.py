@@ -29,6 +29,8 @@ class Event(enum.StrEnum):
     CONFIG_CHANGED = "config.changed"
     AUDIT_EXPORTED = "audit.exported"
     KEYS_ROTATED = "keys.rotated"
+    BACKUP_CREATED = "backup.created"
+    BACKUP_RESTORED = "backup.restored"
 
 
 class Outcome(enum.StrEnum):

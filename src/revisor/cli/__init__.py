@@ -39,6 +39,11 @@ def add_common(parser: argparse.ArgumentParser, *, json_flag: bool = False) -> N
         parser.add_argument("--json", action="store_true", help="print JSON")
 
 
+def cli_actor() -> str:
+    """Who runs this command, for the audit log: the sudo caller if any, else the user."""
+    return f"cli:{os.environ.get('SUDO_USER') or os.environ.get('USER') or os.getuid()}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="revisor", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"revisor {__version__}")

@@ -16,7 +16,7 @@ from typing import Any
 from revisor import config, metrics
 from revisor.audit import AuditLog, Event
 from revisor.audit.keys import ensure_signing_key
-from revisor.cli import add_common
+from revisor.cli import add_common, cli_actor
 from revisor.domain import ForgeKind
 from revisor.errors import ConfigError, RevisorError
 from revisor.runtime import Runtime
@@ -271,7 +271,7 @@ def cmd_jobs_retry(args: argparse.Namespace, rt: Runtime) -> int:
         raise RevisorError(
             f"job {job.id} is {job.state}; only failed or cancelled jobs can be retried"
         )
-    rt.audit.record(Event.JOB_RETRIED, actor=_cli_actor(), target=f"job:{job.id}")
+    rt.audit.record(Event.JOB_RETRIED, actor=cli_actor(), target=f"job:{job.id}")
     Queue(rt.settings).enqueue(job.id)
     emit(args, {"id": job.id, "state": "queued"}, f"job {job.id} queued again")
     return 0
@@ -283,13 +283,9 @@ def cmd_jobs_cancel(args: argparse.Namespace, rt: Runtime) -> int:
         raise RevisorError(
             f"job {job.id} is {job.state}; only queued or running jobs can be cancelled"
         )
-    rt.audit.record(Event.JOB_CANCELLED, actor=_cli_actor(), target=f"job:{job.id}")
+    rt.audit.record(Event.JOB_CANCELLED, actor=cli_actor(), target=f"job:{job.id}")
     emit(args, {"id": job.id, "state": "cancelled"}, f"job {job.id} cancelled")
     return 0
-
-
-def _cli_actor() -> str:
-    return f"cli:{os.environ.get('SUDO_USER') or os.environ.get('USER') or os.getuid()}"
 
 
 # --- repo ---------------------------------------------------------------------------------------
@@ -318,7 +314,7 @@ def cmd_repo_add(args: argparse.Namespace, rt: Runtime) -> int:
         signing_secret=signing,
         ca_file=str(Path(args.ca_file).resolve()) if args.ca_file else None,
     )
-    actor = _cli_actor()
+    actor = cli_actor()
     rt.audit.record(Event.REPO_ADDED, actor=actor, target=f"repo:{repo.id}", project=repo.project)
     for field in ("token", "webhook_secret", *(["signing_secret"] if signing else [])):
         rt.audit.record(Event.SECRET_CREATED, actor=actor, target=f"repo:{repo.id}", field=field)
@@ -348,7 +344,7 @@ def cmd_repo_list(args: argparse.Namespace, rt: Runtime) -> int:
 def cmd_repo_remove(args: argparse.Namespace, rt: Runtime) -> int:
     repo = repos.remove(rt.db, args.id)
     rt.audit.record(
-        Event.REPO_REMOVED, actor=_cli_actor(), target=f"repo:{repo.id}", project=repo.project
+        Event.REPO_REMOVED, actor=cli_actor(), target=f"repo:{repo.id}", project=repo.project
     )
     emit(args, repo.public(), f"removed repository {repo.id} ({repo.project})")
     return 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 import threading
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from revisor.audit import Event
-from revisor.cli import add_common
+from revisor.cli import add_common, cli_actor
 from revisor.errors import ConfigError, RevisorError
 from revisor.inference import manifest as model_manifest
 from revisor.inference.sidecar import API_KEY_FILE, Sidecar
@@ -77,10 +76,6 @@ def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
         print(text)
 
 
-def _actor() -> str:
-    return f"cli:{os.environ.get('SUDO_USER') or os.environ.get('USER') or os.getuid()}"
-
-
 # --- model add / remove / hash ------------------------------------------------------------------
 
 
@@ -102,7 +97,7 @@ def cmd_model_add(args: argparse.Namespace, rt: Runtime) -> int:
     )
     rt.audit.record(
         Event.CONFIG_CHANGED,
-        actor=_actor(),
+        actor=cli_actor(),
         target=f"model_endpoint:{stored.id}",
         change="model_endpoint.added",
         url=stored.url,
@@ -120,7 +115,7 @@ def cmd_model_remove(args: argparse.Namespace, rt: Runtime) -> int:
     registry.remove_endpoint(rt.db, args.id)
     rt.audit.record(
         Event.CONFIG_CHANGED,
-        actor=_actor(),
+        actor=cli_actor(),
         target=f"model_endpoint:{args.id}",
         change="model_endpoint.removed",
     )

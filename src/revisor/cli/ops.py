@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import sys
 from pathlib import Path
 
-from revisor.cli import add_common
+from revisor.audit import AuditLog, Event
+from revisor.cli import add_common, cli_actor
+from revisor.errors import RevisorError
 from revisor.ops import backup as backups
 from revisor.ops.doctor import GROUPS, run_doctor
 from revisor.runtime import Runtime
@@ -69,6 +73,13 @@ def cmd_doctor(args: argparse.Namespace, rt: Runtime) -> int:
 
 def cmd_backup(args: argparse.Namespace, rt: Runtime) -> int:
     result = backups.backup(rt.settings, args.out, include_keys=args.include_keys)
+    rt.audit.record(
+        Event.BACKUP_CREATED,
+        actor=cli_actor(),
+        target=str(result.path),
+        files=list(result.files),
+        keys_included=result.keys_path is not None,
+    )
     if args.json:
         print(json.dumps(result.public(), indent=2, sort_keys=True))
     else:
@@ -91,6 +102,18 @@ def cmd_restore(args: argparse.Namespace, rt: Runtime) -> int:
     result = backups.restore(
         args.archive, rt.settings.data_dir, keys_archive=args.keys, force=args.force
     )
+    try:
+        with contextlib.closing(AuditLog.from_settings(rt.settings)) as audit:
+            audit.record(
+                Event.BACKUP_RESTORED,
+                actor=cli_actor(),
+                target=str(rt.settings.data_dir),
+                archive=str(args.archive),
+                restored=list(result.restored),
+                keys_restored=list(result.keys),
+            )
+    except RevisorError as exc:  # e.g. keys not restored yet: say so, the restore stands
+        print(f"revisor: warning: restore not recorded in the audit log: {exc}", file=sys.stderr)
     if args.json:
         print(json.dumps(result.public(), indent=2, sort_keys=True))
     else:

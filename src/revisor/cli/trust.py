@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from revisor.audit import SIGNING_KEY_NAME, AuditLog, Event, Outcome, Signer
 from revisor.audit.export import FORMATS, export_audit, parse_time
 from revisor.audit.verify import verify_export
-from revisor.cli import add_common
+from revisor.cli import add_common, cli_actor
 from revisor.runtime import Runtime
 from revisor.secrets import Rotation, SecretError, delete_old_keys, rotate
 
@@ -61,10 +60,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_keys_rotate)
 
 
-def _actor() -> str:
-    return f"cli:{os.environ.get('SUDO_USER') or os.environ.get('USER') or os.getuid()}"
-
-
 def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
     print(json.dumps(data, indent=2, sort_keys=True) if getattr(args, "json", False) else text)
 
@@ -85,7 +80,7 @@ def cmd_audit_export(args: argparse.Namespace, rt: Runtime) -> int:
         since=parse_time(args.since) if args.since else None,
         until=parse_time(args.until) if args.until else None,
         formats=args.format,
-        actor=_actor(),
+        actor=cli_actor(),
     )
     data = {
         "out": str(result.out_dir),
@@ -122,7 +117,7 @@ def cmd_audit_verify(args: argparse.Namespace, rt: Runtime) -> int:
 
 def cmd_keys_rotate(args: argparse.Namespace, rt: Runtime) -> int:
     keys_dir = rt.settings.keys_dir
-    actor = _actor()
+    actor = cli_actor()
 
     def audit(rotation: Rotation) -> None:
         rt.audit.record(
