@@ -17,7 +17,7 @@ from litestar import Request, Router, get, post
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Template
 
 from revisor import __version__
@@ -61,8 +61,8 @@ def api_overview(request: Request[Any, Any, Any]) -> dict[str, Any]:
 def api_jobs(
     request: Request[Any, Any, Any],
     job_state: Annotated[str | None, QueryParameter(name="state")] = None,
-    repo: int | None = None,
-    limit: int = 100,
+    repo: FromQuery[int | None] = None,
+    limit: FromQuery[int] = 100,
 ) -> list[dict[str, Any]]:
     """Jobs, newest first; filter by state and repository id."""
     db = _intake(request).dbs.get()
@@ -147,12 +147,12 @@ def api_models(request: Request[Any, Any, Any]) -> dict[str, Any]:
 @get("/audit", guards=[require(AUDIT)], sync_to_thread=True)
 def api_audit(
     request: Request[Any, Any, Any],
-    q: str = "",
-    event: str = "",
-    actor: str = "",
-    since: float | None = None,
-    until: float | None = None,
-    limit: int = 200,
+    q: FromQuery[str] = "",
+    event: FromQuery[str] = "",
+    actor: FromQuery[str] = "",
+    since: FromQuery[float | None] = None,
+    until: FromQuery[float | None] = None,
+    limit: FromQuery[int] = 200,
 ) -> list[dict[str, Any]]:
     """Search the audit trail (auditors and admins), newest first."""
     return queries.search_audit(
