@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from revisor.store import usage
 from tests.fakes.model import FakeFile
+from tests.fakes.server import Request, Response
 from tests.worker.conftest import Appliance, finding
 
 
@@ -114,3 +115,37 @@ def test_repository_policy_can_disable_reviews(appliance: Appliance) -> None:
     appliance.runner()(job_id := appliance.new_job())
     assert appliance.job(job_id).state == "skipped"
     assert appliance.model.chat_count() == 0
+
+
+def test_model_requests_are_audited_with_prompt_hash_and_redactions(appliance: Appliance) -> None:
+    diff = '@@ -1,2 +1,3 @@\n x = 1\n+key = "glpat-Aa1Bb2Cc3Dd4Ee5Ff6Gg"\n y = 2\n'
+    appliance.gitlab.add_merge_request("group/app", 7, files=[FakeFile("app.py", diff)])
+    appliance.runner()(job_id := appliance.new_job())
+    assert appliance.job(job_id).state == "done"
+    (request,) = [r for r in appliance.rt.audit.records() if r["event"] == "model.request"]
+    details = request["details"]
+    assert details["job_id"] == job_id
+    assert details["redactions"] == 1
+    assert len(details["prompt_sha256"]) == 64
+    assert (details["prompt_tokens"], details["completion_tokens"]) == (42, 7)
+    assert "glpat-Aa1Bb2Cc3Dd4Ee5Ff6Gg" not in str(appliance.model.bodies)
+
+
+def test_a_failure_to_set_the_status_does_not_hide_the_real_error(appliance: Appliance) -> None:
+    """The model refuses for good while the Git token is revoked at the same moment: the job
+    records the model's error, not the failed attempt to say so in the commit status."""
+    original = appliance.model._chat
+
+    def chat_then_revoke(request: Request) -> Response:
+        appliance.gitlab.revoke_token()
+        return original(request)
+
+    appliance.model._routes = [
+        (m, p, chat_then_revoke if h == original else h) for m, p, h in appliance.model._routes
+    ]
+    appliance.model.model = "a-model-we-did-not-ask-for"  # our requests get a 404: fatal
+    appliance.runner()(job_id := appliance.new_job())
+    job = appliance.job(job_id)
+    assert job.state == "failed"
+    assert "does not exist" in (job.last_error or "") or "model" in (job.last_error or "").lower()
+    assert "status" not in (job.last_error or "").lower()

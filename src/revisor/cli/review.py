@@ -120,7 +120,7 @@ def _model(rt: Runtime, endpoint: str | None) -> Iterator[tuple[ChatModel, int]]
                 settings, None, None, Egress.from_urls(urls), sidecar_url=url, sidecar_key=key
             )
         stack.callback(router.close)
-        yield router, settings.model.sidecar_context
+        yield router, router.context_for(None)
 
 
 @contextlib.contextmanager

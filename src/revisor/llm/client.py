@@ -450,6 +450,10 @@ class Router:
     def concurrency_for(self, hints: RouteHints | None) -> int:
         return self.clients[self.choose(hints)[0]].concurrency
 
+    def context_for(self, hints: RouteHints | None) -> int:
+        """The context window a prompt must fit: the routed endpoint's, and its fallback's."""
+        return min(self.clients[eid].endpoint.context_tokens for eid in self.choose(hints) if eid)
+
     def choose(self, hints: RouteHints | None) -> tuple[str, str]:
         """(endpoint id, fallback id or "") for these hints."""
         hints = hints or RouteHints()

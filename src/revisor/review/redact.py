@@ -28,6 +28,9 @@ from dataclasses import dataclass, replace
 from revisor.domain import DiffLine, FileDiff, Finding, Hunk, LineKind, Severity
 from revisor.review.render import fingerprint
 
+# Every redaction leaves this in the text, so what was redacted can be counted downstream.
+REDACTION_MARK = "[REDACTED"
+
 __all__ = ["RedactionOutcome", "redact_files", "redact_line", "redact_text"]
 
 CREDENTIAL_TITLE = "A credential appears in this diff"

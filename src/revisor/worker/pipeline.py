@@ -38,6 +38,7 @@ from revisor.review import render
 from revisor.review.engine import review_files
 from revisor.review.policy import build_policy
 from revisor.review.prompt import prompt_version
+from revisor.review.redact import REDACTION_MARK
 from revisor.runtime import Runtime
 from revisor.store import repos, usage
 from revisor.store.db import PerThread
@@ -53,17 +54,14 @@ def job_url(settings: Settings, job_id: int) -> str:
 
 
 def build_pipeline(rt: Runtime, dbs: PerThread) -> Pipeline:
-    settings = rt.settings
-
     def pipeline(ctx: JobContext) -> JobOutcome:
-        return review_job(ctx, settings=settings, rt=rt, dbs=dbs)
+        return review_job(ctx, rt, dbs)
 
     return pipeline
 
 
-def review_job(ctx: JobContext, *, settings: Settings, rt: Runtime, dbs: PerThread) -> JobOutcome:
-    db = dbs.get()
-    job = ctx.job
+def review_job(ctx: JobContext, rt: Runtime, dbs: PerThread) -> JobOutcome:
+    settings, db, job = rt.settings, dbs.get(), ctx.job
     repo = repos.get(db, job.repo_id)
     egress = rt.egress()
     forge = open_forge(repo, repos.load_secrets(db, rt.keys, repo), egress)
@@ -86,6 +84,7 @@ def review_job(ctx: JobContext, *, settings: Settings, rt: Runtime, dbs: PerThre
     try:
         files = forge.list_changes(mr)
         ctx.stage("review")
+        hints = RouteHints(repo=repo.project, diff_lines=sum(len(f.lines()) for f in files))
         model = _model_for_job(rt, dbs, job.id, job.repo_id)
         try:
             result = review_files(
@@ -93,20 +92,21 @@ def review_job(ctx: JobContext, *, settings: Settings, rt: Runtime, dbs: PerThre
                 mr=mr,
                 policy=policy,
                 model=model,
-                context_tokens=_context_tokens(settings),
+                context_tokens=model.inner.context_for(hints),
                 max_output_tokens=settings.model.max_output_tokens,
-                hints=RouteHints(repo=repo.project, diff_lines=sum(len(f.lines()) for f in files)),
+                hints=hints,
                 on_progress=lambda done, total, _u: ctx.stage(f"review {done}/{total}"),
             )
         finally:
             model.close()
-    except ModelUnavailable as exc:
-        _status(forge, audit, job.id, mr, StatusState.PENDING, "waiting for model", url)
-        raise exc
+    except ModelUnavailable:
+        _try_status(forge, audit, job.id, mr, StatusState.PENDING, "waiting for model", url)
+        raise
     except Retryable:
         raise
     except RevisorError as exc:
-        _status(forge, audit, job.id, mr, StatusState.ERROR, f"review failed: {exc}"[:140], url)
+        text = f"review failed: {exc}"[:140]
+        _try_status(forge, audit, job.id, mr, StatusState.ERROR, text, url)
         raise
 
     ctx.stage("post")
@@ -139,15 +139,8 @@ def review_job(ctx: JobContext, *, settings: Settings, rt: Runtime, dbs: PerThre
     forge.upsert_summary(mr, summary)
     state, text = _final_status(result)
     _status(forge, audit, job.id, mr, state, text, url)
-    return JobOutcome(
-        "done",
-        _result_record(
-            result,
-            posted_count=len(posted.posted),
-            rejected=len(posted.rejected),
-            duration_ms=duration_ms,
-        ),
-    )
+    record = _result_record(result, posted_count=n_posted, rejected=n_rejected)
+    return JobOutcome("done", {**record, "duration_ms": duration_ms})
 
 
 def _final_status(result: ReviewResult) -> tuple[StatusState, str]:
@@ -179,8 +172,21 @@ def _status(
     )
 
 
-def _context_tokens(settings: Settings) -> int:
-    return settings.model.sidecar_context
+def _try_status(
+    forge: Forge,
+    audit: AuditLog,
+    job_id: int,
+    mr: MergeRequest,
+    state: StatusState,
+    text: str,
+    url: str,
+) -> None:
+    """Set a status on the way out of a failure; if that fails too, the first error is the one
+    the job records (a revoked token fails both)."""
+    try:
+        _status(forge, audit, job_id, mr, state, text, url)
+    except RevisorError as exc:
+        log.warning("could not set the commit status: %s", exc)
 
 
 def _model_for_job(rt: Runtime, dbs: PerThread, job_id: int, repo_id: int) -> AuditedModel:
@@ -233,6 +239,7 @@ class AuditedModel:
         digest = hashlib.sha256()
         for m in messages:
             digest.update(m.role.encode() + b"\0" + m.content.encode() + b"\0")
+        redactions = sum(m.content.count(REDACTION_MARK) for m in messages)
         try:
             completion = self.inner.complete(
                 messages, max_tokens=max_tokens, json_mode=json_mode, hints=hints
@@ -246,6 +253,7 @@ class AuditedModel:
                 job_id=self.job_id,
                 prompt_version=prompt_version(),
                 prompt_sha256=digest.hexdigest(),
+                redactions=redactions,
                 error=type(exc).__name__,
             )
             raise
@@ -257,6 +265,7 @@ class AuditedModel:
             endpoint=completion.endpoint,
             prompt_version=prompt_version(),
             prompt_sha256=digest.hexdigest(),
+            redactions=redactions,
             prompt_tokens=completion.usage.prompt_tokens,
             completion_tokens=completion.usage.completion_tokens,
         )
