@@ -33,10 +33,10 @@ from revisor.config import ModelSettings
 from revisor.inference.sidecar import Sidecar
 
 MODEL_CONTEXT = 8192
-# One output cap for every request through the proxy (Revisor's own max_output_tokens is set to
-# the same value): a 135M model asked for free text can otherwise ramble until the context ends,
-# and a fair comparison needs the same ceiling for both tools.
-OUTPUT_CAP = 384
+# One output cap for every request through the proxy, Revisor's product default
+# (`[model] max_output_tokens`): a 135M model asked for free text can otherwise ramble until the
+# context ends, and a fair comparison needs the same ceiling for both tools.
+OUTPUT_CAP = 1024
 
 
 def free_port() -> int:

@@ -392,6 +392,7 @@ def run_revisor(
         **_tokens(proxy, label),
         "inline_comments": inline_comments(gitlab, iid),
         "other_notes": len(gitlab.notes(PROJECT, iid)),
+        "first_note_starts": _first_note(gitlab, iid),
         "rejected_positions": len(gitlab.rejected_positions) - rejected_before,
         **file_coverage(files, prompts, posted_text(gitlab, iid)),
         "outcome": job.state
@@ -431,7 +432,8 @@ def run_pr_agent(
     wall = time.monotonic() - started
     (log_dir / f"pr-agent-{size.name}.log").write_text(r.stdout + "\n--- stderr ---\n" + r.stderr)
     prompts = _prompts(proxy, label)
-    errors = [ln for ln in (r.stdout + r.stderr).splitlines() if "ERROR" in ln or "Traceback" in ln]
+    text = _ANSI.sub("", r.stdout + r.stderr)
+    errors = [ln for ln in text.splitlines() if "| ERROR" in ln or ln.startswith("Traceback")]
     return {
         "tool": f"PR-Agent {PR_AGENT_VERSION}",
         "mr": size.name,
@@ -440,12 +442,22 @@ def run_pr_agent(
         **_tokens(proxy, label),
         "inline_comments": inline_comments(gitlab, iid),
         "other_notes": len(gitlab.notes(PROJECT, iid)),
+        "first_note_starts": _first_note(gitlab, iid),
         "rejected_positions": len(gitlab.rejected_positions) - rejected_before,
         **file_coverage(files, prompts, posted_text(gitlab, iid)),
         "outcome": f"exit {r.returncode}" + (f", {len(errors)} error lines" if errors else ""),
         "_unknown_endpoints": sorted(set(gitlab.unknown[unknown_before:])),
         "_errors": errors[:5],
     }
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _first_note(gitlab: FakeGitLab, iid: int) -> str:
+    """The start of the first plain note the tool posted (its summary, or its error message)."""
+    notes = gitlab.notes(PROJECT, iid)
+    return " ".join(str(notes[0]["body"]).split())[:70] if notes else ""
 
 
 def _tokens(proxy: RecordingProxy, label: str) -> dict[str, Any]:

@@ -211,7 +211,7 @@ def render_section(value: dict[str, Any]) -> list[str]:
         if isinstance(sub, list) and sub and all(isinstance(x, dict) for x in sub):
             lines += [f"**{key}**", "", *_table(sub), ""]
         elif isinstance(sub, list):
-            lines += [f"**{key}**", "", *[f"- {_cell(x)}" for x in sub], ""]
+            lines += [f"**{key}**", "", *([f"- {_cell(x)}" for x in sub] or ["none"]), ""]
         elif isinstance(sub, dict) and key != "ratios":
             lines += [
                 f"**{key}**",

@@ -236,18 +236,16 @@ def profile(bench: Bench) -> dict[str, Any]:
         job = _find(root, "review_job")
         total = float(root.time) or 1.0
         if job is not None:
-            for child in sorted(job.children, key=lambda c: -float(c.time)):
+            inclusive: dict[str, float] = defaultdict(float)  # one row per step name
+            for child in job.children:
                 expand = child.function == "review_files"
                 for f in child.children if expand else [child]:
-                    if float(f.time) / total >= 0.01:
-                        name = ("review_files > " if expand else "") + _short(f)
-                        steps.append(
-                            {
-                                "step": name,
-                                "ms": round(float(f.time) * 1000),
-                                "share": round(float(f.time) / total, 3),
-                            }
-                        )
+                    inclusive[("review_files > " if expand else "") + _short(f)] += float(f.time)
+            for name, t in inclusive.items():
+                if t / total >= 0.01:
+                    steps.append(
+                        {"step": name, "ms": round(t * 1000), "share": round(t / total, 3)}
+                    )
             outside = total - float(job.time)
             steps.append(
                 {"step": "outside the pipeline (webhook intake, lease, job rows)",
