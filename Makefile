@@ -39,6 +39,7 @@ test: install lint ## lint, then the whole test suite (real SQLite, Huey, slapd,
 
 .PHONY: bench
 bench: install ## run the benchmarks in bench/ and write bench/results/latest.md
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.run
 
 .PHONY: clean
