@@ -101,7 +101,7 @@ def test_webhook_that_crashes_is_counted_as_error(
     def boom(*_a: object, **_k: object) -> Answer:
         raise RuntimeError("database is locked")
 
-    monkeypatch.setattr(client.app.state.intake, "handle", boom)
+    monkeypatch.setattr(client.app.state.intake, "check", boom)
     errors = Delta("revisor_webhook_deliveries_total", forge="gitea", outcome="error")
     r = client.post("/hooks/gitea", content=b"{}", headers={"X-Gitea-Event": "pull_request"})
     assert r.status_code == 500

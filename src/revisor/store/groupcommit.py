@@ -36,9 +36,13 @@ class GroupCommitter(Generic[T, R]):
         self._thread.start()
 
     def submit(self, item: T, timeout: float = 30.0) -> R:
+        return self.submit_nowait(item).result(timeout=timeout)
+
+    def submit_nowait(self, item: T) -> Future[R]:
+        """For async callers: `await asyncio.wrap_future(committer.submit_nowait(item))`."""
         future: Future[R] = Future()
         self._queue.put((item, future))
-        return future.result(timeout=timeout)
+        return future
 
     def _run(self) -> None:
         while True:

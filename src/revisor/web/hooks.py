@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -9,7 +10,7 @@ import anyio.to_thread
 from litestar import Request, Response, post
 
 from revisor.domain import ForgeKind
-from revisor.web.intake import Answer, Intake
+from revisor.web.intake import Accepted, Answer, Intake, Rejected
 from revisor.web.metrics import observe_webhook
 
 
@@ -20,11 +21,18 @@ async def _handle(request: Request[Any, Any, Any], forge: ForgeKind) -> Response
     source = request.client.host if request.client else ""
     started, answer = time.perf_counter(), Answer(500)  # 500 if the handler raises
     try:
-        answer = await anyio.to_thread.run_sync(
-            lambda: intake.handle(
-                forge, dict(request.headers), body, source=source, request_id=request_id
-            )
+        # Checking is CPU work and reads: done right here. The write goes to the group commit,
+        # awaited without tying up a thread; a rejection's audit write runs in a thread.
+        checked = intake.check(
+            forge, dict(request.headers), body, source=source, request_id=request_id
         )
+        if isinstance(checked, Accepted):
+            result = await asyncio.wrap_future(intake.commit(checked))
+            answer = intake.conclude(checked, result)
+        elif isinstance(checked, Rejected):
+            answer = await anyio.to_thread.run_sync(intake.reject, checked)
+        else:
+            answer = checked
     finally:
         observe_webhook(forge, answer, request_id, time.perf_counter() - started)
     return Response(answer.body, status_code=answer.status)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,9 +38,22 @@ class Answer:
 
 
 @dataclass(frozen=True)
-class _Pending:
+class Accepted:
+    """An authenticated, classified delivery, waiting to be recorded."""
+
     delivery: jobs.Delivery
     source: str
+    ignored: str = ""  # the reason, when the delivery asks for no review
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """Authentication failed: audit it (a write), then answer 401."""
+
+    forge: ForgeKind
+    source: str
+    request_id: str
+    reason: str
 
 
 @dataclass
@@ -49,7 +63,7 @@ class Intake:
     keys: KeyRing
     audit: AuditLog
     queue: Queue
-    _writer: GroupCommitter[_Pending, jobs.Intake] = field(init=False, repr=False)
+    _writer: GroupCommitter[Accepted, jobs.Intake] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._writer = GroupCommitter(self._commit, name="intake-writer")
@@ -63,10 +77,31 @@ class Intake:
         source: str,
         request_id: str,
     ) -> Answer:
+        """The whole intake of one delivery, synchronously (tests, benchmarks)."""
+        checked = self.check(forge, headers, body, source=source, request_id=request_id)
+        if isinstance(checked, Answer):
+            return checked
+        if isinstance(checked, Rejected):
+            return self.reject(checked)
+        return self.conclude(checked, self.commit(checked).result(timeout=30))
+
+    def check(
+        self,
+        forge: ForgeKind,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        source: str,
+        request_id: str,
+    ) -> Answer | Rejected | Accepted:
+        """Authenticate, parse and classify: CPU work and reads only, no write, no fsync.
+
+        Returns the answer when there is nothing to record, `Rejected` (to audit, then 401),
+        or `Accepted` (to commit, then answer)."""
         headers = {k.lower(): v for k, v in headers.items()}
         candidates = self._authenticate(forge, headers, body)
         if not candidates:
-            return self._reject(forge, source, request_id, "signature or token missing or wrong")
+            return Rejected(forge, source, request_id, "signature or token missing or wrong")
         try:
             payload = webhooks.parse_json(body)
             event = self._event_name(forge, headers)
@@ -83,25 +118,31 @@ class Intake:
             decision = webhooks.Ignored(decision.project, "repository is disabled")
         key = webhooks.delivery_key(forge, headers, body)
         if isinstance(decision, webhooks.Ignored):
-            delivery = jobs.Delivery(key, repo.id, event)
-        else:
-            delivery = jobs.Delivery(
-                key,
-                repo.id,
-                event,
-                mr_number=decision.mr_number,
-                head_sha=decision.head_sha,
-                trigger=decision.reason,
-                request_id=request_id,
-            )
-        intake = self._writer.submit(_Pending(delivery, source))
+            return Accepted(jobs.Delivery(key, repo.id, event), source, decision.reason)
+        delivery = jobs.Delivery(
+            key,
+            repo.id,
+            event,
+            mr_number=decision.mr_number,
+            head_sha=decision.head_sha,
+            trigger=decision.reason,
+            request_id=request_id,
+        )
+        return Accepted(delivery, source)
+
+    def commit(self, accepted: Accepted) -> Future[jobs.Intake]:
+        """Hand the delivery to the group commit; the future resolves once it is durable."""
+        return self._writer.submit_nowait(accepted)
+
+    @staticmethod
+    def conclude(accepted: Accepted, intake: jobs.Intake) -> Answer:
         if intake.duplicate:
             return Answer(200, {"duplicate": True, "job_id": intake.job_id})
-        if isinstance(decision, webhooks.Ignored):
-            return Answer(200, {"ignored": decision.reason})
+        if accepted.ignored:
+            return Answer(200, {"ignored": accepted.ignored})
         return Answer(202, {"job_id": intake.job_id, "superseded": list(intake.superseded)})
 
-    def _commit(self, batch: Sequence[_Pending]) -> list[jobs.Intake]:
+    def _commit(self, batch: Sequence[Accepted]) -> list[jobs.Intake]:
         """Runs on the writer thread: every waiting delivery in one transaction, their audit
         records in one more, then the new job ids onto the queue."""
         results = jobs.record_deliveries(self.dbs.get(), [p.delivery for p in batch])
@@ -135,7 +176,7 @@ class Intake:
         return results
 
     @staticmethod
-    def _job_created(pending: _Pending, intake: jobs.Intake) -> AuditRecord:
+    def _job_created(pending: Accepted, intake: jobs.Intake) -> AuditRecord:
         d = pending.delivery
         return AuditRecord(
             Event.JOB_CREATED,
@@ -183,16 +224,16 @@ class Intake:
                 matched.append(repo)
         return matched
 
-    def _reject(self, forge: ForgeKind, source: str, request_id: str, reason: str) -> Answer:
+    def reject(self, rejected: Rejected) -> Answer:
         try:
             self.audit.record(
                 Event.WEBHOOK_REJECTED,
-                actor=f"forge:{forge.value}",
+                actor=f"forge:{rejected.forge.value}",
                 target="webhook",
                 outcome=Outcome.DENIED,
-                source=source,
-                reason=reason,
-                request_id=request_id,
+                source=rejected.source,
+                reason=rejected.reason,
+                request_id=rejected.request_id,
             )
         except AuditWriteError:
             log.error("audit write failed for a rejected webhook")
