@@ -9,6 +9,7 @@ and the usage and audit rows that account for it. Then SIGTERM stops everything 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import signal
 import socket
@@ -172,3 +173,9 @@ def test_webhook_to_posted_review_on_the_bundled_model(tmp_path: Path) -> None:
         gitlab.stop()
     assert code == 0
     assert repo.id == 1
+    # the launcher logs JSON lines too (the engine's own output goes to sidecar.log)
+    launcher = [
+        json.loads(line) for line in (data / "logs" / "launcher.log").read_text().splitlines()
+    ]
+    assert {entry["component"] for entry in launcher} == {"launcher"}
+    assert any("model sidecar ready" in entry["msg"] for entry in launcher)

@@ -25,6 +25,10 @@ _context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar
 )
 
 
+# Component names: each process kind logs to `<log dir>/<component>.log`.
+LAUNCHER = "launcher"  # `revisor up` / `revisor inference`; the engine's own output: sidecar.log
+
+
 @contextlib.contextmanager
 def bound(**fields: Any) -> Iterator[None]:
     token = _context.set({**(_context.get() or {}), **fields})

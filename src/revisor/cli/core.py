@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import secrets
 import signal
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from revisor import config, metrics
+from revisor import config, logs, metrics
 from revisor.audit import AuditLog, Event
 from revisor.audit.keys import ensure_signing_key
 from revisor.cli import add_common, cli_actor
@@ -25,6 +26,8 @@ from revisor.store import jobs, repos
 from revisor.store.db import open_database
 from revisor.web.auth.local import ensure_break_glass_admin
 from revisor.worker.queue import Queue
+
+launcher_log = logging.getLogger("revisor.inference.launcher")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -191,13 +194,15 @@ def cmd_up(args: argparse.Namespace, rt: Runtime) -> int:
     children: list[subprocess.Popen[bytes]] = []
     sidecar = None
     metrics.clean(metrics.metrics_dir(rt.settings.data_dir), keep_live=False)
+    logs.configure(logs.LAUNCHER, rt.settings.log, rt.settings.log_dir)
     if rt.uses_embedded_model():
         from revisor.inference.sidecar import Sidecar
 
         sidecar = Sidecar.from_settings(rt.settings)
-        print(f"starting model sidecar on {sidecar.base_url}", file=sys.stderr)
+        launcher_log.info("starting the model sidecar on %s", sidecar.base_url)
         sidecar.start()
         sidecar.wait_healthy(timeout=180)
+        launcher_log.info("model sidecar ready (model %s)", sidecar.model_id)
     serve = [*base, "serve", *data]
     if args.host:
         serve += ["--host", args.host]
@@ -218,7 +223,7 @@ def cmd_up(args: argparse.Namespace, rt: Runtime) -> int:
         while not stopping:
             for name, child in zip(("serve", "worker"), children, strict=True):
                 if child.poll() is not None:
-                    print(f"revisor: {name} exited with {child.returncode}", file=sys.stderr)
+                    launcher_log.error("%s exited with %s; stopping", name, child.returncode)
                     stopping, code = True, 1
             time.sleep(0.5)
     finally:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
-import sys
 import threading
 from pathlib import Path
 from typing import Any
 
+from revisor import logs
 from revisor.audit import Event
 from revisor.cli import add_common, cli_actor
 from revisor.errors import ConfigError, RevisorError
@@ -19,6 +20,8 @@ from revisor.llm import registry
 from revisor.llm.client import Endpoint, EndpointClient
 from revisor.runtime import Runtime
 from revisor.secrets import read_secret_file
+
+launcher_log = logging.getLogger("revisor.inference.launcher")
 
 HEALTH_TIMEOUT = 3.0
 
@@ -239,22 +242,24 @@ def cmd_inference(args: argparse.Namespace, rt: Runtime) -> int:
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    print(
-        f"verifying {sidecar.model_id} and starting {sidecar.plan.engine} on {sidecar.base_url} "
-        f"(log: {sidecar.log_path})",
-        file=sys.stderr,
+    logs.configure(logs.LAUNCHER, rt.settings.log, rt.settings.log_dir)
+    launcher_log.info(
+        "verifying %s and starting %s on %s (engine output: %s)",
+        sidecar.model_id,
+        sidecar.plan.engine,
+        sidecar.base_url,
+        sidecar.log_path,
     )
     try:
         sidecar.start()
         sidecar.wait_healthy(timeout=args.timeout)
-        print(
-            f"model sidecar ready: {sidecar.base_url} (model {sidecar.model_id})", file=sys.stderr
-        )
+        launcher_log.info("model sidecar ready: %s (model %s)", sidecar.base_url, sidecar.model_id)
         while not stop.is_set() and sidecar.running():
             stop.wait(0.5)
         if not stop.is_set():
-            print(f"model sidecar exited; see {sidecar.log_path}", file=sys.stderr)
+            launcher_log.error("model sidecar exited; see %s", sidecar.log_path)
             return 1
+        launcher_log.info("stopping the model sidecar")
         return 0
     finally:
         sidecar.stop()
