@@ -31,6 +31,7 @@ MATRIX: list[tuple[str, str, frozenset[str]]] = [
     ("POST", "/repos/{repo}/policy", OPERATE),
     ("POST", "/repos/{repo}/rotate-secret", OPERATE),
     ("GET", "/models", READ),
+    ("POST", "/models/{endpoint}/test", ADMIN),
     ("GET", "/audit", AUDIT),
     ("POST", "/audit/export", AUDIT),
     ("GET", "/settings", ADMIN),
@@ -104,6 +105,7 @@ def _call(world: World, role: str | None, method: str, path: str) -> int:
     client, csrf = client_as(world.app, world.settings, role)
     url = path.replace("{job}", str(world.job_id)).replace("{repo}", str(world.repo_id))
     url = url.replace("{path:str}", "openapi.yaml")  # any other name under the schema router
+    url = url.replace("{endpoint}", "nope")  # unknown: no model is called
     with client:
         if method == "GET":
             return client.get(url, follow_redirects=False).status_code
@@ -142,7 +144,12 @@ def test_anonymous_browser_is_redirected_not_shown_a_page(world: World) -> None:
 
 def test_matrix_covers_every_route(world: World) -> None:
     declared = {
-        (m, p.replace("{job}", "{job_id:int}").replace("{repo}", "{repo_id:int}"))
+        (
+            m,
+            p.replace("{job}", "{job_id:int}")
+            .replace("{repo}", "{repo_id:int}")
+            .replace("{endpoint}", "{endpoint_id:str}"),
+        )
         for m, p, _ in MATRIX
     }
     undeclared = set()

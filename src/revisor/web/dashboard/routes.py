@@ -28,13 +28,16 @@ from litestar.response import Redirect, Template
 from revisor.audit import AuditLog, Event, Outcome
 from revisor.config import Settings
 from revisor.domain import ForgeKind
-from revisor.errors import RevisorError
+from revisor.egress import allowlist_from, audit_refusals
+from revisor.errors import ConfigError, RevisorError
+from revisor.llm.registry import LOCAL_ID, collect_endpoints, endpoint_urls
+from revisor.runtime import Runtime
 from revisor.store import jobs, repos
 from revisor.web.auth import local
 from revisor.web.auth.csrf import csrf_guard
 from revisor.web.auth.guards import ADMIN, AUDIT, OPERATE, READ, principal_of, require, signed_in
 from revisor.web.auth.sessions import Principal
-from revisor.web.dashboard import charts, queries
+from revisor.web.dashboard import charts, model_probe, queries
 from revisor.web.intake import Intake
 
 SEVERITIES = ("info", "minor", "major", "critical")
@@ -415,8 +418,7 @@ def repo_rotate_secret(request: Request[Any, Any, Any], repo_id: FromPath[int]) 
 # --- models ----------------------------------------------------------------------------------
 
 
-@get("/models", guards=[require(READ)], sync_to_thread=True, include_in_schema=False)
-def models_page(request: Request[Any, Any, Any]) -> Template:
+def _models_page(request: Request[Any, Any, Any], **extra: Any) -> Template:
     settings: Settings = request.app.state.settings
     db = _intake(request).dbs.get()
     model_health = request.app.state.get("model_health")
@@ -437,11 +439,70 @@ def models_page(request: Request[Any, Any, Any]) -> Template:
         request,
         "models.html",
         sidecar=settings.model,
+        local_id=LOCAL_ID,
         endpoints=[*configured, *queries.model_endpoints(db)],
         routes=settings.model.routes,
         health=model_health() if model_health else None,
         usage=queries.model_usage(db, time.time() - queries.DAY),
+        **extra,
     )
+
+
+@get("/models", guards=[require(READ)], sync_to_thread=True, include_in_schema=False)
+def models_page(request: Request[Any, Any, Any]) -> Template:
+    return _models_page(request)
+
+
+@post(
+    "/models/{endpoint_id:str}/test",
+    guards=[require(ADMIN), csrf_guard],
+    sync_to_thread=True,
+    include_in_schema=False,
+    status_code=200,
+)
+def model_test(request: Request[Any, Any, Any], endpoint_id: FromPath[str]) -> Template:
+    """Send the appliance's fixed test prompt to this one endpoint (admins: it costs model
+    time). The audit record has the tokens and the outcome, never the answer."""
+    intake = _intake(request)
+    settings: Settings = request.app.state.settings
+    who = _who(request)
+    db = intake.dbs.get()
+    known = {e.id for e in settings.model.endpoints} | {LOCAL_ID}
+    if endpoint_id not in known | {e["id"] for e in queries.model_endpoints(db)}:
+        raise NotFoundException(f"no model endpoint {endpoint_id!r}")
+    try:
+        sidecar_url = sidecar_key = None
+        if endpoint_id == LOCAL_ID:
+            sidecar_url, sidecar_key = Runtime(settings, component="web").sidecar_endpoint()
+        found = collect_endpoints(
+            settings, db, intake.keys, sidecar_url=sidecar_url, sidecar_key=sidecar_key
+        )
+        egress = allowlist_from(
+            settings,
+            repos.list_all(db),
+            endpoint_urls(settings, db),
+            on_refusal=audit_refusals(intake.audit, who.actor),
+        )
+        result = model_probe.probe(found.endpoints[endpoint_id], egress)
+    except ConfigError as exc:
+        result = model_probe.ProbeResult(endpoint_id, ok=False, latency_ms=0, error=str(exc))
+    intake.audit.record(
+        Event.MODEL_REQUEST,
+        actor=who.actor,
+        target=f"model:{endpoint_id}",
+        outcome=Outcome.SUCCESS if result.ok else Outcome.FAILURE,
+        source=_source(request),
+        purpose="test prompt",
+        endpoint=endpoint_id,
+        model=result.model,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        latency_ms=result.latency_ms,
+        error=result.error[:200],
+    )
+    if request.headers.get("hx-request"):  # htmx: only the endpoint's test cell
+        return page(request, "_model_probe.html", eid=endpoint_id, probe=result)
+    return _models_page(request, probe=result)
 
 
 # --- audit -----------------------------------------------------------------------------------
@@ -586,6 +647,7 @@ routes = [
     repo_policy,
     repo_rotate_secret,
     models_page,
+    model_test,
     audit_page,
     audit_export,
     settings_page,
