@@ -93,7 +93,8 @@ def verify_gitlab_signature(
         ts = int(timestamp)
     except ValueError:
         return "webhook-timestamp is not a number"
-    if abs(now - ts) > tolerance:
+    # Compared, not subtracted: `now - ts` raised OverflowError (a 500) on a 309-digit timestamp.
+    if not now - tolerance <= ts <= now + tolerance:
         return "webhook-timestamp outside the allowed clock skew"
     expected = sign_gitlab(secret, webhook_id, timestamp, body).encode()
     ok = False
