@@ -207,6 +207,20 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class UsageRecord:
+    """One request to a model endpoint, as stored in the `usage` table and counted in metrics.
+    No prompt, no code."""
+
+    model: str
+    endpoint: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: int
+    ok: bool
+    error: str = ""  # short reason when not ok: "HTTP 503", "ConnectError", ...
+
+
+@dataclass(frozen=True)
 class ReviewResult:
     findings: tuple[Finding, ...]
     reviewed_files: tuple[str, ...]

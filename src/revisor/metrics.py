@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import sqlite_utils
 from prometheus_client import (
@@ -43,6 +43,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import REGISTRY, Collector
 
+from revisor.domain import UsageRecord
 from revisor.errors import Fatal, Retryable
 
 ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
@@ -144,22 +145,7 @@ def exposed_names() -> list[str]:
 # --- small recording helpers (one call at each instrumented spot) ---------------------------
 
 
-class UsageLike(Protocol):
-    """The fields of `revisor.llm.client.UsageRecord` that metrics need (no prompt, no code)."""
-
-    @property
-    def model(self) -> str: ...
-    @property
-    def prompt_tokens(self) -> int: ...
-    @property
-    def completion_tokens(self) -> int: ...
-    @property
-    def latency_ms(self) -> int: ...
-    @property
-    def ok(self) -> bool: ...
-
-
-def record_model_usage(rec: UsageLike) -> None:
+def record_model_usage(rec: UsageRecord) -> None:
     """Called from the pipeline's `on_usage` callback, once per HTTP attempt."""
     model = rec.model or "unknown"
     MODEL_SECONDS.labels(model, "ok" if rec.ok else "error").observe(rec.latency_ms / 1000)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from revisor.domain import ChatMessage, RouteHints
+from revisor.domain import ChatMessage, RouteHints, UsageRecord
 from revisor.egress import Egress
 from revisor.errors import ConfigError, EgressDenied, ModelError, ModelUnavailable
 from revisor.llm.client import (
@@ -15,7 +15,6 @@ from revisor.llm.client import (
     RequestOptions,
     RetryPolicy,
     Router,
-    UsageRecord,
     normalize_base_url,
     parse_retry_after,
     parse_routes,

@@ -8,11 +8,10 @@ import sqlite_utils
 
 from revisor import config
 from revisor.config import EndpointSettings, ModelSettings
-from revisor.domain import ChatMessage
+from revisor.domain import ChatMessage, UsageRecord
 from revisor.egress import Egress
 from revisor.errors import ConfigError
 from revisor.llm import registry
-from revisor.llm.client import UsageRecord
 from revisor.secrets import KeyRing
 from revisor.store import db as store_db
 from revisor.store import usage as store_usage

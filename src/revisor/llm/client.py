@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from revisor.domain import ChatMessage, Completion, RouteHints, Usage
+from revisor.domain import ChatMessage, Completion, RouteHints, Usage, UsageRecord
 from revisor.egress import Egress
 from revisor.errors import ConfigError, ModelError, ModelUnavailable
 
@@ -75,19 +75,6 @@ class RetryPolicy:
         """Backoff before attempt `attempt + 1`: exponential, capped, with 50-100% jitter."""
         backoff = self.base_delay * float(2 ** max(0, attempt - 1))
         return min(self.max_delay, backoff) * (0.5 + rng() / 2)
-
-
-@dataclass(frozen=True)
-class UsageRecord:
-    """One HTTP attempt, as stored in the `usage` table and the audit log. No prompt, no code."""
-
-    model: str
-    endpoint: str
-    prompt_tokens: int
-    completion_tokens: int
-    latency_ms: int
-    ok: bool
-    error: str = ""  # short reason when not ok: "HTTP 503", "ConnectError", ...
 
 
 UsageCallback = Callable[[UsageRecord], None]

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import sqlite_utils
 
 from revisor.config import Settings
+from revisor.domain import UsageRecord
 from revisor.egress import Egress
 from revisor.errors import ConfigError, RevisorError
 from revisor.llm.client import (
@@ -30,7 +31,6 @@ from revisor.llm.client import (
     EndpointClient,
     RequestOptions,
     Router,
-    UsageRecord,
     normalize_base_url,
     parse_routes,
 )

@@ -6,33 +6,14 @@ job it runs and calls `record`. Rows never hold prompt text or code.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import sqlite_utils
 
-from revisor.domain import Usage
+from revisor.domain import Usage, UsageRecord
 from revisor.store.db import now
 
 
-class UsageLike(Protocol):
-    """What `record` needs (revisor.llm.client.UsageRecord has it); keeps store free of llm/."""
-
-    @property
-    def model(self) -> str: ...
-    @property
-    def endpoint(self) -> str: ...
-    @property
-    def prompt_tokens(self) -> int: ...
-    @property
-    def completion_tokens(self) -> int: ...
-    @property
-    def latency_ms(self) -> int: ...
-    @property
-    def ok(self) -> bool: ...
-
-
 def record(
-    db: sqlite_utils.Database, job_id: int | None, repo_id: int | None, rec: UsageLike
+    db: sqlite_utils.Database, job_id: int | None, repo_id: int | None, rec: UsageRecord
 ) -> None:
     with db.conn:
         db.execute(

@@ -28,11 +28,12 @@ from revisor.domain import (
     ReviewResult,
     RouteHints,
     StatusState,
+    UsageRecord,
 )
 from revisor.errors import ModelUnavailable, Retryable, RevisorError
 from revisor.forges import open_forge
 from revisor.forges.base import Forge
-from revisor.llm.client import Router, UsageRecord
+from revisor.llm.client import Router
 from revisor.llm.registry import build_router
 from revisor.review import render
 from revisor.review.engine import review_files
