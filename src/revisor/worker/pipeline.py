@@ -15,7 +15,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from revisor import metrics
@@ -80,8 +80,8 @@ def review_job(ctx: JobContext, rt: Runtime, dbs: PerThread) -> JobOutcome:
     if not policy.enabled:
         return JobOutcome("skipped", {"reason": f"disabled by {POLICY_FILE}"})
 
-    url = job_url(settings, job.id)
-    _status(forge, audit, job.id, mr, StatusState.RUNNING, "Revisor is reviewing", url)
+    status = StatusReporter(forge, audit, job.id, mr, job_url(settings, job.id))
+    status.set(StatusState.RUNNING, "Revisor is reviewing")
     try:
         files = forge.list_changes(mr)
         ctx.stage("review")
@@ -101,13 +101,12 @@ def review_job(ctx: JobContext, rt: Runtime, dbs: PerThread) -> JobOutcome:
         finally:
             model.close()
     except ModelUnavailable:
-        _try_status(forge, audit, job.id, mr, StatusState.PENDING, "waiting for model", url)
+        status.set_on_failure(StatusState.PENDING, "waiting for model")
         raise
     except Retryable:
         raise
     except RevisorError as exc:
-        text = f"review failed: {exc}"[:140]
-        _try_status(forge, audit, job.id, mr, StatusState.ERROR, text, url)
+        status.set_on_failure(StatusState.ERROR, f"review failed: {exc}"[:140])
         raise
 
     ctx.stage("post")
@@ -138,8 +137,7 @@ def review_job(ctx: JobContext, rt: Runtime, dbs: PerThread) -> JobOutcome:
         result, policy=policy, not_inline=posted.rejected, already_posted=already_posted
     )
     forge.upsert_summary(mr, summary)
-    state, text = _final_status(result)
-    _status(forge, audit, job.id, mr, state, text, url)
+    status.set(*_final_status(result))
     record = _result_record(result, posted_count=n_posted, rejected=n_rejected)
     return JobOutcome("done", {**record, "duration_ms": duration_ms})
 
@@ -154,40 +152,34 @@ def _final_status(result: ReviewResult) -> tuple[StatusState, str]:
     return StatusState.SUCCESS, f"{n} finding{'s' if n != 1 else ''}"
 
 
-def _status(
-    forge: Forge,
-    audit: AuditLog,
-    job_id: int,
-    mr: MergeRequest,
-    state: StatusState,
-    text: str,
-    url: str,
-) -> None:
-    forge.set_status(mr, state, text, url)
-    audit.record(
-        Event.STATUS_SET,
-        actor="system:worker",
-        target=f"{mr.ref.forge.value}:{mr.ref.project}@{mr.head_sha[:12]}",
-        job_id=job_id,
-        state=state.value,
-    )
+@dataclass(frozen=True)
+class StatusReporter:
+    """Sets the merge request's commit status (with a link to the job page) and audits it."""
 
+    forge: Forge
+    audit: AuditLog
+    job_id: int
+    mr: MergeRequest
+    url: str
 
-def _try_status(
-    forge: Forge,
-    audit: AuditLog,
-    job_id: int,
-    mr: MergeRequest,
-    state: StatusState,
-    text: str,
-    url: str,
-) -> None:
-    """Set a status on the way out of a failure; if that fails too, the first error is the one
-    the job records (a revoked token fails both)."""
-    try:
-        _status(forge, audit, job_id, mr, state, text, url)
-    except RevisorError as exc:
-        log.warning("could not set the commit status: %s", exc)
+    def set(self, state: StatusState, text: str) -> None:
+        self.forge.set_status(self.mr, state, text, self.url)
+        ref = self.mr.ref
+        self.audit.record(
+            Event.STATUS_SET,
+            actor="system:worker",
+            target=f"{ref.forge.value}:{ref.project}@{self.mr.head_sha[:12]}",
+            job_id=self.job_id,
+            state=state.value,
+        )
+
+    def set_on_failure(self, state: StatusState, text: str) -> None:
+        """On the way out of a failure: if this fails too, the first error is the one the job
+        records (a revoked token fails both)."""
+        try:
+            self.set(state, text)
+        except RevisorError as exc:
+            log.warning("could not set the commit status: %s", exc)
 
 
 def _model_for_job(rt: Runtime, dbs: PerThread, job_id: int, repo_id: int) -> AuditedModel:
