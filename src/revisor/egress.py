@@ -13,7 +13,9 @@ event. The OS-level twin of this list is `appliance/nftables.conf`.
 
 from __future__ import annotations
 
+import email.utils
 import ssl
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -175,3 +177,17 @@ def audit_refusals(audit: AuditRecorder, actor: str) -> RefusalHook:
         )
 
     return refused
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After as seconds (RFC 9110: delta-seconds or an HTTP date); None if absent/garbled."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from revisor.domain import ChatMessage, RouteHints, UsageRecord
-from revisor.egress import Egress
+from revisor.egress import Egress, parse_retry_after
 from revisor.errors import ConfigError, EgressDenied, ModelError, ModelUnavailable
 from revisor.llm.client import (
     Endpoint,
@@ -16,7 +16,6 @@ from revisor.llm.client import (
     RetryPolicy,
     Router,
     normalize_base_url,
-    parse_retry_after,
     parse_routes,
     request_body,
 )

@@ -14,7 +14,6 @@ fingerprint markers, but the job-level retry is where that is checked.
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from revisor.domain import (
     PostResult,
     StatusState,
 )
+from revisor.egress import parse_retry_after
 from revisor.errors import ForgeError, ForgeUnavailable
 
 T = TypeVar("T")
@@ -122,20 +122,6 @@ def call_with_retries(
                 raise
             sleep(wait)
     raise AssertionError("unreachable: the loop returns or raises")
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds: either delta-seconds or an HTTP date (RFC 9110)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def scrub(text: str, secret: str) -> str:

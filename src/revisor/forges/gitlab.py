@@ -39,7 +39,7 @@ from revisor.domain import (
     RejectedComment,
     StatusState,
 )
-from revisor.egress import Egress, host_port
+from revisor.egress import Egress, host_port, parse_retry_after
 from revisor.errors import EgressDenied, ForgeError, ForgeUnavailable
 from revisor.forges.base import (
     DEFAULT_RETRY,
@@ -49,7 +49,6 @@ from revisor.forges.base import (
     RetryPolicy,
     call_with_retries,
     error_for_status,
-    parse_retry_after,
     scrub,
 )
 from revisor.review.diff import parse_hunks

@@ -18,7 +18,6 @@ logs or reports prompt text, code or API keys.
 
 from __future__ import annotations
 
-import email.utils
 import fnmatch
 import logging
 import random
@@ -31,7 +30,7 @@ from typing import Any
 import httpx
 
 from revisor.domain import ChatMessage, Completion, RouteHints, Usage, UsageRecord
-from revisor.egress import Egress
+from revisor.egress import Egress, parse_retry_after
 from revisor.errors import ConfigError, ModelError, ModelUnavailable
 
 log = logging.getLogger("revisor.llm")
@@ -94,20 +93,6 @@ class _Retry(Exception):
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After as seconds (RFC 9110: delta-seconds or an HTTP date); None if absent/garbled."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def request_body(
