@@ -1,11 +1,15 @@
 """Webhook intake: verify, classify, dedup, persist the job, enqueue its id, answer.
 
-This is plain synchronous code (the Litestar handler runs it in a worker thread), so it can be
-tested and benchmarked without an HTTP server. Authentication and classification run in the
-request's thread; the writes go through a group commit (`store/groupcommit.py`): one writer
-thread commits every delivery waiting at that moment in one transaction, and each request is
-answered only after its own rows are durable. The Huey enqueue comes after the commit — if it is
-lost, the reaper enqueues the job later.
+Three steps, so that no request holds a thread while it waits for the disk:
+- `check()` authenticates (before parsing), parses and classifies: CPU work and reads only; the
+  route runs it on the event loop.
+- `commit()` hands the delivery to the group commit (`store/groupcommit.py`): one writer thread
+  records every delivery waiting at that moment in one transaction (synchronous=FULL), their
+  audit records in one more, then enqueues the new job ids. The route awaits the returned
+  future, so each request is answered only after its own rows are durable. A lost enqueue is
+  harmless: the reaper enqueues the job later.
+- `conclude()` turns what was recorded into the answer.
+`handle()` chains them synchronously, for tests and benchmarks without an HTTP server.
 """
 
 from __future__ import annotations
@@ -147,9 +151,9 @@ class Intake:
         records in one more, then the new job ids onto the queue."""
         results = jobs.record_deliveries(self.dbs.get(), [p.delivery for p in batch])
         records: list[AuditRecord] = []
-        for pending, intake in zip(batch, results, strict=True):
+        for accepted, intake in zip(batch, results, strict=True):
             if intake.created:
-                records.append(self._job_created(pending, intake))
+                records.append(self._job_created(accepted, intake))
             records += [
                 AuditRecord(
                     Event.JOB_SUPERSEDED,
@@ -176,14 +180,14 @@ class Intake:
         return results
 
     @staticmethod
-    def _job_created(pending: Accepted, intake: jobs.Intake) -> AuditRecord:
-        d = pending.delivery
+    def _job_created(accepted: Accepted, intake: jobs.Intake) -> AuditRecord:
+        d = accepted.delivery
         return AuditRecord(
             Event.JOB_CREATED,
             actor=f"forge:{d.trigger}",
             target=f"job:{intake.job_id}",
             outcome=Outcome.SUCCESS,
-            source=pending.source,
+            source=accepted.source,
             details={"repo_id": d.repo_id, "mr": d.mr_number, "head_sha": d.head_sha},
         )
 
