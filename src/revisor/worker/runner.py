@@ -67,7 +67,8 @@ Pipeline = Callable[[JobContext], JobOutcome]
 def backoff_delay(
     attempt: int, settings: WorkerSettings, rng: random.Random | None = None
 ) -> float:
-    """Exponential backoff with full jitter, capped."""
+    """Exponential backoff, capped, with jitter over the upper half (so retries spread out but
+    never come sooner than half the step)."""
     ceiling = min(settings.backoff_max_seconds, settings.backoff_base_seconds * 2 ** (attempt - 1))
     return (rng or random).uniform(ceiling / 2, ceiling)
 
