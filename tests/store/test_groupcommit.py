@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -42,6 +43,28 @@ def test_a_failed_commit_fails_every_caller_of_that_batch() -> None:
     with pytest.raises(ValueError, match="disk full"):
         committer.submit("bad")
     assert committer.submit("good") == "good"  # the writer survives
+
+
+def test_after_runs_once_callers_are_answered_and_its_failure_is_contained() -> None:
+    answered = threading.Event()
+    seen: list[list[int]] = []
+
+    def after(results: Sequence[int]) -> None:
+        assert answered.wait(5)  # the caller got its result before this step ran
+        seen.append(list(results))
+        raise OSError("queue unavailable")
+
+    committer: GroupCommitter[int, int] = GroupCommitter(list, after=after)
+    assert committer.submit(1) == 1
+    answered.set()
+    deadline = time.monotonic() + 5
+    while not seen and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert seen == [[1]]
+    answered.clear()
+    future = committer.submit_nowait(2)
+    assert future.result(timeout=5) == 2  # the writer survived the failed after-step
+    answered.set()
 
 
 def test_deliveries_in_one_transaction_see_each_other(data_dir: DataDir) -> None:

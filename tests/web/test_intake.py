@@ -48,6 +48,10 @@ def test_gitlab_open_creates_job_and_enqueues(client: TestClient, data_dir: Data
     assert (job.state, job.mr_number, job.head_sha, job.trigger) == ("queued", 7, wp.HEAD, "open")
     assert job.repo_id == data_dir.gitlab.id
     assert r.headers["x-request-id"] == job.request_id
+    # the job id goes onto the queue right after the answer
+    deadline = time.monotonic() + 5
+    while client.app.state.intake.queue.depth() == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert client.app.state.intake.queue.depth() == 1
     assert "job.created" in audit_events(data_dir)
 

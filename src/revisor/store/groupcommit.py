@@ -9,11 +9,14 @@ with its own result. Every caller still returns only after its write is durable.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Generic, TypeVar
+
+log = logging.getLogger("revisor.store.groupcommit")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -23,13 +26,21 @@ class GroupCommitter(Generic[T, R]):
     """`submit(item)` blocks until `commit(batch)` (run on the writer thread) has returned.
 
     `commit` gets the items in arrival order and returns one result per item; if it raises,
-    every caller in that batch gets the exception.
+    every caller in that batch gets the exception. `after`, if given, runs on the writer thread
+    once the callers have been answered: work that must follow the commit but that nobody
+    needs to wait for.
     """
 
     def __init__(
-        self, commit: Callable[[Sequence[T]], Sequence[R]], *, max_batch: int = 256, name: str = ""
+        self,
+        commit: Callable[[Sequence[T]], Sequence[R]],
+        *,
+        after: Callable[[Sequence[R]], None] | None = None,
+        max_batch: int = 256,
+        name: str = "",
     ) -> None:
         self._commit = commit
+        self._after = after
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[tuple[T, Future[R]]] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name or "group-commit", daemon=True)
@@ -62,3 +73,8 @@ class GroupCommitter(Generic[T, R]):
                 continue
             for (_, future), result in zip(batch, results, strict=True):
                 future.set_result(result)
+            if self._after is not None:
+                try:
+                    self._after(results)
+                except Exception:  # the callers have their answers; say what went wrong
+                    log.exception("group commit: the after-commit step failed")

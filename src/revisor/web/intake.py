@@ -4,10 +4,10 @@ Three steps, so that no request holds a thread while it waits for the disk:
 - `check()` authenticates (before parsing), parses and classifies: CPU work and reads only; the
   route runs it on the event loop.
 - `commit()` hands the delivery to the group commit (`store/groupcommit.py`): one writer thread
-  records every delivery waiting at that moment in one transaction (synchronous=FULL), their
-  audit records in one more, then enqueues the new job ids. The route awaits the returned
-  future, so each request is answered only after its own rows are durable. A lost enqueue is
-  harmless: the reaper enqueues the job later.
+  records every delivery waiting at that moment in one transaction (synchronous=FULL) and their
+  audit records in one more. The route awaits the returned future, so each request is answered
+  only after its own rows are durable; the new job ids go onto the queue right after the
+  answers. A lost enqueue is harmless: the reaper enqueues the job later.
 - `conclude()` turns what was recorded into the answer.
 `handle()` chains them synchronously, for tests and benchmarks without an HTTP server.
 """
@@ -70,7 +70,7 @@ class Intake:
     _writer: GroupCommitter[Accepted, jobs.Intake] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._writer = GroupCommitter(self._commit, name="intake-writer")
+        self._writer = GroupCommitter(self._commit, after=self._enqueue, name="intake-writer")
 
     def handle(
         self,
@@ -148,7 +148,7 @@ class Intake:
 
     def _commit(self, batch: Sequence[Accepted]) -> list[jobs.Intake]:
         """Runs on the writer thread: every waiting delivery in one transaction, their audit
-        records in one more, then the new job ids onto the queue."""
+        records in one more."""
         results = jobs.record_deliveries(self.dbs.get(), [p.delivery for p in batch])
         records: list[AuditRecord] = []
         for accepted, intake in zip(batch, results, strict=True):
@@ -169,6 +169,10 @@ class Intake:
                 self.audit.append_many(records)
             except AuditWriteError:
                 log.error("audit write failed for %d intake record(s)", len(records))
+        return results
+
+    def _enqueue(self, results: Sequence[jobs.Intake]) -> None:
+        """After the answers: the new job ids onto the queue (a lost one is the reaper's)."""
         for intake in results:
             if intake.created and intake.job_id is not None:
                 try:
@@ -177,7 +181,6 @@ class Intake:
                     log.warning(
                         "enqueue of job %s failed, the reaper will retry: %s", intake.job_id, exc
                     )
-        return results
 
     @staticmethod
     def _job_created(accepted: Accepted, intake: jobs.Intake) -> AuditRecord:
