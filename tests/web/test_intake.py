@@ -303,3 +303,21 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert r.status_code == 200
     assert r.json()["checks"]["database"] == "ok"
     assert r.json()["checks"]["queue"] == "ok"
+
+
+def test_a_rotated_or_removed_secret_takes_effect_at_once(
+    client: TestClient, data_dir: DataDir
+) -> None:
+    """The intake caches decrypted secrets; any change to a repository row invalidates them."""
+    from revisor.store import repos
+
+    assert post_gitlab(client, wp.gitlab_mr(iid=1)).status_code == 202  # type: ignore[attr-defined]
+    repos.set_webhook_secret(
+        data_dir.rt.db, data_dir.rt.keys, data_dir.gitlab, "a-brand-new-secret-4567"
+    )
+    assert post_gitlab(client, wp.gitlab_mr(iid=2)).status_code == 401  # type: ignore[attr-defined]
+    new = post_gitlab(client, wp.gitlab_mr(iid=3), token="a-brand-new-secret-4567")
+    assert new.status_code == 202  # type: ignore[attr-defined]
+    repos.remove(data_dir.rt.db, data_dir.gitlab.id)
+    gone = post_gitlab(client, wp.gitlab_mr(iid=4), token="a-brand-new-secret-4567")
+    assert gone.status_code == 401  # type: ignore[attr-defined]

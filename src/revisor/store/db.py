@@ -159,10 +159,31 @@ def _m003_auth(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m004_repos_version(db: sqlite_utils.Database) -> None:
+    """A counter that every change to `repos` bumps (triggers, so no code path can forget), for
+    processes that cache what they read from it (the intake caches decrypted webhook secrets)."""
+    db.executescript(
+        """
+        CREATE TABLE repos_version (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            version INTEGER NOT NULL
+        );
+        INSERT INTO repos_version (id, version) VALUES (1, 0);
+        CREATE TRIGGER repos_inserted AFTER INSERT ON repos
+            BEGIN UPDATE repos_version SET version = version + 1; END;
+        CREATE TRIGGER repos_updated AFTER UPDATE ON repos
+            BEGIN UPDATE repos_version SET version = version + 1; END;
+        CREATE TRIGGER repos_deleted AFTER DELETE ON repos
+            BEGIN UPDATE repos_version SET version = version + 1; END;
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", _m001_initial),
     ("002_models", _m002_models),
     ("003_auth", _m003_auth),
+    ("004_repos_version", _m004_repos_version),
 ]
 
 

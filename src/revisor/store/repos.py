@@ -150,6 +150,12 @@ def find_by_project(db: sqlite_utils.Database, forge: ForgeKind, project: str) -
     return [_from_row(r) for r in rows]
 
 
+def version(db: sqlite_utils.Database) -> int:
+    """Bumped by every insert, update and delete on `repos` (triggers, migration 004)."""
+    row = db.execute("SELECT version FROM repos_version WHERE id = 1").fetchone()
+    return int(row[0])
+
+
 def list_all(db: sqlite_utils.Database) -> list[Repo]:
     return [_from_row(r) for r in db.query("SELECT * FROM repos ORDER BY id")]
 

@@ -68,6 +68,11 @@ class Intake:
     audit: AuditLog
     queue: Queue
     _writer: GroupCommitter[Accepted, jobs.Intake] = field(init=False, repr=False)
+    # (repos version, every registered repository with its decrypted secrets). Rebuilt when
+    # any repository row changes (added, removed, secret rotated, keys rotated).
+    _registered: tuple[int, list[tuple[repos.Repo, repos.RepoSecrets]]] = field(
+        init=False, repr=False, default=(-1, [])
+    )
 
     def __post_init__(self) -> None:
         self._writer = GroupCommitter(self._commit, after=self._enqueue, name="intake-writer")
@@ -203,13 +208,11 @@ class Intake:
         self, forge: ForgeKind, headers: Mapping[str, str], body: bytes
     ) -> list[repos.Repo]:
         """Every registered repository of this forge whose secret the request proves."""
-        db = self.dbs.get()
         matched = []
         now = time.time()
-        for repo in repos.list_all(db):
+        for repo, secret in self._registered_repos():
             if repo.forge is not forge:
                 continue
-            secret = repos.load_secrets(db, self.keys, repo)
             if forge is ForgeKind.GITEA:
                 ok = webhooks.verify_gitea_signature(headers, body, secret.webhook_secret)
             elif secret.signing_secret:
@@ -230,6 +233,17 @@ class Intake:
             if ok:
                 matched.append(repo)
         return matched
+
+    def _registered_repos(self) -> list[tuple[repos.Repo, repos.RepoSecrets]]:
+        """The registered repositories and their secrets, decrypted once per change of the
+        `repos` table instead of once per request (one small read tells whether it changed)."""
+        db = self.dbs.get()
+        current = repos.version(db)
+        seen, registered = self._registered
+        if seen != current:
+            registered = [(r, repos.load_secrets(db, self.keys, r)) for r in repos.list_all(db)]
+            self._registered = (current, registered)
+        return registered
 
     def reject(self, rejected: Rejected) -> Answer:
         try:
