@@ -16,7 +16,7 @@ from typing import Any
 
 from revisor import config, logs, metrics
 from revisor.audit import AuditLog, Event
-from revisor.audit.keys import ensure_signing_key
+from revisor.audit.keys import SIGNING_KEY_NAME, ensure_signing_key
 from revisor.cli import add_common, cli_actor
 from revisor.domain import ForgeKind
 from revisor.errors import ConfigError, RevisorError
@@ -121,7 +121,7 @@ def init_data_dir(settings: config.Settings) -> dict[str, Any]:
     if not list(settings.keys_dir.glob("kek-*.key")):
         KeyRing.create_key(settings.keys_dir)
         created.append("key-encryption key")
-    signing = settings.keys_dir / "audit_ed25519.pem"
+    signing = settings.keys_dir / SIGNING_KEY_NAME
     if not signing.exists():
         ensure_signing_key(settings.keys_dir)
         created.append(str(signing))
