@@ -36,6 +36,8 @@ __all__ = ["RedactionOutcome", "redact_files", "redact_line", "redact_text"]
 CREDENTIAL_TITLE = "A credential appears in this diff"
 UNICODE_TITLE = "Hidden Unicode control characters"
 
+_KEY_BEGIN = re.compile(r"-----BEGIN[A-Z ]{0,30} PRIVATE KEY(?: BLOCK)?-----")
+
 # Well-known token formats: (kind, pattern). The whole match is replaced.
 _TOKEN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
@@ -65,9 +67,8 @@ _TOKEN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\beyJ[A-Za-z0-9_\-]{8,4096}\.eyJ[A-Za-z0-9_\-]{8,8192}\.[A-Za-z0-9_\-]{8,4096}"
         ),
     ),
-    ("private key", re.compile(r"-----BEGIN[A-Z ]{0,30} PRIVATE KEY(?: BLOCK)?-----")),
+    ("private key", _KEY_BEGIN),
 )
-_KEY_BEGIN = re.compile(r"-----BEGIN[A-Z ]{0,30} PRIVATE KEY(?: BLOCK)?-----")
 _KEY_END = re.compile(r"-----END[A-Z ]{0,30} PRIVATE KEY(?: BLOCK)?-----")
 
 # `scheme://user:password@host`: only the password is replaced.
