@@ -152,7 +152,7 @@ def redact_line(text: str) -> tuple[str, tuple[str, ...]]:
 
     def assign_sub(m: re.Match[str]) -> str:
         value = m.group("value")
-        if value.startswith("[REDACTED") or not _looks_secret(value, bool(m.group("q"))):
+        if value.startswith(REDACTION_MARK) or not _looks_secret(value, bool(m.group("q"))):
             return m.group(0)
         kinds.append("secret assignment")
         start, end = m.span("value")
