@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
+import hashlib
 import io
 import json
 import os
@@ -18,6 +20,7 @@ import pytest
 from revisor import config
 from revisor.audit import AuditLog
 from revisor.cli import main
+from revisor.cli.core import init_data_dir
 from revisor.ops import backup as backups
 from revisor.ops.doctor import run_doctor
 from revisor.runtime import Runtime
@@ -142,7 +145,8 @@ def _rewrite(archive: Path, out: Path, change: dict[str, bytes]) -> None:
 def test_tampered_archive_is_refused_before_anything_changes(
     settings: config.Settings, tmp_path: Path
 ) -> None:
-    archive = backups.backup(settings, tmp_path / "a.tar.gz").path
+    made = backups.backup(settings, tmp_path / "a.tar.gz")
+    archive, trusted = made.path, made.signed_by
     with tarfile.open(archive) as tar:
         member = tar.extractfile("audit.db")
         assert member is not None
@@ -152,13 +156,13 @@ def test_tampered_archive_is_refused_before_anything_changes(
     _rewrite(archive, bad, {"audit.db": bytes(audit)})
     target = tmp_path / "new"
     with pytest.raises(backups.BackupError, match=r"checksum mismatch for audit\.db"):
-        backups.restore(bad, target)
+        backups.restore(bad, target, trusted=trusted)
     assert not target.exists()
 
     traversal = tmp_path / "evil.tar.gz"
     _rewrite(archive, traversal, {"../evil": b"x"})
     with pytest.raises(backups.BackupError, match="unexpected member"):
-        backups.restore(traversal, target)
+        backups.restore(traversal, target, trusted=trusted)
     assert not (tmp_path / "evil").exists()
 
 
@@ -166,7 +170,7 @@ def test_keys_archive_is_not_a_data_backup(settings: config.Settings, tmp_path: 
     result = backups.backup(settings, tmp_path / "a.tar.gz", include_keys=True)
     assert result.keys_path is not None
     with pytest.raises(backups.BackupError, match="keys file: pass it with --keys"):
-        backups.restore(result.keys_path, tmp_path / "new")
+        backups.restore(result.keys_path, tmp_path / "new", trusted=result.signed_by)
 
 
 def test_cli_backup_verify_restore(
@@ -182,7 +186,10 @@ def test_cli_backup_verify_restore(
     assert main(["restore", *d, str(out)]) == 2  # refused: the databases are there
     assert "--force" in capsys.readouterr().err
     new = tmp_path / "fresh"
-    assert main(["restore", "--data-dir", str(new), str(out)]) == 0
+    assert main(["restore", "--data-dir", str(new), str(out)]) == 2  # nothing to check it with
+    assert "no trusted key" in capsys.readouterr().err
+    pinned = ["--fingerprint", written["signed_by"]]
+    assert main(["restore", "--data-dir", str(new), str(out), *pinned]) == 0
     assert "no key-encryption key" in capsys.readouterr().out  # keys were not restored
     assert oct(new.stat().st_mode & 0o777) == "0o700"
     assert os.access(new / "revisor.db", os.R_OK)
@@ -205,3 +212,112 @@ def test_backup_and_restore_are_audited(
     after = events()
     assert after[-1] == "backup.restored"
     assert "backup.created" not in after
+
+
+def _members(archive: Path) -> dict[str, bytes]:
+    with tarfile.open(archive) as tar:
+        out = {}
+        for m in tar.getmembers():
+            f = tar.extractfile(m)
+            assert f is not None
+            out[m.name] = f.read()
+        return out
+
+
+def test_altered_backup_with_recomputed_checksums_is_refused(
+    settings: config.Settings, tmp_path: Path
+) -> None:
+    """Checksums alone prove nothing: an attacker recomputes them. The signature does not."""
+    made = backups.backup(settings, tmp_path / "a.tar.gz")
+    parts = _members(made.path)
+    evil_db = parts["revisor.db"] + b"\0"  # any change will do
+    manifest = json.loads(parts["manifest.json"])
+    manifest["files"]["revisor.db"]["sha256"] = hashlib.sha256(evil_db).hexdigest()
+    manifest["files"]["revisor.db"]["size"] = len(evil_db)
+    bad = tmp_path / "bad.tar.gz"
+    _rewrite(
+        made.path,
+        bad,
+        {"revisor.db": evil_db, "manifest.json": json.dumps(manifest).encode()},
+    )
+    target = tmp_path / "new"
+    with pytest.raises(backups.BackupError, match="signature does not verify"):
+        backups.restore(bad, target, trusted=made.signed_by)
+    with pytest.raises(backups.BackupError, match="signature does not verify"):
+        backups.verify_archive(bad, made.signed_by)
+    assert not target.exists()
+
+
+def test_backup_signed_by_another_key_is_refused(settings: config.Settings, tmp_path: Path) -> None:
+    other = config.load(tmp_path / "other", environ={})
+    init_data_dir(other)
+    theirs = backups.backup(other, tmp_path / "theirs.tar.gz", include_keys=True)
+    ours = backups.backup(settings, tmp_path / "ours.tar.gz")
+    assert theirs.signed_by != ours.signed_by
+    # Into our data dir: our own key is the anchor.
+    with pytest.raises(backups.BackupError, match="not by the trusted key"):
+        backups.restore(theirs.path, settings.data_dir, force=True)
+    # A keys archive cannot vouch for a data backup signed by someone else.
+    assert theirs.keys_path is not None
+    with pytest.raises(backups.BackupError, match="not by the trusted key"):
+        backups.restore(ours.path, tmp_path / "new", keys_archive=theirs.keys_path)
+    assert not (tmp_path / "new").exists()
+    # An unsigned archive (the format before signing) is refused too.
+    unsigned = tmp_path / "unsigned.tar.gz"
+    parts = _members(ours.path)
+    with tarfile.open(unsigned, "w:gz") as tar:
+        for name, body in parts.items():
+            if name != "manifest.sig":
+                info = tarfile.TarInfo(name)
+                info.size = len(body)
+                tar.addfile(info, io.BytesIO(body))
+    with pytest.raises(backups.BackupError, match=r"no manifest\.sig"):
+        backups.verify_archive(unsigned, ours.signed_by)
+
+
+def test_extraction_is_bounded_before_anything_is_written(
+    settings: config.Settings, tmp_path: Path
+) -> None:
+    made = backups.backup(settings, tmp_path / "a.tar.gz")
+    total = sum(len(b) for b in _members(made.path).values())
+    with pytest.raises(backups.BackupError, match="past the limit"):
+        backups.verify_archive(made.path, made.signed_by, max_bytes=total // 2)
+    assert backups.verify_archive(made.path, made.signed_by, max_bytes=total)["files"]
+
+    # A header that claims a terabyte: refused from the header, nothing read or written.
+    bomb = tmp_path / "bomb.tar.gz"
+    info = tarfile.TarInfo("revisor.db")
+    info.size = 1 << 40
+    with gzip.open(bomb, "wb") as raw:
+        raw.write(info.tobuf(format=tarfile.GNU_FORMAT))
+    with pytest.raises(backups.BackupError, match="past the limit"):
+        backups.restore(bomb, tmp_path / "new", trusted=made.signed_by)
+    assert not (tmp_path / "new").exists()
+
+    many = tmp_path / "many.tar.gz"
+    with tarfile.open(many, "w:gz") as tar:
+        for i in range(backups.MAX_MEMBERS + 1):
+            tar.addfile(tarfile.TarInfo(f"keys/kek-{i:016x}.key"), io.BytesIO(b""))
+    with pytest.raises(backups.BackupError, match="more than"):
+        backups.restore(made.path, tmp_path / "new", keys_archive=many)
+
+
+def test_restored_keys_keep_their_order(settings: config.Settings, tmp_path: Path) -> None:
+    """The key ring takes the newest key-encryption key as current; a restore must not make
+    another key current by copying the files in name order."""
+    from revisor.secrets import KeyRing
+
+    keys_dir = settings.keys_dir
+    for _ in range(3):
+        KeyRing.create_key(keys_dir)
+    kek_files = sorted(keys_dir.glob("kek-*.key"))
+    # The alphabetically first key is the newest: a name-order copy would get this wrong.
+    for age, path in enumerate(reversed(kek_files)):
+        stamp = 1_700_000_000_000_000_000 + age * 10**9
+        os.utime(path, ns=(stamp, stamp))
+    before = KeyRing.load(keys_dir).current
+    assert before == bytes.fromhex(kek_files[0].name[4:-4])
+    made = backups.backup(settings, tmp_path / "a.tar.gz", include_keys=True)
+    target = tmp_path / "new"
+    backups.restore(made.path, target, keys_archive=made.keys_path)
+    assert KeyRing.load(target / "keys").current == before

@@ -305,6 +305,43 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert r.json()["checks"]["queue"] == "ok"
 
 
+def test_readiness_takes_no_write_lock(client: TestClient, data_dir: DataDir) -> None:
+    """A probe polled every few seconds must not queue behind (or block) the intake's writes."""
+    import sqlite3
+
+    writer = sqlite3.connect(str(data_dir.settings.db_path), timeout=0)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        r = client.get("/readyz")
+    finally:
+        writer.rollback()
+        writer.close()
+    assert r.status_code == 200, r.text
+    assert r.json()["checks"]["database"] == "ok"
+
+
+def test_readiness_shows_no_exception_text(data_dir: DataDir) -> None:
+    """Unauthenticated: a failing check says "error" or not ok; its reason goes to the log only."""
+    secret_detail = "ConnectError: http://model-host.internal:8081/v1 refused; key=sk-abc"
+
+    def failing_model() -> dict[str, object]:
+        return {"ok": False, "endpoint": "local", "detail": secret_detail}
+
+    app = create_app(data_dir.settings, model_health=failing_model)
+    with TestClient(app=app) as c:
+        app.state.intake.queue.ping = lambda: (_ for _ in ()).throw(
+            OSError("disk I/O error at /var/lib/revisor/queue.db")
+        )
+        r = c.get("/readyz")
+    assert r.status_code == 503
+    assert r.json() == {
+        "ready": False,
+        "checks": {"database": "ok", "queue": "error", "model": {"ok": False, "endpoint": "local"}},
+    }
+    assert "model-host" not in r.text
+    assert "/var/lib" not in r.text
+
+
 def test_a_rotated_or_removed_secret_takes_effect_at_once(
     client: TestClient, data_dir: DataDir
 ) -> None:

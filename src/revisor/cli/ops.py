@@ -48,6 +48,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--keys", type=Path, help="keys file written by `backup --include-keys`")
     p.add_argument("--force", action="store_true", help="replace the databases already there")
     p.add_argument(
+        "--fingerprint",
+        metavar="SHA256",
+        help="the signing key the backup must carry (sha256:..., as `revisor backup` printed it);"
+        " default: this data dir's own key, else the keys archive's",
+    )
+    p.add_argument(
         "--verify-only", action="store_true", help="check the archive's checksums and stop"
     )
     p.set_defaults(func=cmd_restore)
@@ -83,7 +89,7 @@ def cmd_backup(args: argparse.Namespace, rt: Runtime) -> int:
     if args.json:
         print(json.dumps(result.public(), indent=2, sort_keys=True))
     else:
-        print(f"wrote {result.path} ({', '.join(result.files)})")
+        print(f"wrote {result.path} ({', '.join(result.files)}), signed by {result.signed_by}")
         if result.keys_path:
             print(f"wrote {result.keys_path}: it holds the keys; store it offline, apart")
         else:
@@ -93,14 +99,22 @@ def cmd_backup(args: argparse.Namespace, rt: Runtime) -> int:
 
 def cmd_restore(args: argparse.Namespace, rt: Runtime) -> int:
     if args.verify_only:
-        manifest = backups.verify_archive(args.archive)
+        trusted = args.fingerprint or backups.local_signing_key(rt.settings.keys_dir)
+        manifest = backups.verify_archive(args.archive, trusted)
         if args.json:
             print(json.dumps(manifest, indent=2, sort_keys=True))
         else:
-            print(f"{args.archive}: checksums ok ({', '.join(manifest['files'])})")
+            print(
+                f"{args.archive}: signature by {trusted} and checksums ok"
+                f" ({', '.join(manifest['files'])})"
+            )
         return 0
     result = backups.restore(
-        args.archive, rt.settings.data_dir, keys_archive=args.keys, force=args.force
+        args.archive,
+        rt.settings.data_dir,
+        keys_archive=args.keys,
+        force=args.force,
+        trusted=args.fingerprint,
     )
     try:
         with contextlib.closing(AuditLog.from_settings(rt.settings)) as audit:

@@ -32,6 +32,12 @@ from revisor.web.intake import Intake
 SCHEMA_PATH = "/api/schema"
 
 
+def clamp_limit(limit: int, maximum: int) -> int:
+    """A `limit` query parameter kept within 1..maximum: SQLite reads a negative LIMIT as "no
+    limit", and a huge one would not fit its 64-bit integer."""
+    return max(1, min(limit, maximum))
+
+
 def _intake(request: Request[Any, Any, Any]) -> Intake:
     intake: Intake = request.app.state.intake
     return intake
@@ -68,7 +74,7 @@ def api_jobs(
     db = _intake(request).dbs.get()
     return [
         j.public()
-        for j in jobs.list_jobs(db, state=job_state, repo_id=repo, limit=min(limit, 1000))
+        for j in jobs.list_jobs(db, state=job_state, repo_id=repo, limit=clamp_limit(limit, 1000))
     ]
 
 
@@ -162,7 +168,7 @@ def api_audit(
         actor=actor,
         since=since,
         until=until,
-        limit=min(limit, 5000),
+        limit=clamp_limit(limit, 5000),
     )
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 from litestar import Request, Response, get
+
+log = logging.getLogger(__name__)
 
 ModelHealth = Callable[[], dict[str, Any]]
 
@@ -17,28 +22,48 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def _check(name: str, probe: Callable[[], object]) -> str:
+    """Run one probe: "ok" or "error". The reason goes to the log, never to the unauthenticated
+    answer (an exception's text can name paths, hosts or SQL)."""
+    try:
+        probe()
+    except Exception:
+        log.warning("readiness check %s failed", name, exc_info=True)
+        return "error"
+    return "ok"
+
+
+def _database_usable(db_path: Path, read: Callable[[], object]) -> None:
+    """A read through the web's own connection, and the file and its folder (WAL) writable.
+    No write transaction: a probe polled every few seconds must not take the write lock from the
+    intake's group commit."""
+    read()
+    for path in (db_path, db_path.parent):
+        if not os.access(path, os.W_OK):
+            raise PermissionError(f"{path} is not writable")
+
+
 def _readiness(request: Request[Any, Any, Any]) -> tuple[bool, dict[str, Any]]:
     state = request.app.state
-    checks: dict[str, Any] = {}
-    try:
-        db = state.intake.dbs.get()
-        with db.conn:
-            db.conn.execute("BEGIN IMMEDIATE")
-            db.conn.execute("ROLLBACK")
-        checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"error: {exc}"
-    try:
-        state.intake.queue.ping()
-        checks["queue"] = "ok"
-    except Exception as exc:
-        checks["queue"] = f"error: {exc}"
+    dbs = state.intake.dbs
+    checks: dict[str, Any] = {
+        "database": _check(
+            "database",
+            lambda: _database_usable(
+                Path(dbs.path), lambda: dbs.get().execute("SELECT 1 FROM jobs LIMIT 1").fetchall()
+            ),
+        ),
+        "queue": _check("queue", state.intake.queue.ping),
+    }
     model_health: ModelHealth | None = state.get("model_health")
     if model_health is not None:
-        checks["model"] = model_health()
+        health = model_health()
+        checks["model"] = {"ok": bool(health.get("ok")), "endpoint": health.get("endpoint")}
+        if not checks["model"]["ok"]:
+            log.warning("readiness check model failed: %s", health.get("detail"))
     ok = checks["database"] == "ok" and checks["queue"] == "ok"
-    if isinstance(checks.get("model"), dict):
-        ok = ok and bool(checks["model"].get("ok"))
+    if "model" in checks:
+        ok = ok and checks["model"]["ok"]
     return ok, checks
 
 

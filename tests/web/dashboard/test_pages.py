@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from litestar import Litestar
 
-from revisor.audit import AuditLog
+from revisor.audit import AuditLog, Event
 from revisor.config import Settings
 from revisor.domain import ForgeKind
 from revisor.secrets import KeyRing
@@ -240,3 +240,30 @@ def test_openapi_schema_and_docs_page_are_local(world: World) -> None:
     assert not any(p.startswith("/jobs") for p in schema["paths"])  # pages stay out of the API
     assert '<script src="/static/api-docs.js"' in docs
     assert [j["id"] for j in jobs_json] == [world.failed_job]
+
+
+@pytest.mark.parametrize("limit", ["-1", "0", "1"])
+def test_api_limit_below_one_returns_one_row(world: World, limit: str) -> None:
+    """SQLite reads LIMIT -1 as "no limit": a negative or zero limit is clamped to 1."""
+    log = AuditLog(world.settings.audit_path)
+    for n in range(3):
+        log.record(Event.REPO_ADDED, actor="cli:test", target=f"group/app{n}")
+    log.close()
+    client, _ = client_as(world.app, world.settings, "admin")
+    with client:
+        got = client.get(f"/api/jobs?limit={limit}")
+        audit = client.get(f"/api/audit?limit={limit}")
+    assert got.status_code == 200, got.text
+    assert len(got.json()) == 1
+    assert audit.status_code == 200, audit.text
+    assert len(audit.json()) == 1
+
+
+def test_api_huge_limit_is_clamped_not_an_overflow(world: World) -> None:
+    client, _ = client_as(world.app, world.settings, "admin")
+    with client:
+        got = client.get(f"/api/jobs?limit={10**30}")
+        audit = client.get(f"/api/audit?limit={10**30}")
+    assert got.status_code == 200, got.text
+    assert sorted(j["id"] for j in got.json()) == sorted([world.done_job, world.failed_job])
+    assert audit.status_code == 200, audit.text
