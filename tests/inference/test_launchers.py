@@ -26,6 +26,7 @@ from tests.inference.procs import (
     free_port,
     kill_all,
     launcher,
+    port_free,
     wait_for,
 )
 
@@ -145,7 +146,6 @@ def llama_children(pid: int) -> set[int]:
 def test_the_real_llama_cpp_sidecar_dies_with_its_launcher(tmp_path: Path, when: str) -> None:
     from revisor import config
     from revisor.cli.core import init_data_dir
-    from revisor.inference.ports import bind_error
 
     data, port = tmp_path / "data", free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("REVISOR_")}
@@ -175,7 +175,7 @@ def test_the_real_llama_cpp_sidecar_dies_with_its_launcher(tmp_path: Path, when:
         proc.send_signal(signal.SIGKILL)
         proc.wait(EXIT_WITHIN)
         assert_gone(engine, "the llama.cpp sidecar")
-        wait_for(f"port {port} to be free", lambda: bind_error("127.0.0.1", port) is None)
+        wait_for(f"port {port} to be free", lambda: port_free(port))
     finally:
         known |= descendants(proc.pid)
         if proc.poll() is None:
