@@ -79,6 +79,19 @@ def test_sigkill_after_up_takes_every_child_down(tmp_path: Path) -> None:
         assert_gone(children, "a child of `revisor up`")
 
 
+def test_up_stops_everything_when_the_sidecar_dies(tmp_path: Path) -> None:
+    with launcher(tmp_path) as run:
+        proc = run.start("up", mode="serve")
+        engine = run.standin_pid(proc)
+        wait_for("the worker", lambda: any(" worker " in cmdline(p) for p in descendants(proc.pid)))
+        children = descendants(proc.pid)
+        run.known |= children
+        os.kill(engine, signal.SIGKILL)
+        assert proc.wait(EXIT_WITHIN) == 1, run.output(proc)
+        assert "model sidecar exited" in run.output(proc)
+        assert_gone(children, "a child of `revisor up`")
+
+
 @pytest.mark.parametrize("command", ["inference", "up"])
 def test_sigterm_during_the_load_stops_everything_cleanly(tmp_path: Path, command: str) -> None:
     with launcher(tmp_path) as run:

@@ -216,11 +216,17 @@ def _up(args: argparse.Namespace, rt: Runtime, group: ProcessGroup, stop: StopSi
 
         sidecar = Sidecar.from_settings(rt.settings)
         sidecar.check_port()
-    web = ("--port, server.port, REVISOR_SERVER__PORT", args.host or s.host, args.port or s.port)
-    ensure_free(web[1], web[2], what="the web server", setting=web[0])
+    ensure_free(
+        args.host or s.host,
+        args.port or s.port,
+        what="the web server",
+        setting="--port, server.port, REVISOR_SERVER__PORT",
+    )
     metrics.clean(metrics.metrics_dir(rt.settings.data_dir), keep_live=False)
     children: dict[str, subprocess.Popen[bytes]] = {}
     try:
+        if stop.is_set():  # asked to stop while checking: start nothing
+            return 0
         if sidecar is not None:
             launcher_log.info("starting the model sidecar on %s", sidecar.base_url)
             sidecar.start(group)
