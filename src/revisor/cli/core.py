@@ -7,10 +7,8 @@ import json
 import logging
 import os
 import secrets
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,8 @@ from revisor.audit.keys import SIGNING_KEY_NAME, ensure_signing_key
 from revisor.cli import add_common, cli_actor
 from revisor.domain import ForgeKind
 from revisor.errors import ConfigError, RevisorError
+from revisor.inference.ports import ensure_free
+from revisor.inference.supervise import ProcessGroup, StopSignals
 from revisor.runtime import Runtime
 from revisor.secrets import KeyRing, read_secret_file
 from revisor.store import jobs, repos
@@ -189,56 +189,71 @@ def cmd_worker(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_up(args: argparse.Namespace, rt: Runtime) -> int:
-    """Serve + worker (+ sidecar) as child processes; Ctrl-C or SIGTERM stops them all."""
+    """Serve + worker (+ sidecar) as child processes; Ctrl-C or SIGTERM stops them all.
+
+    The stop signals are caught before anything starts and both ports are checked before
+    anything starts (a busy one ends the command with exit code 2, naming its holder). Every
+    child dies with this process, even a SIGKILLed one (revisor/inference/supervise.py).
+    """
+    with StopSignals() as stop:
+        logs.configure(logs.LAUNCHER, rt.settings.log, rt.settings.log_dir)
+        group = ProcessGroup()
+        try:
+            return _up(args, rt, group, stop)
+        finally:
+            group.close(timeout=30)
+            if stop.is_set():
+                launcher_log.info("stopped by %s", stop.name)
+
+
+def _up(args: argparse.Namespace, rt: Runtime, group: ProcessGroup, stop: StopSignals) -> int:
+    s = rt.settings.server
     data = ["--data-dir", str(rt.settings.data_dir)]
     base = [sys.executable, "-m", "revisor"]
-    children: list[subprocess.Popen[bytes]] = []
     sidecar = None
-    metrics.clean(metrics.metrics_dir(rt.settings.data_dir), keep_live=False)
-    logs.configure(logs.LAUNCHER, rt.settings.log, rt.settings.log_dir)
     if rt.uses_embedded_model():
         from revisor.inference.sidecar import Sidecar
 
         sidecar = Sidecar.from_settings(rt.settings)
-        launcher_log.info("starting the model sidecar on %s", sidecar.base_url)
-        sidecar.start()
-        sidecar.wait_healthy(timeout=180)
-        launcher_log.info("model sidecar ready (model %s)", sidecar.model_id)
-    serve = [*base, "serve", *data]
-    if args.host:
-        serve += ["--host", args.host]
-    if args.port:
-        serve += ["--port", str(args.port)]
-    children.append(subprocess.Popen(serve))
-    children.append(subprocess.Popen([*base, "worker", *data]))
-    stopping = False
-
-    def stop(signum: int, _frame: Any) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    code = 0
+        sidecar.check_port()
+    ensure_free(
+        args.host or s.host,
+        args.port or s.port,
+        what="the web server",
+        setting="--port, server.port, REVISOR_SERVER__PORT",
+    )
+    metrics.clean(metrics.metrics_dir(rt.settings.data_dir), keep_live=False)
+    children: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        while not stopping:
-            for name, child in zip(("serve", "worker"), children, strict=True):
+        if stop.is_set():  # asked to stop while checking: start nothing
+            return 0
+        if sidecar is not None:
+            launcher_log.info("starting the model sidecar on %s", sidecar.base_url)
+            sidecar.start(group)
+            if not sidecar.wait_healthy(timeout=180, stop=stop.is_set):
+                return 0
+            launcher_log.info("model sidecar ready (model %s)", sidecar.model_id)
+        serve = [*base, "serve", *data]
+        if args.host:
+            serve += ["--host", args.host]
+        if args.port:
+            serve += ["--port", str(args.port)]
+        children["serve"] = group.spawn(serve)
+        children["worker"] = group.spawn([*base, "worker", *data])
+        while not stop.wait(0.5):
+            for name, child in children.items():
                 if child.poll() is not None:
                     launcher_log.error("%s exited with %s; stopping", name, child.returncode)
-                    stopping, code = True, 1
-            time.sleep(0.5)
+                    return 1
+            if sidecar is not None and not sidecar.running():
+                launcher_log.error("model sidecar exited; see %s", sidecar.log_path)
+                return 1
+        return 0
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        # The worker and the web server first (they use the model), then the sidecar.
+        group.terminate(list(children.values()), timeout=30)
         if sidecar is not None:
             sidecar.stop()
-    return code
 
 
 # --- jobs ---------------------------------------------------------------------------------------

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ from revisor.cli import add_common, cli_actor
 from revisor.errors import ConfigError, RevisorError
 from revisor.inference import manifest as model_manifest
 from revisor.inference.sidecar import API_KEY_FILE, Sidecar
+from revisor.inference.supervise import StopSignals
 from revisor.llm import registry
 from revisor.llm.client import Endpoint, EndpointClient
 from revisor.runtime import Runtime
@@ -232,36 +231,35 @@ def cmd_model_list(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_inference(args: argparse.Namespace, rt: Runtime) -> int:
-    """Start the sidecar, wait for health, then keep it running until Ctrl-C or SIGTERM."""
-    sidecar = Sidecar.from_settings(
-        rt.settings, engine=args.engine, model_id=args.model, host=args.host, port=args.port
-    )
-    stop = threading.Event()
+    """Start the sidecar, wait for health, then keep it running until Ctrl-C or SIGTERM.
 
-    def on_signal(signum: int, _frame: object) -> None:
-        stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    logs.configure(logs.LAUNCHER, rt.settings.log, rt.settings.log_dir)
-    launcher_log.info(
-        "verifying %s and starting %s on %s (engine output: %s)",
-        sidecar.model_id,
-        sidecar.plan.engine,
-        sidecar.base_url,
-        sidecar.log_path,
-    )
-    try:
-        sidecar.start()
-        sidecar.wait_healthy(timeout=args.timeout)
-        launcher_log.info("model sidecar ready: %s (model %s)", sidecar.base_url, sidecar.model_id)
-        while not stop.is_set() and sidecar.running():
-            stop.wait(0.5)
-        if not stop.is_set():
-            launcher_log.error("model sidecar exited; see %s", sidecar.log_path)
-            return 1
-        launcher_log.info("stopping the model sidecar")
-        return 0
-    finally:
-        sidecar.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    The stop signals are caught before the engine starts; a busy port ends the command (exit
+    code 2) naming its holder; the engine dies with this process, even a SIGKILLed one.
+    """
+    with StopSignals() as stop:
+        sidecar = Sidecar.from_settings(
+            rt.settings, engine=args.engine, model_id=args.model, host=args.host, port=args.port
+        )
+        logs.configure(logs.LAUNCHER, rt.settings.log, rt.settings.log_dir)
+        launcher_log.info(
+            "verifying %s and starting %s on %s (engine output: %s)",
+            sidecar.model_id,
+            sidecar.plan.engine,
+            sidecar.base_url,
+            sidecar.log_path,
+        )
+        try:
+            sidecar.start()
+            if sidecar.wait_healthy(timeout=args.timeout, stop=stop.is_set):
+                launcher_log.info(
+                    "model sidecar ready: %s (model %s)", sidecar.base_url, sidecar.model_id
+                )
+            while not stop.is_set() and sidecar.running():
+                stop.wait(0.5)
+            if not stop.is_set():
+                launcher_log.error("model sidecar exited; see %s", sidecar.log_path)
+                return 1
+            launcher_log.info("stopped by %s; stopping the model sidecar", stop.name)
+            return 0
+        finally:
+            sidecar.stop()

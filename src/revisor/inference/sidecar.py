@@ -1,35 +1,26 @@
 """The embedded inference sidecar: llama.cpp (llama-cpp-python's server) or `vllm serve`.
 
-Both engines expose the same OpenAI-compatible API, so the rest of Revisor only sees a base URL
-(`http://127.0.0.1:8081/v1`) and an API key. This module
+This module runs a `SidecarPlan` (built by the pure functions in `plans.py`):
 
-- builds the exact command line, environment and private config file for an engine
-  (`llama_cpp_plan`, `vllm_plan`: pure, so tests check them without running anything);
 - checks the model's sha256 against the manifest before starting it;
-- starts the process, polls `/v1/models` until it answers, and stops it.
+- checks its port is free, naming the holder when it is not (`ports.py`);
+- starts the process bound to its launcher's life (`supervise.py`: it dies when the launcher
+  dies, SIGKILL included), polls `/v1/models` until it answers, and stops it.
 
-The API key never appears on a command line (where `ps` shows it to every user): llama.cpp reads
-it from a 0600 JSON config file (`--config_file`), vLLM from the `VLLM_API_KEY` environment
-variable (readable only by the same user and root).
-
-llama-cpp-python's server runs one request at a time and, unless `interrupt_requests` is false,
-a new request *cancels* the running one; both facts decide the client's concurrency for it (1).
+A health wait is bounded, ends at once (with the exit code and the tail of the engine's log)
+when the process exits, and returns early when the launcher is asked to stop.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ipaddress
-import json
-import os
 import secrets
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -37,172 +28,37 @@ from revisor.config import Settings
 from revisor.egress import Egress
 from revisor.errors import ConfigError, ModelUnavailable
 from revisor.inference.manifest import ModelSpec, load_manifest, verify
+from revisor.inference.plans import (
+    LLAMA_CONFIG_FILE,
+    OFFLINE_ENV,
+    SidecarPlan,
+    is_loopback,
+    llama_cpp_config,
+    llama_cpp_plan,
+    sidecar_env,
+    vllm_plan,
+)
+from revisor.inference.ports import ensure_free
+from revisor.inference.supervise import ProcessGroup
 from revisor.secrets import read_secret_file, write_private_file
 
+__all__ = [
+    "API_KEY_FILE",
+    "LLAMA_CONFIG_FILE",
+    "OFFLINE_ENV",
+    "Sidecar",
+    "SidecarExited",
+    "SidecarPlan",
+    "ensure_api_key",
+    "is_loopback",
+    "llama_cpp_config",
+    "llama_cpp_plan",
+    "sidecar_env",
+    "vllm_plan",
+    "wait_healthy",
+]
+
 API_KEY_FILE = "sidecar-api.key"  # in <data dir>/keys/, next to the key-encryption keys
-LLAMA_CONFIG_FILE = "llama-sidecar.json"  # in <data dir>/run/, 0600, removed on stop
-
-# Environment variables that would change what the sidecar does behind our back: llama-cpp-python
-# lets HOST/PORT/CONFIG_FILE override its settings, and a proxy variable would send the health
-# check or Hugging Face lookups elsewhere.
-_SCRUBBED_ENV = (
-    "HOST",
-    "PORT",
-    "CONFIG_FILE",
-    "API_KEY",
-    "MODEL",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-    "VLLM_API_KEY",
-)
-# Air-gap: no usage statistics, no hub downloads, no telemetry.
-OFFLINE_ENV = {
-    "VLLM_NO_USAGE_STATS": "1",
-    "VLLM_DO_NOT_TRACK": "1",
-    "DO_NOT_TRACK": "1",
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "HF_DATASETS_OFFLINE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-}
-
-
-@dataclass(frozen=True)
-class SidecarPlan:
-    """Everything needed to start one sidecar process; built by a pure function, run by Sidecar."""
-
-    engine: str
-    model_id: str
-    argv: tuple[str, ...]
-    env: Mapping[str, str] = field(repr=False)
-    base_url: str  # OpenAI base URL, ending in /v1
-    # Private files (path -> content) written 0600 before start and removed after stop.
-    private_files: Mapping[Path, bytes] = field(default_factory=dict, repr=False)
-    concurrency: int = 1  # requests the engine really serves at once
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
-
-
-def sidecar_env(base: Mapping[str, str], extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in base.items() if k not in _SCRUBBED_ENV}
-    env.update(OFFLINE_ENV)
-    env.update(extra or {})
-    return env
-
-
-def llama_cpp_config(
-    spec: ModelSpec, model_path: Path, *, host: str, port: int, n_ctx: int, api_key: str
-) -> dict[str, object]:
-    """llama-cpp-python's `ConfigFileSettings` (server settings + one model), as JSON data."""
-    model: dict[str, object] = {
-        "model": str(model_path),
-        "model_alias": spec.id,
-        "n_ctx": n_ctx,
-        "verbose": False,
-    }
-    if spec.chat_format:
-        model["chat_format"] = spec.chat_format
-    return {
-        "host": host,
-        "port": port,
-        "api_key": api_key,
-        # A new request must not cancel the one being generated (the default does).
-        "interrupt_requests": False,
-        "models": [model],
-    }
-
-
-def llama_cpp_plan(
-    spec: ModelSpec,
-    model_path: Path,
-    *,
-    host: str,
-    port: int,
-    n_ctx: int,
-    api_key: str,
-    run_dir: Path,
-    python: str = sys.executable,
-    base_env: Mapping[str, str] | None = None,
-) -> SidecarPlan:
-    if not is_loopback(host):
-        raise ConfigError(
-            f"the llama.cpp sidecar listens on loopback only (got host {host!r}); "
-            "serve other hosts with vLLM or a reverse proxy with TLS"
-        )
-    if n_ctx > spec.context:
-        raise ConfigError(
-            f"context {n_ctx} is larger than model {spec.id!r} supports ({spec.context})"
-        )
-    config_path = run_dir / LLAMA_CONFIG_FILE
-    config = llama_cpp_config(spec, model_path, host=host, port=port, n_ctx=n_ctx, api_key=api_key)
-    return SidecarPlan(
-        engine="llama.cpp",
-        model_id=spec.id,
-        argv=(python, "-m", "llama_cpp.server", "--config_file", str(config_path)),
-        env=sidecar_env(os.environ if base_env is None else base_env),
-        base_url=f"http://{_url_host(host)}:{port}/v1",
-        private_files={config_path: json.dumps(config, indent=2).encode()},
-        concurrency=1,
-    )
-
-
-def vllm_plan(
-    spec: ModelSpec,
-    model_path: Path,
-    *,
-    host: str,
-    port: int,
-    max_model_len: int,
-    api_key: str,
-    max_num_seqs: int = 16,
-    vllm: str = "vllm",
-    base_env: Mapping[str, str] | None = None,
-) -> SidecarPlan:
-    """`vllm serve` for a local model directory. vLLM batches, so its concurrency is real."""
-    if max_model_len > spec.context:
-        raise ConfigError(
-            f"context {max_model_len} is larger than model {spec.id!r} supports ({spec.context})"
-        )
-    argv = [
-        vllm,
-        "serve",
-        str(model_path),
-        "--served-model-name",
-        spec.id,
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--max-model-len",
-        str(max_model_len),
-        "--max-num-seqs",
-        str(max_num_seqs),
-    ]
-    if spec.chat_format.endswith(".jinja"):
-        argv += ["--chat-template", spec.chat_format]
-    return SidecarPlan(
-        engine="vllm",
-        model_id=spec.id,
-        argv=tuple(argv),
-        env=sidecar_env(os.environ if base_env is None else base_env, {"VLLM_API_KEY": api_key}),
-        base_url=f"http://{_url_host(host)}:{port}/v1",
-        concurrency=max_num_seqs,
-    )
 
 
 def ensure_api_key(path: Path) -> str:
@@ -221,11 +77,13 @@ def wait_healthy(
     egress: Egress | None = None,
     interval: float = 0.25,
     alive: Callable[[], bool] | None = None,
-) -> None:
+    stop: Callable[[], bool] | None = None,
+) -> bool:
     """Poll `GET {base_url}/models` until it answers 200; raise ModelUnavailable at `timeout`.
 
     `alive`, if given, is a callable returning False once the process has exited, so a sidecar
-    that crashed on start is reported at once instead of after the whole timeout.
+    that crashed on start is reported at once instead of after the whole timeout. `stop`, if
+    given, returns True once the caller was asked to stop: the wait then returns False.
     """
     egress = egress or Egress.from_urls([base_url])
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
@@ -235,12 +93,14 @@ def wait_healthy(
         base_url, purpose="model health", timeout=min(5.0, timeout), headers=headers
     ) as client:
         while True:
+            if stop is not None and stop():
+                return False
             if alive is not None and not alive():
                 raise ModelUnavailable(f"model sidecar at {base_url} exited while starting")
             try:
                 response = client.get(base_url.rstrip("/") + "/models")
                 if response.status_code == 200:
-                    return
+                    return True
                 last = f"HTTP {response.status_code}"
             except httpx.HTTPError as exc:
                 last = type(exc).__name__
@@ -249,6 +109,14 @@ def wait_healthy(
                     f"model sidecar at {base_url} not healthy after {timeout:.0f}s ({last})"
                 )
             time.sleep(interval)
+
+
+class SidecarExited(ModelUnavailable):
+    """The sidecar process ended while Revisor waited for it to answer."""
+
+    def __init__(self, message: str, returncode: int | None) -> None:
+        super().__init__(message)
+        self.returncode = returncode
 
 
 class Sidecar:
@@ -261,6 +129,8 @@ class Sidecar:
         self.log_path = log_path
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._group: ProcessGroup | None = None
+        self._own_group = False
 
     @classmethod
     def from_settings(
@@ -331,39 +201,72 @@ class Sidecar:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def start(self) -> None:
-        """Verify the model's digest, write the private config, start the process."""
+    def check_port(self) -> None:
+        """Raise PortBusy, naming the holder, if the engine could not listen on its port."""
+        url = urlsplit(self.base_url)
+        ensure_free(
+            url.hostname or "127.0.0.1",
+            url.port or 80,
+            what=f"the model sidecar ({self.plan.engine})",
+            setting="model.sidecar_port, REVISOR_MODEL__SIDECAR_PORT",
+        )
+
+    def start(self, group: ProcessGroup | None = None) -> None:
+        """Verify the model's digest and the port, write the private config, start the process.
+
+        The process joins `group` (the launcher's children); without one it gets its own. Either
+        way it is killed by the kernel if the launcher dies (supervise.py).
+        """
         if self.running():
             return
         verify(self.spec)
+        self.check_port()
         for path, data in self.plan.private_files.items():
             path.unlink(missing_ok=True)
             write_private_file(path, data)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
+        self._own_group = group is None
+        self._group = ProcessGroup() if group is None else group
         try:
-            self._proc = subprocess.Popen(
+            self._proc = self._group.spawn(
                 self.plan.argv,
-                env=dict(self.plan.env),
-                stdin=subprocess.DEVNULL,
+                env=self.plan.env,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop it
+                death_signal=self.plan.death_signal,
             )
-        except OSError as exc:
+        except BaseException:
             self._cleanup()
-            raise ConfigError(f"cannot start {self.plan.argv[0]}: {exc.strerror}") from None
+            raise
 
-    def wait_healthy(self, timeout: float = 120.0) -> None:
+    def wait_healthy(
+        self, timeout: float = 120.0, *, stop: Callable[[], bool] | None = None
+    ) -> bool:
+        """Wait until the engine answers (True), or `stop()` turns true (False).
+
+        Raises SidecarExited at once if the process ends, ModelUnavailable after `timeout`; both
+        messages end with the last lines of the engine's log.
+        """
         try:
-            wait_healthy(self.base_url, timeout, api_key=self._api_key, alive=self.running)
+            healthy = wait_healthy(
+                self.base_url, timeout, api_key=self._api_key, alive=self.running, stop=stop
+            )
         except ModelUnavailable as exc:
-            raise ModelUnavailable(
-                f"{exc}; last lines of {self.log_path}:\n{self.log_tail()}"
-            ) from None
-        # The server has read its config (and the API key in it): no need to keep it on disk.
-        for path in self.plan.private_files:
-            path.unlink(missing_ok=True)
+            code = self._proc.returncode if self._proc is not None else None
+            tail = f"; last lines of {self.log_path}:\n{self.log_tail()}"
+            if code is not None:
+                raise SidecarExited(
+                    f"model sidecar ({self.plan.engine}) exited with code {code} while "
+                    f"starting{tail}",
+                    code,
+                ) from None
+            raise ModelUnavailable(f"{exc}{tail}") from None
+        if healthy:
+            # The server has read its config (and the API key in it): no need to keep it on disk.
+            for path in self.plan.private_files:
+                path.unlink(missing_ok=True)
+        return healthy
 
     def log_tail(self, lines: int = 15) -> str:
         try:
@@ -382,14 +285,12 @@ class Sidecar:
             return None
 
     def stop(self, timeout: float = 10.0) -> None:
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout)
+        """SIGTERM, then SIGKILL after `timeout`; with its own group, what is left of it too."""
+        if self._group is not None:
+            if self._proc is not None:
+                self._group.terminate([self._proc], timeout)
+            if self._own_group:
+                self._group.close(timeout)
         self._cleanup()
 
     def _cleanup(self) -> None:

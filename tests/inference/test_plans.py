@@ -1,0 +1,100 @@
+"""The engine plans: command line, environment, private config, death signal (all pure)."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pytest
+
+from revisor.errors import ConfigError
+from revisor.inference.manifest import ModelSpec
+from revisor.inference.plans import OFFLINE_ENV, llama_cpp_plan, vllm_plan
+
+KEY = "sk-sidecar-0123456789"
+HOSTILE_ENV = {"PATH": "/usr/bin", "HOST": "0.0.0.0", "PORT": "80", "HTTPS_PROXY": "http://p:3128",
+               "CONFIG_FILE": "/tmp/evil.json", "VLLM_API_KEY": "stale"}  # fmt: skip
+
+
+def spec(engine: str = "llama.cpp", context: int = 8192, chat_format: str = "chatml") -> ModelSpec:
+    return ModelSpec("m1", "/models/m.gguf", "0" * 64, 1, engine, context, chat_format)
+
+
+def test_llama_cpp_plan_keeps_the_key_off_the_command_line(tmp_path: Path) -> None:
+    plan = llama_cpp_plan(
+        spec(), Path("/models/m.gguf"), host="127.0.0.1", port=8081, n_ctx=4096, api_key=KEY,
+        run_dir=tmp_path, python="/venv/bin/python", base_env=HOSTILE_ENV,
+    )  # fmt: skip
+    config_path = tmp_path / "llama-sidecar.json"
+    assert plan.argv == (
+        "/venv/bin/python",
+        "-m",
+        "llama_cpp.server",
+        "--config_file",
+        str(config_path),
+    )
+    assert KEY not in " ".join(plan.argv)
+    assert plan.base_url == "http://127.0.0.1:8081/v1"
+    assert plan.concurrency == 1
+    assert plan.death_signal == signal.SIGKILL  # nothing to save: killed with its launcher
+    cfg = json.loads(plan.private_files[config_path])
+    assert cfg["api_key"] == KEY
+    assert cfg["interrupt_requests"] is False
+    assert (cfg["host"], cfg["port"]) == ("127.0.0.1", 8081)
+    assert cfg["models"] == [
+        {"model": "/models/m.gguf", "model_alias": "m1", "n_ctx": 4096, "verbose": False,
+         "chat_format": "chatml"}
+    ]  # fmt: skip
+    # llama-cpp-python lets HOST/PORT/CONFIG_FILE override its config: they must not leak in.
+    for name in ("HOST", "PORT", "CONFIG_FILE", "HTTPS_PROXY", "VLLM_API_KEY"):
+        assert name not in plan.env
+    assert plan.env["PATH"] == "/usr/bin"
+    assert KEY not in plan.env.values()
+
+
+def test_llama_cpp_config_is_accepted_by_llama_cpp_python(tmp_path: Path) -> None:
+    settings_mod = pytest.importorskip("llama_cpp.server.settings")
+    plan = llama_cpp_plan(spec(), Path("/m.gguf"), host="127.0.0.1", port=1, n_ctx=512,
+                          api_key=KEY, run_dir=tmp_path)  # fmt: skip
+    parsed = settings_mod.ConfigFileSettings.model_validate_json(
+        next(iter(plan.private_files.values()))
+    )
+    assert parsed.interrupt_requests is False
+    assert parsed.api_key == KEY
+    assert parsed.models[0].model_alias == "m1"
+
+
+def test_llama_cpp_refuses_non_loopback_and_oversized_context(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="loopback"):
+        llama_cpp_plan(
+            spec(), Path("/m"), host="0.0.0.0", port=1, n_ctx=512, api_key=KEY, run_dir=tmp_path
+        )
+    with pytest.raises(ConfigError, match="larger than"):
+        llama_cpp_plan(spec(context=2048), Path("/m"), host="::1", port=1, n_ctx=4096, api_key=KEY,
+                       run_dir=tmp_path)  # fmt: skip
+    plan = llama_cpp_plan(
+        spec(), Path("/m"), host="::1", port=9, n_ctx=512, api_key=KEY, run_dir=tmp_path
+    )
+    assert plan.base_url == "http://[::1]:9/v1"
+
+
+def test_vllm_plan_command_and_offline_env() -> None:
+    plan = vllm_plan(
+        spec("vllm", 32768, chat_format=""), Path("/models/qwen"), host="0.0.0.0", port=8000,
+        max_model_len=16384, api_key=KEY, max_num_seqs=32, base_env=HOSTILE_ENV,
+    )  # fmt: skip
+    assert plan.argv == (
+        "vllm", "serve", "/models/qwen", "--served-model-name", "m1", "--host", "0.0.0.0",
+        "--port", "8000", "--max-model-len", "16384", "--max-num-seqs", "32",
+    )  # fmt: skip
+    assert KEY not in " ".join(plan.argv)
+    assert plan.env["VLLM_API_KEY"] == KEY
+    for name, value in OFFLINE_ENV.items():
+        assert plan.env[name] == value
+    assert plan.env["VLLM_NO_USAGE_STATS"] == "1"
+    assert plan.env["HF_HUB_OFFLINE"] == "1"
+    assert "HTTPS_PROXY" not in plan.env
+    assert plan.concurrency == 32
+    assert plan.death_signal == signal.SIGTERM  # vLLM must stop its own engine processes
+    assert plan.private_files == {}
