@@ -7,6 +7,7 @@ loopback, reached with httpx trusting only that certificate.
 from __future__ import annotations
 
 import json
+import re
 import stat
 import subprocess
 from collections.abc import Iterator
@@ -19,7 +20,10 @@ import pytest
 from revisor import config
 from revisor.audit import AuditLog
 from revisor.cli import main
+from revisor.cli.observe import probe_web
 from revisor.errors import ConfigError
+from revisor.runtime import Runtime
+from revisor.web import tls
 from tests.reliability.harness import Server
 
 HOST = "revisor.test.internal"
@@ -165,3 +169,41 @@ def test_forwarded_for_from_a_trusted_proxy_reaches_the_audit_log(https_server: 
         log.close()
     assert [r["source"] for r in failed] == ["192.0.2.44"]
     assert failed[0]["actor"] == "user:admin"
+
+
+@pytest.mark.slow
+def test_status_probes_the_https_server(https_server: Server) -> None:
+    env = {"REVISOR_SERVER__PORT": str(https_server.port)}
+    rt = Runtime(config.load(https_server.data_dir, environ=env))
+    try:
+        service = probe_web(rt)
+    finally:
+        rt.close()
+    assert service.up, service.detail
+    assert service.detail.startswith(f"https://127.0.0.1:{https_server.port}: ")
+
+
+def test_default_hostnames_skip_loopback_and_unusable_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tls.socket, "getfqdn", lambda: "box_7.internal")  # "_": not a DNS name
+    assert tls.default_hostnames("https://revisor.corp:8080") == ("revisor.corp",)
+    assert tls.default_hostnames("http://127.0.0.1:8080") == ("localhost",)
+    monkeypatch.setattr(tls.socket, "getfqdn", lambda: "box7.internal")
+    assert tls.default_hostnames("https://10.0.0.9:8080") == ("box7.internal", "10.0.0.9")
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_appliance_serves_https_by_default(tmp_path: Path) -> None:
+    (tmp_path / config.CONFIG_NAME).write_text((REPO / "appliance" / "revisor.toml").read_text())
+    settings = config.load(tmp_path, environ={})
+    assert settings.web.tls
+    assert settings.server.public_url.startswith("https://")
+    assert settings.cookies_secure
+    # both ways an appliance gets its data dir make the certificate the config names
+    install = (REPO / "packaging" / "install.sh").read_text()
+    firstboot = (REPO / "packaging" / "image" / "revisor-firstboot.service").read_text()
+    assert re.search(r"revisor\" init --data-dir \"\$DATA_DIR\" --self-signed-tls", install)
+    assert re.search(r"revisor init --data-dir /var/lib/revisor --self-signed-tls", firstboot)

@@ -119,3 +119,26 @@ def test_audit_source_through_a_trusted_proxy_is_the_forwarded_client(tmp_path: 
 
 def test_audit_source_from_an_untrusted_peer_ignores_the_header(tmp_path: Path) -> None:
     assert _failed_sign_in_source(tmp_path, ("10.0.0.5",), "10.9.9.9") == "10.9.9.9"
+
+
+def _metrics_status(tmp_path: Path, xff: str | None) -> int:
+    """GET /metrics without a session, from a proxy on loopback that is trusted."""
+    settings = settings_for(tmp_path)
+    web = dataclasses.replace(settings.web, trusted_proxies=("127.0.0.1",))
+    app = make_app(dataclasses.replace(settings, web=web))
+    status = 0
+
+    async def go() -> None:
+        nonlocal status
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://revisor") as client:
+            headers = {"x-forwarded-for": xff} if xff else {}
+            status = (await client.get("/metrics", headers=headers)).status_code
+
+    anyio.run(go)
+    return status
+
+
+def test_a_local_proxy_does_not_make_every_client_loopback_for_metrics(tmp_path: Path) -> None:
+    assert _metrics_status(tmp_path / "a", None) == 200  # a scraper on the box itself
+    assert _metrics_status(tmp_path / "b", "198.51.100.1") == 401  # a client via the proxy

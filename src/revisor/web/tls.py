@@ -42,12 +42,21 @@ class CertFiles:
 
 
 def default_hostnames(public_url: str) -> tuple[str, ...]:
-    """This machine's name, and the host of `public_url` unless that is a loopback one."""
-    names = [socket.getfqdn()]
-    host = urlsplit(public_url).hostname or ""
-    if host not in LOCAL_NAMES and host not in names:
-        names.append(host)
-    return tuple(names)
+    """This machine's name, and the host of `public_url` unless that is a loopback one; names
+    a certificate cannot hold are left out (an installer must not fail on a odd host name)."""
+    names: list[str] = []
+    for host in (socket.getfqdn(), urlsplit(public_url).hostname or ""):
+        if host not in LOCAL_NAMES and host not in names and _usable(host):
+            names.append(host)
+    return tuple(names) or ("localhost",)
+
+
+def _usable(hostname: str) -> bool:
+    try:
+        _general_name(hostname)
+    except ConfigError:
+        return False
+    return True
 
 
 def _general_name(hostname: str) -> x509.GeneralName:
