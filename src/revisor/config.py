@@ -12,6 +12,7 @@ import dataclasses
 import ipaddress
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -181,6 +182,10 @@ class Settings:
     log: LogSettings = field(default_factory=LogSettings)
     egress: EgressSettings = field(default_factory=EgressSettings)
 
+    def data_path(self, value: str) -> Path:
+        """A path named in the configuration; a relative one is relative to the data dir."""
+        return self.data_dir / Path(value).expanduser()
+
     @property
     def cookies_secure(self) -> bool:
         """Browsers reach us over HTTPS: our own TLS, or a TLS proxy (`cookie_secure`)."""
@@ -309,13 +314,18 @@ def set_missing(text: str, section: str, values: Mapping[str, str]) -> str:
     if not lines:
         return text
     out = text.splitlines()
-    header = next((i for i, line in enumerate(out) if line.strip() == f"[{section}]"), None)
+    pattern = re.compile(rf"\s*\[\s*{re.escape(section)}\s*\]\s*(#.*)?")
+    header = next((i for i, line in enumerate(out) if pattern.fullmatch(line)), None)
     if header is None:
         out += ["", f"[{section}]", *lines]
     else:
         out[header + 1 : header + 1] = lines
     result = "\n".join(out) + "\n"
-    tomllib.loads(result)
+    try:
+        tomllib.loads(result)
+    except tomllib.TOMLDecodeError as exc:  # e.g. [section] written as an inline table
+        keys = ", ".join(values)
+        raise ConfigError(f"{CONFIG_NAME}: cannot add {keys} to [{section}]: {exc}") from None
     return result
 
 

@@ -207,3 +207,17 @@ def test_the_appliance_serves_https_by_default(tmp_path: Path) -> None:
     firstboot = (REPO / "packaging" / "image" / "revisor-firstboot.service").read_text()
     assert re.search(r"revisor\" init --data-dir \"\$DATA_DIR\" --self-signed-tls", install)
     assert re.search(r"revisor init --data-dir /var/lib/revisor --self-signed-tls", firstboot)
+
+
+def test_set_missing_finds_a_commented_header_and_refuses_an_inline_table() -> None:
+    out = config.set_missing("[web]   # TLS\n", "web", {"tls_key": "/k.pem"})
+    assert out == '[web]   # TLS\ntls_key = "/k.pem"\n'
+    with pytest.raises(ConfigError, match="cannot add"):
+        config.set_missing('web = {trusted_proxies = ["10.0.0.5"]}\n', "web", {"tls_key": "x"})
+
+
+def test_relative_tls_paths_are_in_the_data_dir(tmp_path: Path) -> None:
+    (tmp_path / config.CONFIG_NAME).write_text('[web]\ntls_cert = "c.pem"\ntls_key = "k.pem"\n')
+    settings = config.load(tmp_path, environ={})
+    assert settings.data_path(settings.web.tls_cert) == tmp_path.resolve() / "c.pem"
+    assert settings.data_path("/etc/revisor/c.pem") == Path("/etc/revisor/c.pem")

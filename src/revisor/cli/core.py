@@ -159,8 +159,8 @@ def setup_self_signed_tls(settings: config.Settings, hostname: str | None) -> di
 
     web = settings.web
     tls_dir = settings.data_dir / "tls"
-    cert = Path(web.tls_cert) if web.tls else tls_dir / "cert.pem"
-    key = Path(web.tls_key) if web.tls else tls_dir / "key.pem"
+    cert = settings.data_path(web.tls_cert) if web.tls else tls_dir / "cert.pem"
+    key = settings.data_path(web.tls_key) if web.tls else tls_dir / "key.pem"
     names = (hostname,) if hostname else tls.default_hostnames(settings.server.public_url)
     files = tls.ensure_self_signed(cert, key, names)
     result: dict[str, Any] = {
@@ -243,7 +243,9 @@ def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
     if web.tls:
         from revisor.web.tls import check_readable
 
-        cert, key = check_readable(web.tls_cert, web.tls_key)
+        cert, key = check_readable(
+            rt.settings.data_path(web.tls_cert), rt.settings.data_path(web.tls_key)
+        )
         tls_files = {"ssl_cert": cert, "ssl_key": key}
     elif not rt.settings.auth.cookie_secure:
         print(

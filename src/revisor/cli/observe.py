@@ -131,7 +131,7 @@ def probe_web(rt: Runtime) -> Service:
     # Over TLS the server's own certificate is the trust anchor (a self-signed one names
     # 127.0.0.1; one from the site's CA verifies through the chain in the same file).
     base = f"{'https' if web.tls else 'http'}://{_probe_host(s.host)}:{s.port}"
-    ca = web.tls_cert or None
+    ca = str(rt.settings.data_path(web.tls_cert)) if web.tls else None
     status, detail = _http_get(rt, f"{base}/healthz", "status probe", ca)
     if status != 200:
         return Service("web", False, f"{base}/healthz: {detail}")

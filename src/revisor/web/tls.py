@@ -142,9 +142,9 @@ def ensure_self_signed(cert: Path, key: Path, hostnames: Sequence[str]) -> CertF
     return CertFiles(cert, key, tuple(hostnames), created=True)
 
 
-def check_readable(cert: str, key: str) -> tuple[Path, Path]:
+def check_readable(cert: Path, key: Path) -> tuple[Path, Path]:
     """The files `revisor serve` needs, or a clear error before Granian starts."""
-    paths = (Path(cert), Path(key))
+    paths = (cert, key)
     for label, path in zip(("tls_cert", "tls_key"), paths, strict=True):
         try:
             with path.open("rb") as f:
