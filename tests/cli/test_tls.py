@@ -20,6 +20,7 @@ import pytest
 from revisor import config
 from revisor.audit import AuditLog
 from revisor.cli import main
+from revisor.cli.core import granian_tls
 from revisor.cli.observe import probe_web
 from revisor.errors import ConfigError
 from revisor.runtime import Runtime
@@ -221,3 +222,22 @@ def test_relative_tls_paths_are_in_the_data_dir(tmp_path: Path) -> None:
     settings = config.load(tmp_path, environ={})
     assert settings.data_path(settings.web.tls_cert) == tmp_path.resolve() / "c.pem"
     assert settings.data_path("/etc/revisor/c.pem") == Path("/etc/revisor/c.pem")
+
+
+def test_serve_says_when_it_speaks_plain_http_or_the_public_url_does_not_match(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = tmp_path / "data"
+    assert init(capsys, d)[0] == 0
+    assert granian_tls(config.load(d, environ={})) == {}
+    assert "plain HTTP" in capsys.readouterr().err
+    assert init(capsys, d, "--self-signed-tls", "--tls-hostname", HOST)[0] == 0
+    settings = config.load(d, environ={})
+    assert granian_tls(settings) == {
+        "ssl_cert": d.resolve() / "tls" / "cert.pem",
+        "ssl_key": d.resolve() / "tls" / "key.pem",
+    }
+    assert capsys.readouterr().err == ""
+    http = config.load(d, environ={"REVISOR_SERVER__PUBLIC_URL": "http://revisor:8080"})
+    granian_tls(http)
+    assert "make it https://" in capsys.readouterr().err

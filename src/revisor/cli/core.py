@@ -233,26 +233,36 @@ def cmd_init(args: argparse.Namespace, rt: Runtime) -> int:
 # --- serve / worker / up ----------------------------------------------------------------------
 
 
+def granian_tls(settings: config.Settings) -> dict[str, Any]:
+    """Granian's TLS arguments ({} for plain HTTP), after checking the files; says on stderr
+    when the server will speak plain HTTP, or when public_url does not match."""
+    web, public_url = settings.web, settings.server.public_url
+    if not web.tls:
+        if not settings.auth.cookie_secure:
+            print(
+                "revisor serve: plain HTTP (no [web] tls_cert): fine for local development; an"
+                " appliance serves HTTPS (`revisor init --self-signed-tls`, docs/operations.md)",
+                file=sys.stderr,
+            )
+        return {}
+    from revisor.web.tls import check_readable
+
+    cert, key = check_readable(settings.data_path(web.tls_cert), settings.data_path(web.tls_key))
+    if not public_url.startswith("https://"):
+        print(
+            f"revisor serve: [server] public_url is {public_url} but this server speaks HTTPS;"
+            " Git servers are given that URL for their webhooks: make it https://",
+            file=sys.stderr,
+        )
+    return {"ssl_cert": cert, "ssl_key": key}
+
+
 def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
     from granian import Granian
     from granian.constants import Interfaces, Loops
 
     s = rt.settings.server
-    web = rt.settings.web
-    tls_files: dict[str, Any] = {}
-    if web.tls:
-        from revisor.web.tls import check_readable
-
-        cert, key = check_readable(
-            rt.settings.data_path(web.tls_cert), rt.settings.data_path(web.tls_key)
-        )
-        tls_files = {"ssl_cert": cert, "ssl_key": key}
-    elif not rt.settings.auth.cookie_secure:
-        print(
-            "revisor serve: plain HTTP (no [web] tls_cert): fine for local development; an"
-            " appliance serves HTTPS (`revisor init --self-signed-tls`, docs/install.md)",
-            file=sys.stderr,
-        )
+    tls_files = granian_tls(rt.settings)
     os.environ["REVISOR_DATA_DIR"] = str(rt.settings.data_dir)
     metrics.clean(metrics.metrics_dir(rt.settings.data_dir), keep_live=True)
     Granian(
