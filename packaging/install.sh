@@ -215,7 +215,7 @@ fi
 ln -sfn "$RELEASE" "$PREFIX/current.new"
 mv -Tf "$PREFIX/current.new" "$PREFIX/current"
 say "revisor init (creates what is missing, applies migrations)"
-as_revisor "$PREFIX/current/venv/bin/revisor" init --data-dir "$DATA_DIR" >/dev/null
+as_revisor "$PREFIX/current/venv/bin/revisor" init --data-dir "$DATA_DIR" --self-signed-tls >/dev/null
 
 if [ "$SYSTEMD" = yes ]; then
     if [ "$RUNNING_SYSTEMD" = 1 ]; then systemctl daemon-reload; fi

@@ -9,7 +9,10 @@ a file (`*_file`) or live encrypted in the database.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +35,32 @@ class ServerSettings:
     # GitLab signed webhooks: accepted clock skew for `webhook-timestamp`.
     signature_tolerance_seconds: int = 300
     metrics_public: bool = False  # False: /metrics needs loopback or the admin role
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """TLS and reverse proxies. With `tls_cert` and `tls_key` set, `revisor serve` speaks HTTPS
+    itself (Granian), cookies are `Secure` and responses carry HSTS. `trusted_proxies` lists the
+    addresses or networks whose `X-Forwarded-For` is believed; nobody else's is."""
+
+    tls_cert: str = ""  # PEM certificate chain (leaf first)
+    tls_key: str = ""  # PEM private key, readable by revisor alone
+    trusted_proxies: tuple[str, ...] = ()  # "10.0.0.5", "10.1.0.0/24", "::1"
+
+    def __post_init__(self) -> None:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("[web] tls_cert and tls_key must be set together")
+        for entry in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ConfigError(
+                    f"[web] trusted_proxies: {entry!r} is not an IP address or network"
+                ) from None
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert)
 
 
 @dataclass(frozen=True)
@@ -110,10 +139,15 @@ class LdapSettings:
 class AuthSettings:
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
+    # Failed sign-ins allowed before backoff: per username from one address, and per address.
     login_attempts_per_user: int = 5
     login_attempts_per_address: int = 20
     login_window_minutes: int = 15
-    cookie_secure: bool = False  # set True when served over TLS
+    # Past those, each further attempt waits base, 2*base, 4*base ... (at most max) after the
+    # previous failure. Per address, never per account alone: nobody can lock an account out.
+    login_backoff_base_seconds: float = 15.0
+    login_backoff_max_seconds: float = 900.0
+    cookie_secure: bool = False  # True behind a TLS proxy; implied by [web] tls_cert
 
 
 @dataclass(frozen=True)
@@ -138,6 +172,7 @@ class EgressSettings:
 class Settings:
     data_dir: Path
     server: ServerSettings = field(default_factory=ServerSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     review: ReviewSettings = field(default_factory=ReviewSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
@@ -146,6 +181,15 @@ class Settings:
     audit: AuditSettings = field(default_factory=AuditSettings)
     log: LogSettings = field(default_factory=LogSettings)
     egress: EgressSettings = field(default_factory=EgressSettings)
+
+    def data_path(self, value: str) -> Path:
+        """A path named in the configuration; a relative one is relative to the data dir."""
+        return self.data_dir / Path(value).expanduser()
+
+    @property
+    def cookies_secure(self) -> bool:
+        """Browsers reach us over HTTPS: our own TLS, or a TLS proxy (`cookie_secure`)."""
+        return self.web.tls or self.auth.cookie_secure
 
     @property
     def db_path(self) -> Path:
@@ -170,6 +214,7 @@ class Settings:
 
 _SECTIONS: dict[str, type[Any]] = {
     "server": ServerSettings,
+    "web": WebSettings,
     "worker": WorkerSettings,
     "review": ReviewSettings,
     "model": ModelSettings,
@@ -255,6 +300,35 @@ def _check_type(section: str, name: str, default: Any, value: Any) -> None:
         raise ConfigError(f"[{section}] {name} must be {expected}, got {value!r}")
 
 
+def set_missing(text: str, section: str, values: Mapping[str, str]) -> str:
+    """`text` (a revisor.toml) with each of `values` set in `[section]` unless already set there.
+
+    Lines are inserted right below the section's header (a section is appended if absent);
+    comments and everything else stay as they are. The result is parsed to prove it is valid.
+    """
+    try:
+        present = tomllib.loads(text).get(section, {})
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{CONFIG_NAME}: not valid TOML: {exc}") from None
+    lines = [f"{k} = {json.dumps(v)}" for k, v in values.items() if k not in present]
+    if not lines:
+        return text
+    out = text.splitlines()
+    pattern = re.compile(rf"\s*\[\s*{re.escape(section)}\s*\]\s*(#.*)?")
+    header = next((i for i, line in enumerate(out) if pattern.fullmatch(line)), None)
+    if header is None:
+        out += ["", f"[{section}]", *lines]
+    else:
+        out[header + 1 : header + 1] = lines
+    result = "\n".join(out) + "\n"
+    try:
+        tomllib.loads(result)
+    except tomllib.TOMLDecodeError as exc:  # e.g. [section] written as an inline table
+        keys = ", ".join(values)
+        raise ConfigError(f"{CONFIG_NAME}: cannot add {keys} to [{section}]: {exc}") from None
+    return result
+
+
 DEFAULT_TOML = """\
 # Revisor configuration. Every key is optional; the values shown are the defaults.
 # Environment variables override keys: REVISOR_<SECTION>__<KEY>, e.g. REVISOR_SERVER__PORT=9000.
@@ -264,9 +338,17 @@ DEFAULT_TOML = """\
 # host = "127.0.0.1"
 # port = 8080
 # workers = 1
-# public_url = "http://127.0.0.1:8080"   # what Git servers use to reach the webhooks
+# public_url = "http://127.0.0.1:8080"   # what Git servers use to reach the webhooks (https://
+#                                        # once [web] tls_cert is set)
 # max_body_bytes = 26214400                # webhook body cap (413 above it)
 # signature_tolerance_seconds = 300        # GitLab signed webhooks: allowed clock skew
+
+[web]
+# HTTPS without a proxy: `revisor init --self-signed-tls` makes a certificate and sets these two
+# (then cookies are Secure and answers carry HSTS). Or name the site CA's certificate and key.
+# tls_cert = "/var/lib/revisor/tls/cert.pem"
+# tls_key = "/var/lib/revisor/tls/key.pem"       # mode 0600, readable by revisor alone
+# trusted_proxies = []     # reverse proxies whose X-Forwarded-For is believed, e.g. ["10.0.0.5"]
 
 [worker]
 # concurrency = 2
@@ -309,7 +391,11 @@ DEFAULT_TOML = """\
 [auth]
 # session_idle_minutes = 30
 # session_absolute_hours = 12
-# cookie_secure = false      # set true when served over TLS
+# cookie_secure = false      # true behind a TLS proxy; implied by [web] tls_cert
+# login_attempts_per_user = 5      # per username and address, then exponential backoff
+# login_attempts_per_address = 20
+# login_backoff_base_seconds = 15
+# login_backoff_max_seconds = 900
 
 [log]
 # level = "info"

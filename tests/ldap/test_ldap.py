@@ -117,6 +117,9 @@ def test_unknown_user_is_refused_with_the_same_message(slapd: Slapd) -> None:
     with pytest.raises(InvalidCredentials) as wrong:
         auth(settings_for(slapd)).authenticate("bob", "whatever")
     assert str(unknown.value) == str(wrong.value)
+    # only a name the directory has may be named in the audit log (web/auth/usernames.py)
+    assert not unknown.value.user_found
+    assert wrong.value.user_found
 
 
 def test_certificate_from_another_ca_is_refused(slapd: Slapd, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -69,12 +70,22 @@ def cli_json(data_dir: Path, *args: str, env: Mapping[str, str] | None = None) -
 class Server:
     """`revisor serve` in its own process group, so a crash can take Granian's workers too."""
 
-    def __init__(self, data_dir: Path, log_dir: Path, env: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        log_dir: Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        ca: Path | None = None,  # the server's certificate when it serves HTTPS ([web] tls_cert)
+    ):
         self.data_dir = data_dir
         self.log_dir = log_dir
         self.env = dict(env or {})
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.verify: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=str(ca)) if ca else True
+        )
+        self.url = f"{'https' if ca else 'http'}://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -99,7 +110,8 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"revisor serve exited with {self.proc.returncode}")
             with suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                healthz = httpx.get(self.url + "/healthz", timeout=1, verify=self.verify)
+                if healthz.status_code == 200:
                     return
             time.sleep(0.05)
         raise AssertionError(f"revisor serve did not answer /healthz within {timeout}s")

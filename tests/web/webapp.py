@@ -40,7 +40,7 @@ class FakeDirectory:
         if username not in roles:
             raise InvalidCredentials("unknown user")
         if password != PASSWORD:
-            raise InvalidCredentials("bind refused: invalidCredentials")
+            raise InvalidCredentials("bind refused: invalidCredentials", user_found=True)
         return LdapUser(
             dn=f"uid={username},ou=people,dc=example,dc=org",
             username=username,

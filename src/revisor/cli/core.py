@@ -33,6 +33,17 @@ launcher_log = logging.getLogger("revisor.inference.launcher")
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("init", help="create the data dir, config, databases and keys (idempotent)")
     add_common(p, json_flag=True)
+    p.add_argument(
+        "--self-signed-tls",
+        action="store_true",
+        help="also make a self-signed certificate and serve HTTPS with it ([web] tls_cert)",
+    )
+    p.add_argument(
+        "--tls-hostname",
+        default=None,
+        help="the certificate's host name (default: the host of [server] public_url, else"
+        " this machine's name); 127.0.0.1 is always included",
+    )
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("serve", help="run the web server (Litestar under Granian)")
@@ -142,13 +153,74 @@ def init_data_dir(settings: config.Settings) -> dict[str, Any]:
     return result
 
 
+def setup_self_signed_tls(settings: config.Settings, hostname: str | None) -> dict[str, Any]:
+    """Make the certificate (kept if it exists) and point the configuration at it."""
+    from revisor.web import tls
+
+    web = settings.web
+    tls_dir = settings.data_dir / "tls"
+    cert = settings.data_path(web.tls_cert) if web.tls else tls_dir / "cert.pem"
+    key = settings.data_path(web.tls_key) if web.tls else tls_dir / "key.pem"
+    names = (hostname,) if hostname else tls.default_hostnames(settings.server.public_url)
+    files = tls.ensure_self_signed(cert, key, names)
+    result: dict[str, Any] = {
+        "tls_cert": str(cert),
+        "tls_key": str(key),
+        "tls_hostnames": list(names),
+        "tls_created": files.created,
+        "config_updated": False,
+    }
+    if web.tls:
+        return result
+    cfg = (settings.data_dir / config.CONFIG_NAME).resolve()
+    text = config.set_missing(
+        cfg.read_text(encoding="utf-8"), "web", {"tls_cert": str(cert), "tls_key": str(key)}
+    )
+    text = config.set_missing(
+        text, "server", {"public_url": f"https://{names[0]}:{settings.server.port}"}
+    )
+    try:
+        _replace_file(cfg, text)
+        result["config_updated"] = True
+    except OSError as exc:  # /etc/revisor is root's: say what to add rather than fail
+        result["config_note"] = (
+            f"could not update {cfg} ({exc.strerror}); add under [web]:"
+            f" tls_cert = {json.dumps(str(cert))} and tls_key = {json.dumps(str(key))}"
+        )
+    return result
+
+
+def _replace_file(path: Path, text: str) -> None:
+    """Write `path` through a temporary file and rename, keeping its mode."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, path.stat().st_mode & 0o777)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def cmd_init(args: argparse.Namespace, rt: Runtime) -> int:
+    if args.tls_hostname and not args.self_signed_tls:
+        raise ConfigError("--tls-hostname needs --self-signed-tls")
     result = init_data_dir(rt.settings)
+    if args.self_signed_tls:
+        tls_result = setup_self_signed_tls(rt.settings, args.tls_hostname)
+        result.update(tls_result)
+        if tls_result["tls_created"]:
+            names = ", ".join([*tls_result["tls_hostnames"], "127.0.0.1"])
+            result["created"].append(f"self-signed certificate {tls_result['tls_cert']} ({names})")
+        if tls_result["config_updated"]:
+            result["created"].append(f"[web] tls_cert and tls_key in {config.CONFIG_NAME}")
     text = (
         "\n".join(f"created {c}" for c in result["created"])
         if result["created"]
         else f"{result['data_dir']} is already initialised; nothing changed"
     )
+    if "config_note" in result:
+        text += f"\n{result['config_note']}"
     if "admin_password" in result:
         text += (
             f"\nbreak-glass admin password: {result['admin_password']}"
@@ -161,11 +233,36 @@ def cmd_init(args: argparse.Namespace, rt: Runtime) -> int:
 # --- serve / worker / up ----------------------------------------------------------------------
 
 
+def granian_tls(settings: config.Settings) -> dict[str, Any]:
+    """Granian's TLS arguments ({} for plain HTTP), after checking the files; says on stderr
+    when the server will speak plain HTTP, or when public_url does not match."""
+    web, public_url = settings.web, settings.server.public_url
+    if not web.tls:
+        if not settings.auth.cookie_secure:
+            print(
+                "revisor serve: plain HTTP (no [web] tls_cert): fine for local development; an"
+                " appliance serves HTTPS (`revisor init --self-signed-tls`, docs/operations.md)",
+                file=sys.stderr,
+            )
+        return {}
+    from revisor.web.tls import check_readable
+
+    cert, key = check_readable(settings.data_path(web.tls_cert), settings.data_path(web.tls_key))
+    if not public_url.startswith("https://"):
+        print(
+            f"revisor serve: [server] public_url is {public_url} but this server speaks HTTPS;"
+            " Git servers are given that URL for their webhooks: make it https://",
+            file=sys.stderr,
+        )
+    return {"ssl_cert": cert, "ssl_key": key}
+
+
 def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
     from granian import Granian
     from granian.constants import Interfaces, Loops
 
     s = rt.settings.server
+    tls_files = granian_tls(rt.settings)
     os.environ["REVISOR_DATA_DIR"] = str(rt.settings.data_dir)
     metrics.clean(metrics.metrics_dir(rt.settings.data_dir), keep_live=True)
     Granian(
@@ -177,6 +274,7 @@ def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
         loop=Loops.uvloop,  # a dependency; measurably faster than asyncio's loop here
         workers=args.workers or s.workers,
         log_access=False,
+        **tls_files,
     ).serve()
     return 0
 

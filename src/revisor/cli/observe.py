@@ -112,10 +112,14 @@ def _probe_host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-def _http_get(rt: Runtime, url: str, purpose: str) -> tuple[int | None, str]:
+def _http_get(
+    rt: Runtime, url: str, purpose: str, ca_file: str | None = None
+) -> tuple[int | None, str]:
     """(status, short detail); status None when nothing answered. Never raises."""
     try:
-        with rt.egress((url,)).client(url, purpose=purpose, timeout=PROBE_TIMEOUT) as client:
+        with rt.egress((url,)).client(
+            url, purpose=purpose, timeout=PROBE_TIMEOUT, ca_file=ca_file
+        ) as client:
             response = client.get(url)
         return response.status_code, f"HTTP {response.status_code}"
     except Exception as exc:
@@ -123,12 +127,15 @@ def _http_get(rt: Runtime, url: str, purpose: str) -> tuple[int | None, str]:
 
 
 def probe_web(rt: Runtime) -> Service:
-    s = rt.settings.server
-    base = f"http://{_probe_host(s.host)}:{s.port}"
-    status, detail = _http_get(rt, f"{base}/healthz", "status probe")
+    s, web = rt.settings.server, rt.settings.web
+    # Over TLS the server's own certificate is the trust anchor (a self-signed one names
+    # 127.0.0.1; one from the site's CA verifies through the chain in the same file).
+    base = f"{'https' if web.tls else 'http'}://{_probe_host(s.host)}:{s.port}"
+    ca = str(rt.settings.data_path(web.tls_cert)) if web.tls else None
+    status, detail = _http_get(rt, f"{base}/healthz", "status probe", ca)
     if status != 200:
         return Service("web", False, f"{base}/healthz: {detail}")
-    ready, ready_detail = _http_get(rt, f"{base}/readyz", "status probe")
+    ready, ready_detail = _http_get(rt, f"{base}/readyz", "status probe", ca)
     text = "ready" if ready == 200 else f"up but not ready ({ready_detail})"
     procs = len(metrics.live_pids(rt.settings.data_dir, "web"))
     return Service("web", True, f"{base}: {text}" + (f", {procs} process(es)" if procs else ""))

@@ -25,6 +25,7 @@ from revisor.audit import Event, Outcome
 from revisor.store import jobs, repos
 from revisor.web.auth.csrf import csrf_guard
 from revisor.web.auth.guards import AUDIT, OPERATE, READ, require, signed_in
+from revisor.web.client_address import client_address
 from revisor.web.dashboard import queries
 from revisor.web.dashboard.routes import page
 from revisor.web.intake import Intake
@@ -101,7 +102,7 @@ def _action(request: Request[Any, Any, Any], job_id: FromPath[int], action: str)
         actor=p.actor,
         target=f"job:{job_id}",
         outcome=Outcome.SUCCESS if changed else Outcome.FAILURE,
-        source=request.client.host if request.client else "",
+        source=client_address(request),
         previous_state=job.state,
     )
     if changed and action == "retry":

@@ -24,11 +24,12 @@ from revisor.errors import ConfigError
 from revisor.secrets import KeyRing
 from revisor.store.db import PerThread
 from revisor.web import api, health, hooks, metrics
-from revisor.web.auth import errors
+from revisor.web.auth import errors, usernames
 from revisor.web.auth import routes as auth_routes
 from revisor.web.auth.ldap import LdapAuthenticator, LdapUser
 from revisor.web.auth.middleware import security_headers_middleware, session_middleware
 from revisor.web.auth.routes import AuthContext, Authenticator
+from revisor.web.client_address import parse_networks, proxy_headers_middleware
 from revisor.web.dashboard import routes as dashboard_routes
 from revisor.web.health import ModelHealth
 from revisor.web.intake import Intake
@@ -70,16 +71,23 @@ def create_app(
     egress: Egress | None = None,
 ) -> Litestar:
     dbs = PerThread(settings.db_path)
+    keys = KeyRing.load(settings.keys_dir)
     intake = Intake(
         settings=settings,
         dbs=dbs,
-        keys=KeyRing.load(settings.keys_dir),
+        keys=keys,
         audit=AuditLog.from_settings(settings),
         queue=Queue(settings),
     )
     if authenticator is None and settings.ldap.enabled:
         authenticator = _ldap_authenticator(settings, egress)
-    auth = AuthContext(settings=settings, dbs=dbs, audit=intake.audit, authenticator=authenticator)
+    auth = AuthContext(
+        settings=settings,
+        dbs=dbs,
+        audit=intake.audit,
+        authenticator=authenticator,
+        name_key=usernames.hash_key(keys.keys[keys.current]),
+    )
     state = State(
         {"settings": settings, "intake": intake, "model_health": model_health, "auth": auth}
     )
@@ -98,8 +106,9 @@ def create_app(
         ],
         state=state,
         middleware=[
+            proxy_headers_middleware(parse_networks(settings.web.trusted_proxies)),
             request_id_middleware,
-            security_headers_middleware(settings.auth.cookie_secure),
+            security_headers_middleware(settings.cookies_secure),
             session_middleware(dbs, settings.auth),
         ],
         template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),

@@ -10,6 +10,7 @@ import anyio.to_thread
 from litestar import Request, Response, post
 
 from revisor.domain import ForgeKind
+from revisor.web.client_address import client_address
 from revisor.web.intake import Accepted, Answer, Intake, Rejected
 from revisor.web.metrics import observe_webhook
 
@@ -18,7 +19,7 @@ async def _handle(request: Request[Any, Any, Any], forge: ForgeKind) -> Response
     intake: Intake = request.app.state.intake
     body = await request.body()
     request_id: str = request.state.request_id
-    source = request.client.host if request.client else ""
+    source = client_address(request)
     started, answer = time.perf_counter(), Answer(500)  # 500 if the handler raises
     try:
         # Checking is CPU work and reads: done right here. The write goes to the group commit,

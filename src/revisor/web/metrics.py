@@ -23,6 +23,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from revisor import metrics
 from revisor.config import Settings
 from revisor.domain import ForgeKind
+from revisor.web.client_address import client_address
 from revisor.web.intake import Answer, Intake
 
 log = logging.getLogger("revisor.web.hooks")
@@ -105,7 +106,7 @@ def scrape(intake: Intake) -> bytes:
 async def metrics_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
     intake: Intake = request.app.state.intake
     settings: Settings = request.app.state.settings
-    client = request.client.host if request.client else None
+    client = client_address(request) or None
     if not settings.server.metrics_public and not is_loopback(client):
         admin = await anyio.to_thread.run_sync(lambda: _is_admin(request, intake, settings))
         if not admin:

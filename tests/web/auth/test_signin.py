@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -69,6 +70,24 @@ def test_cookie_is_secure_when_configured(tmp_path: Path) -> None:
         )
         assert "Secure" in cookie
         assert r.headers["strict-transport-security"].startswith("max-age=")
+
+
+@pytest.mark.parametrize("tls", [True, False])
+def test_cookies_are_secure_and_hsts_is_sent_whenever_tls_is_on(tmp_path: Path, tls: bool) -> None:
+    s = settings_for(tmp_path)  # cookie_secure stays false: TLS alone must be enough
+    if tls:
+        web = dataclasses.replace(s.web, tls_cert="/x/cert.pem", tls_key="/x/key.pem")
+        s = dataclasses.replace(s, web=web)
+    with TestClient(make_app(s), base_url="https://testserver.local") as client:
+        r = login(client, "viewer-user", PASSWORD)
+        cookies = [
+            c
+            for c in r.headers.get_list("set-cookie")
+            if c.startswith(("revisor_session=", "revisor_login_csrf="))
+        ]
+        assert len(cookies) == 2
+        assert all(("Secure" in c) is tls for c in cookies)
+        assert ("strict-transport-security" in r.headers) is tls
 
 
 def test_login_issues_a_new_session_id_and_drops_the_old_one(settings) -> None:  # type: ignore[no-untyped-def]

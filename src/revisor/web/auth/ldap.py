@@ -47,9 +47,12 @@ MAX_USERNAME = 256
 class InvalidCredentials(RevisorError):
     """Wrong password, unknown user or empty password: one message for all, to not leak which."""
 
-    def __init__(self, reason: str = "invalid credentials") -> None:
+    def __init__(self, reason: str = "invalid credentials", *, user_found: bool = False) -> None:
         super().__init__("invalid username or password")
         self.reason = reason  # for the audit record, never shown to the user
+        # True when the directory has this user (the password was wrong): only then may the
+        # audit record name it (see usernames.failed_actor).
+        self.user_found = user_found
 
 
 class NoRole(RevisorError):
@@ -143,7 +146,10 @@ class LdapAuthenticator:
         server, service = self._connect_service()
         try:
             entry = self._find_user(service, username)
-            self._bind_user(server, entry["dn"], password)
+            try:
+                self._bind_user(server, entry["dn"], password)
+            except InvalidCredentials as exc:
+                raise InvalidCredentials(exc.reason, user_found=True) from None
             groups = self._groups(service, entry)
         finally:
             service.unbind()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
 
 import anyio.to_thread
@@ -19,9 +20,10 @@ from revisor.audit import AuditLog, Event, Outcome
 from revisor.config import Settings
 from revisor.errors import AuditWriteError, RevisorError
 from revisor.store.db import PerThread
-from revisor.web.auth import csrf, local, sessions, throttle
+from revisor.web.auth import csrf, local, sessions, throttle, usernames
 from revisor.web.auth.guards import principal_of
 from revisor.web.auth.ldap import InvalidCredentials, LdapUser, NoRole
+from revisor.web.client_address import client_address
 
 log = logging.getLogger("revisor.web.auth")
 
@@ -40,6 +42,8 @@ class AuthContext:
     dbs: PerThread
     audit: AuditLog
     authenticator: Authenticator | None
+    name_key: bytes  # usernames.hash_key(): for the keyed hash of unknown usernames
+    clock: Callable[[], float] = field(default=time.time)
 
 
 @dataclass(frozen=True)
@@ -57,35 +61,46 @@ def sign_in(
     record cannot be written the sign-in is refused (fail closed).
     """
     db = ctx.dbs.get()
-    t = time.time()
+    t = ctx.clock()
     name = username.strip()[:256]
     key = name.lower()
+    hashed = usernames.digest(ctx.name_key, key)  # what the throttle counts by
 
-    def fail(reason: str, message: str = GENERIC_FAILURE, *, count: bool = True) -> str:
+    def fail(
+        reason: str, message: str = GENERIC_FAILURE, *, count: bool = True, found: bool = False
+    ) -> str:
         if count:
-            throttle.record(db, key, address, False, t)
+            throttle.record(db, hashed, address, False, t)
+        known = found or usernames.seen_before(db, key)
+        actor, details = usernames.failed_actor(key, known=known, hash_key=ctx.name_key)
         try:
             ctx.audit.record(
                 Event.SIGNIN_FAILED,
-                actor=f"user:{key}" if key else "anonymous",
+                actor=actor,
                 target="dashboard",
                 outcome=Outcome.FAILURE,
                 source=address,
                 reason=reason,
+                **details,
             )
         except AuditWriteError:
             log.error("audit write failed for a failed sign-in")
         return message
 
-    verdict = throttle.check(db, ctx.settings.auth, key, address, t)
+    verdict = throttle.check(db, ctx.settings.auth, hashed, address, t)
     if not verdict.allowed:
-        return fail(verdict.reason, "Too many failed sign-ins. Try again later.", count=False)
+        wait = max(1, round(verdict.retry_after))
+        return fail(
+            verdict.reason,
+            f"Too many failed sign-ins. Try again in {wait} seconds.",
+            count=False,
+        )
     if not name or not password:
         return fail("empty username or password")
     try:
         if key == local.BREAK_GLASS_USER and local.break_glass_enabled(db):
             if not local.verify_local(db, key, password):
-                raise InvalidCredentials("wrong password (local account)")
+                raise InvalidCredentials("wrong password (local account)", user_found=True)
             qualified, display, roles = f"local:{key}", "Break-glass admin", frozenset({"admin"})
         elif ctx.authenticator is not None and ctx.settings.ldap.enabled:
             user = ctx.authenticator.authenticate(name, password)
@@ -95,17 +110,19 @@ def sign_in(
         else:
             raise InvalidCredentials("no such local account and LDAP is not enabled")
     except InvalidCredentials as exc:
-        return fail(exc.reason)
+        return fail(exc.reason, found=exc.user_found)
     except NoRole as exc:
-        return fail(str(exc), "Your account has no role in Revisor. Ask an admin for access.")
+        return fail(
+            str(exc), "Your account has no role in Revisor. Ask an admin for access.", found=True
+        )
     except RevisorError as exc:  # directory down, misconfigured, egress refused
-        log.error("sign-in for %s could not reach the directory: %s", key, exc)
+        log.error("a sign-in could not reach the directory: %s", exc)
         return fail(
             f"directory unavailable: {exc}",
             "Sign-in is unavailable: the directory cannot be reached. Admins: see the log.",
             count=False,
         )
-    throttle.record(db, key, address, True, t)
+    throttle.record(db, hashed, address, True, t)
     try:
         granted = _remember_user(db, qualified, display, roles, t)
         for role in sorted(granted):
@@ -171,7 +188,7 @@ def session_cookie(settings: Settings, value: str, *, expire: bool = False) -> C
         value=value,
         path="/",
         httponly=True,
-        secure=settings.auth.cookie_secure,
+        secure=settings.cookies_secure,
         samesite="strict",
         max_age=0 if expire else None,
     )
@@ -183,7 +200,7 @@ def login_cookie(settings: Settings, value: str, *, expire: bool = False) -> Coo
         value=value,
         path="/login",
         httponly=True,
-        secure=settings.auth.cookie_secure,
+        secure=settings.cookies_secure,
         samesite="strict",
         max_age=0 if expire else 3600,
     )
@@ -228,7 +245,7 @@ async def login_submit(
     ctx: AuthContext = request.app.state.auth
     if not csrf.tokens_match(request.cookies.get(csrf.LOGIN_COOKIE, ""), data.get(csrf.FIELD)):
         return _login_page(request, error="The form expired; please try again.", status=403)
-    address = request.client.host if request.client else ""
+    address = client_address(request)
     old = request.cookies.get(sessions.COOKIE)
     result = await anyio.to_thread.run_sync(
         lambda: sign_in(
@@ -252,7 +269,7 @@ async def logout(request: Request[Any, Any, Any]) -> Redirect:
     ctx: AuthContext = request.app.state.auth
     principal = principal_of(request)
     if principal is not None:
-        address = request.client.host if request.client else ""
+        address = client_address(request)
 
         def end() -> None:
             sessions.destroy(ctx.dbs.get(), principal.session_hash)

@@ -37,6 +37,7 @@ from revisor.web.auth import local
 from revisor.web.auth.csrf import csrf_guard
 from revisor.web.auth.guards import ADMIN, AUDIT, OPERATE, READ, principal_of, require, signed_in
 from revisor.web.auth.sessions import Principal
+from revisor.web.client_address import client_address
 from revisor.web.dashboard import charts, model_probe, queries
 from revisor.web.intake import Intake
 
@@ -54,7 +55,7 @@ def _who(request: Request[Any, Any, Any]) -> Principal:
 
 
 def _source(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else ""
+    return client_address(request)
 
 
 def page(
