@@ -4,10 +4,11 @@
 #
 #   sudo ./install.sh --pubkey revisor-release-key.pub.pem --fingerprint sha256:HEX [--prefix DIR]
 #
-# 1. Verifies the bundle FIRST against a key it already trusts, never one from the bundle: the
-#    installed release key on an upgrade (/etc/revisor/release-key.pem, or PREFIX/release-key.pem
-#    without systemd), else --pubkey FILE, with --fingerprint compared against the key used.
-#    It refuses to run with no pinned key unless --insecure-unpinned is given. Then: only files
+# 1. Verifies the bundle FIRST against a key it already trusts, never one from the bundle:
+#    --pubkey FILE, or on an upgrade the installed release key (/etc/revisor/release-key.pem,
+#    PREFIX/release-key.pem without systemd), which a different --pubkey cannot override
+#    without --rotation-sig; --fingerprint is compared against the key used. It refuses to
+#    run with no pinned key unless --insecure-unpinned is given. Then: only files
 #    and directories with safe names, a strict VERSION, the Ed25519 signature over SHA256SUMS
 #    (openssl), every file's sha256, and no file that SHA256SUMS does not list.
 # 2. Creates <prefix>/releases/<version>/venv with
@@ -43,6 +44,7 @@ Options:
   --prefix DIR       install under DIR (default /opt/revisor)
   --data-dir DIR     data directory (default /var/lib/revisor as root with systemd, else PREFIX/data)
   --pubkey FILE      the release public key (PEM) you pinned: the bundle must be signed by it
+                     (or REVISOR_BUNDLE_PUBKEY=FILE)
   --fingerprint FP   sha256:HEX of the key used (--pubkey, the installed key, or else the
                      revisor-release-key.pub.pem beside the unpacked bundle): refused unless equal
   --insecure-unpinned  install with no pinned key: checksums only, NO proof of who built it
@@ -194,7 +196,7 @@ fi
 while IFS= read -r line; do
     [[ "$line" =~ ^[0-9a-f]{64}\ \ (.+)$ ]] && name="${BASH_REMATCH[1]}" \
         && [[ "$name" =~ $PATH_RE ]] && [[ "/$name/" != *"/../"* ]] && [[ "/$name/" != *"/./"* ]] \
-        || die "SHA256SUMS line refused: $line"
+        || die "SHA256SUMS line refused: $(printf '%q' "$line"); refusing this bundle"
 done < SHA256SUMS
 if ! sha256sum --check --strict --quiet SHA256SUMS; then
     die "CHECKSUM MISMATCH: the files above differ from SHA256SUMS; refusing this bundle"
@@ -205,7 +207,7 @@ extra="$(comm -23 \
 [ -z "$extra" ] || die "files not listed in SHA256SUMS: $extra; refusing this bundle"
 VERSION="$(head -c 100 VERSION | head -n 1)"
 [[ "$VERSION" =~ $VERSION_RE ]] && [ "$(wc -l < VERSION)" -le 1 ] \
-    || die "VERSION '$VERSION' is not <major>.<minor>.<patch>[.-suffix]; refusing this bundle"
+    || die "VERSION $(printf '%q' "$VERSION") is not <major>.<minor>.<patch>[.-suffix]; refusing this bundle"
 if [ -n "$KEY" ]; then
     say "bundle revisor $VERSION verified (signed by key sha256:$FP)"
 else
