@@ -30,7 +30,7 @@ INSECURE=0
 ROTATION_SIG=""
 REPLACE_KEY=0
 VERSION_RE='^[0-9]+\.[0-9]+\.[0-9]+([.-][A-Za-z0-9]+)*$'
-PATH_RE='^[A-Za-z0-9_@+=,.-]+(/[A-Za-z0-9_@+=,.-]+)*$'
+PATH_RE='^[A-Za-z0-9_@+=,.][A-Za-z0-9_@+=,.-]*(/[A-Za-z0-9_@+=,.][A-Za-z0-9_@+=,.-]*)*$'
 SYSTEMD=auto
 START=1
 ROLLBACK=0
@@ -83,6 +83,9 @@ warn() { echo "install.sh: WARNING: $*" >&2; }
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 [ "$PREFIX" = "${PREFIX#/}" ] && PREFIX="$(pwd)/$PREFIX"
+# Files named on the command line are relative to where the admin ran this, not to the bundle.
+[ -z "$PUBKEY" ] || [ "$PUBKEY" != "${PUBKEY#/}" ] || PUBKEY="$(pwd)/$PUBKEY"
+[ -z "$ROTATION_SIG" ] || [ "$ROTATION_SIG" != "${ROTATION_SIG#/}" ] || ROTATION_SIG="$(pwd)/$ROTATION_SIG"
 
 if [ "$SYSTEMD" = auto ]; then
     if [ "$(id -u)" = 0 ] && command -v systemctl >/dev/null; then SYSTEMD=yes; else SYSTEMD=no; fi
@@ -177,7 +180,14 @@ if [ -z "$KEY" ]; then
     warn "**************************************************************************"
 fi
 
-# 1b. Names and types, before any file is read by name: files and directories only.
+# 1b. Verify what is installed, install what was verified: a private copy (root's own, 0700),
+# so that whoever owns the unpacked directory cannot swap a file between the check and its use.
+STAGING="$(mktemp -d "${TMPDIR:-/var/tmp}/revisor-install.XXXXXX")"
+trap 'rm -rf "$STAGING"' EXIT
+cp -RP -- "$HERE/." "$STAGING/bundle"
+cd "$STAGING/bundle"
+
+# 1c. Names and types, before any file is read by name: files and directories only.
 odd="$(find . -mindepth 1 ! -type f ! -type d -printf '%P\n' | head -5)"
 [ -z "$odd" ] || die "links or special files in the bundle: $odd; refusing it"
 while IFS= read -r -d '' name; do
@@ -189,7 +199,7 @@ for f in SHA256SUMS VERSION requirements.lock install.sh verify-bundle.sh; do
 done
 [ -n "$KEY" ] && { [ -f SHA256SUMS.sig ] || die "SHA256SUMS.sig is missing; refusing this bundle"; }
 
-# 1c. The signature over SHA256SUMS, then SHA256SUMS itself, then every file.
+# 1d. The signature over SHA256SUMS, then SHA256SUMS itself, then every file.
 if [ -n "$KEY" ] && ! verify_sig "$KEY" SHA256SUMS SHA256SUMS.sig; then
     die "BAD SIGNATURE: SHA256SUMS is not signed by key sha256:$FP ($KEY); refusing this bundle"
 fi

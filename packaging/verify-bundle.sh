@@ -23,7 +23,7 @@ SIG=""
 EXTRACT=""
 INSTALLED_KEY="${REVISOR_INSTALLED_KEY:-/etc/revisor/release-key.pem}"
 VERSION_RE='^[0-9]+\.[0-9]+\.[0-9]+([.-][A-Za-z0-9]+)*$'
-PATH_RE='^[A-Za-z0-9_@+=,.-]+(/[A-Za-z0-9_@+=,.-]+)*/?$'
+PATH_RE='^[A-Za-z0-9_@+=,.][A-Za-z0-9_@+=,.-]*(/[A-Za-z0-9_@+=,.][A-Za-z0-9_@+=,.-]*)*/?$'
 
 usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "verify-bundle.sh: REFUSED: $*" >&2; exit 1; }
@@ -79,7 +79,8 @@ openssl pkeyutl -verify -pubin -inkey "$KEY" -rawin -in "$T" -sigfile "$SIG" >/d
     || die "BAD SIGNATURE: $TARBALL is not signed by key sha256:$FP"
 
 names="$(tar --quoting-style=escape -tzf "$T")" || die "$TARBALL is not a readable tar.gz"
-types="$(tar --quoting-style=escape -tvzf "$T" | cut -c1 | LC_ALL=C sort -u | tr -d '\n')"
+types="$(tar --quoting-style=escape -tvzf "$T" | cut -c1 | LC_ALL=C sort -u | tr -d '\n')" \
+    || die "$TARBALL is not a readable tar.gz"
 [[ "$types" =~ ^[-d]+$ ]] || die "members other than files and directories (types: $types)"
 first="${names%%$'\n'*}"
 top="${first%%/*}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,38 @@ def test_upgrade_is_verified_against_the_installed_key(
     stale = tiny.install(unpacked(tmp_path / "4", "1.3.0", release), prefix)
     assert stale.returncode == 1
     assert "BAD SIGNATURE" in stale.stderr
+
+
+def test_files_swapped_after_the_check_are_not_installed(
+    release: Path, tmp_path: Path, keys: tuple[tiny.Key, ...]
+) -> None:
+    """Whoever owns the unpacked directory swaps the wheel and its lock once the check is done
+    (at install.sh's first Python call): the install uses its private, verified copy."""
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    wheel = tiny.tiny_wheel(evil, "6.6.6")
+    tiny.builder().write_lock(evil, evil / "requirements.lock")
+    swap = tmp_path / "python"
+    swap.write_text(
+        "#!/bin/sh\n"
+        f'if [ ! -e "{tmp_path}/swapped" ]; then touch "{tmp_path}/swapped"\n'
+        f'  cp "{wheel}" "{release}/wheelhouse/{wheel.name}"\n'
+        f'  cp "{evil}/requirements.lock" "{release}/requirements.lock"\nfi\n'
+        f'exec "{sys.executable}" "$@"\n'
+    )
+    swap.chmod(0o755)
+    prefix = tmp_path / "p"
+    argv: list[str | Path] = [
+        release / "install.sh",
+        "--prefix",
+        prefix,
+        "--no-systemd",
+        "--pubkey",
+        keys[0].public,
+    ]
+    proc = tiny.run(argv, PYTHON=str(swap))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "swapped").exists()
+    assert (release / "requirements.lock").read_bytes() == (evil / "requirements.lock").read_bytes()
+    version = tiny.run([prefix / "current" / "venv" / "bin" / "revisor", "--version"])
+    assert version.stdout == "revisor 1.0.0\n"
