@@ -5,7 +5,8 @@
 #   verify-bundle.sh [--pubkey FILE] [--fingerprint sha256:HEX] [--sig FILE] [--extract DIR] TARBALL
 #
 # The key: --pubkey FILE (a key you pinned), else the installed release key
-# /etc/revisor/release-key.pem (upgrades), else, with --fingerprint only, the published
+# (/etc/revisor/release-key.pem, or <prefix>/release-key.pem for the copy in an installed
+# release of a --no-systemd install: upgrades), else, with --fingerprint only, the published
 # revisor-release-key.pub.pem beside the tarball. --fingerprint is compared against the key used
 # (sha256 of its DER form). With no pin at all it refuses.
 # Then, in this order: the Ed25519 signature (TARBALL.sig, raw 64 bytes) over the whole tarball
@@ -21,11 +22,15 @@ PUBKEY=""
 FINGERPRINT=""
 SIG=""
 EXTRACT=""
-INSTALLED_KEY="${REVISOR_INSTALLED_KEY:-/etc/revisor/release-key.pem}"
+# The installed release key: <prefix>/release-key.pem when this is an installed release's copy
+# (<prefix>/releases/<version>/verify-bundle.sh) of a --no-systemd install, else /etc/revisor's.
+INSTALLED_KEY="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../../release-key.pem"
+[ -f "$INSTALLED_KEY" ] || INSTALLED_KEY=/etc/revisor/release-key.pem
+INSTALLED_KEY="${REVISOR_INSTALLED_KEY:-$INSTALLED_KEY}"
 VERSION_RE='^[0-9]+\.[0-9]+\.[0-9]+([.-][A-Za-z0-9]+)*$'
 PATH_RE='^[A-Za-z0-9_@+=,.][A-Za-z0-9_@+=,.-]*(/[A-Za-z0-9_@+=,.][A-Za-z0-9_@+=,.-]*)*/?$'
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "verify-bundle.sh: REFUSED: $*" >&2; exit 1; }
 
 TARBALL=""

@@ -190,8 +190,16 @@ def test_upgrade_is_verified_against_the_installed_key(
     assert self_signed.returncode == 1
     assert (prefix / "current").resolve().name == "1.0.0"
 
-    # Signed by the installed key: accepted with no option at all.
-    upgrade = tiny.install(unpacked(tmp_path / "3", "1.2.0", release), prefix)
+    # Signed by the installed key: accepted with no option at all, by the installed verifier
+    # (before unpacking) and by install.sh.
+    verifier = prefix / "current" / "verify-bundle.sh"
+    refused = tiny.run([verifier, tiny.build(tmp_path / "2b", "1.1.0", other)])
+    assert refused.returncode == 1
+    assert "BAD SIGNATURE" in refused.stderr
+    tarball = tiny.build(tmp_path / "3", "1.2.0", release)
+    checked = tiny.run([verifier, "--extract", tmp_path / "3" / "x", tarball])
+    assert checked.returncode == 0, checked.stderr
+    upgrade = tiny.install(Path(checked.stdout.strip()), prefix)
     assert upgrade.returncode == 0, upgrade.stderr
     assert (prefix / "current").resolve().name == "1.2.0"
 
