@@ -142,6 +142,7 @@ def test_path_outside_the_bundle_in_sha256sums_refused(
     assert not (tmp_path / "p").exists()
 
 
+@pytest.mark.slow  # a real venv and pip install: seconds, not milliseconds
 def test_accepted_with_the_pinned_fingerprint(
     release: Path, tmp_path: Path, keys: tuple[tiny.Key, ...]
 ) -> None:
@@ -156,6 +157,7 @@ def test_accepted_with_the_pinned_fingerprint(
     assert not list(prefix.rglob("*.pub.pem"))
 
 
+@pytest.mark.slow  # a real venv and pip install: seconds, not milliseconds
 def test_insecure_unpinned_installs_with_a_warning(release: Path, tmp_path: Path) -> None:
     prefix = tmp_path / "p"
     proc = tiny.install(release, prefix, "--insecure-unpinned")
@@ -166,6 +168,7 @@ def test_insecure_unpinned_installs_with_a_warning(release: Path, tmp_path: Path
     assert not (prefix / "release-key.pem").exists()  # nothing pinned for the next upgrade
 
 
+@pytest.mark.slow  # a real venv and pip install: seconds, not milliseconds
 def test_upgrade_is_verified_against_the_installed_key(
     tmp_path: Path, keys: tuple[tiny.Key, tiny.Key]
 ) -> None:
@@ -215,6 +218,7 @@ def test_upgrade_is_verified_against_the_installed_key(
     assert "BAD SIGNATURE" in stale.stderr
 
 
+@pytest.mark.slow  # a real venv and pip install: seconds, not milliseconds
 def test_files_swapped_after_the_check_are_not_installed(
     release: Path, tmp_path: Path, keys: tuple[tiny.Key, ...]
 ) -> None:
