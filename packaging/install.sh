@@ -134,7 +134,12 @@ verify_sig() {  # verify_sig KEY FILE SIG
 
 # 1a. The key: one this host already trusts, or one the admin pinned. Never the bundle's own.
 INSTALLED_FP=""
-if [ -f "$KEY_STORE" ]; then
+if [ -e "$KEY_STORE" ]; then
+    # A pin that someone else could have rewritten is no pin: root's own, writable by root only.
+    if [ "$(id -u)" = 0 ] && { [ ! -f "$KEY_STORE" ] || [ -L "$KEY_STORE" ] \
+            || [ "$(stat -c %u "$KEY_STORE")" != 0 ] || [ -n "$(find "$KEY_STORE" -perm /022)" ]; }; then
+        die "$KEY_STORE must be a file owned by root and writable by root only; refusing to trust it"
+    fi
     INSTALLED_FP="$(fingerprint "$KEY_STORE")" || die "$KEY_STORE is not a public key (PEM)"
 fi
 KEY=""

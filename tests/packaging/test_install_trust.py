@@ -9,6 +9,7 @@ nothing outside tmp_path. The release key of a `--no-systemd` install is kept in
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -252,3 +253,19 @@ def test_files_swapped_after_the_check_are_not_installed(
     assert (release / "requirements.lock").read_bytes() == (evil / "requirements.lock").read_bytes()
     version = tiny.run([prefix / "current" / "venv" / "bin" / "revisor", "--version"])
     assert version.stdout == "revisor 1.0.0\n"
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="the owner check applies when install.sh runs as root"
+)
+def test_a_pin_others_could_rewrite_is_refused(
+    release: Path, tmp_path: Path, keys: tuple[tiny.Key, ...]
+) -> None:
+    prefix = tmp_path / "p"
+    prefix.mkdir()
+    shutil.copy(keys[0].public, prefix / "release-key.pem")
+    (prefix / "release-key.pem").chmod(0o666)
+    proc = tiny.install(release, prefix)
+    assert proc.returncode == 1
+    assert "owned by root and writable by root only" in proc.stderr
+    assert not (prefix / "current").exists()
