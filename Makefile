@@ -47,9 +47,9 @@ clean: ## remove build artefacts (keeps .venv and data)
 	rm -rf build dist .mypy_cache .ruff_cache .pytest_cache
 
 .PHONY: bundle
-bundle: $(BIN)/python ## offline bundle: dist/revisor-<version>-linux-x86_64.tar.gz (wheels, model, units, SBOM, signed)
+bundle: $(BIN)/python ## offline bundle: dist/revisor-<version>-linux-x86_64.tar.gz + .sig, release key, fingerprint, verifier (SIGNING_KEY=file outside the tree)
 	$(BIN)/pip install --quiet cryptography
-	$(BIN)/python packaging/build_bundle.py
+	$(BIN)/python packaging/build_bundle.py $(if $(SIGNING_KEY),--signing-key $(SIGNING_KEY))
 
 .PHONY: image
 image: bundle ## appliance OS image (Debian + the bundle, needs root and mmdebstrap): dist/revisor-<version>.ext4

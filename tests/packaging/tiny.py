@@ -1,0 +1,169 @@
+"""Tiny signed bundles, built in seconds by the real `packaging/build_bundle.py` functions.
+
+A tiny bundle has the real install.sh, verify-bundle.sh, appliance/ and docs/, and one small
+wheel in place of Revisor's 66: `revisor_fixture`, whose `revisor` command answers `--version`
+and `init` (all install.sh asks of it). Keys are made with the real `openssl genpkey`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.util
+import os
+import subprocess
+import sys
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGING = ROOT / "packaging"
+VERIFIER = PACKAGING / "verify-bundle.sh"
+
+_SCRIPT = """\
+import sys
+from pathlib import Path
+
+VERSION = {version!r}
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    if args[:1] == ["--version"]:
+        print("revisor", VERSION)
+    elif args[:1] == ["init"]:
+        Path(args[args.index("--data-dir") + 1]).mkdir(parents=True, exist_ok=True)
+    return 0
+"""
+
+
+def builder() -> Any:
+    """packaging/build_bundle.py, imported (it is a script, not a package)."""
+    spec = importlib.util.spec_from_file_location("build_bundle", PACKAGING / "build_bundle.py")
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass(frozen=True)
+class Key:
+    private: Path
+    public: Path
+
+    @property
+    def fingerprint(self) -> str:
+        der = subprocess.run(
+            ["openssl", "pkey", "-pubin", "-in", str(self.public), "-outform", "DER"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        return "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+def make_key(where: Path, name: str) -> Key:
+    where.mkdir(parents=True, exist_ok=True)
+    private, public = where / f"{name}.pem", where / f"{name}.pub.pem"
+    subprocess.run(
+        ["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(private)], check=True
+    )
+    private.chmod(0o600)
+    subprocess.run(
+        ["openssl", "pkey", "-in", str(private), "-pubout", "-out", str(public)], check=True
+    )
+    return Key(private, public)
+
+
+def openssl_sign(key: Key, data: Path, sig: Path) -> None:
+    subprocess.run(
+        ["openssl", "pkeyutl", "-sign", "-rawin", "-inkey", key.private, "-in", data, "-out", sig],
+        check=True,
+    )
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"sha256={digest},{len(data)}"
+
+
+def tiny_wheel(where: Path, version: str) -> Path:
+    """A real, installable wheel whose console script `revisor` does what install.sh needs."""
+    dist = "revisor_fixture-1.0.dist-info"
+    files = {
+        "revisor_fixture.py": _SCRIPT.format(version=version).encode(),
+        f"{dist}/METADATA": b"Metadata-Version: 2.1\nName: revisor-fixture\nVersion: 1.0\n",
+        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tiny\nRoot-Is-Purelib: true\n"
+        b"Tag: py3-none-any\n",
+        f"{dist}/entry_points.txt": b"[console_scripts]\nrevisor = revisor_fixture:main\n",
+    }
+    record = "".join(f"{name},{_record_hash(data)}\n" for name, data in files.items())
+    record += f"{dist}/RECORD,,\n"
+    wheel = where / "revisor_fixture-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+        z.writestr(f"{dist}/RECORD", record)
+    return wheel
+
+
+def stage(where: Path, version: str, *, version_text: str | None = None) -> Path:
+    """An unsigned tiny bundle directory `where/revisor-<version>/`."""
+    bb = builder()
+    top = where / f"revisor-{version}"
+    (top / "wheelhouse").mkdir(parents=True)
+    (top / "models").mkdir()
+    tiny_wheel(top / "wheelhouse", version)
+    bb.write_lock(top / "wheelhouse", top / "requirements.lock")
+    bb.write_lock(top / "models", top / "models" / "requirements.lock")
+    bb.copy_tree_files(top)
+    (top / "VERSION").write_text((version if version_text is None else version_text) + "\n")
+    return top
+
+
+def sign_stage(top: Path, key: Key) -> None:
+    bb = builder()
+    bb.sign(top, bb.load_signing_key(key.private))
+
+
+def publish(top: Path, key: Key, out: Path) -> Path:
+    """Sign the staged tree, pack it into `out/` and publish the signature, key and verifier."""
+    bb = builder()
+    signing_key: Any = bb.load_signing_key(key.private)
+    bb.sign(top, signing_key)
+    tarball: Path = bb.pack(top, out)
+    bb.publish(tarball, signing_key)
+    return tarball
+
+
+def build(where: Path, version: str, key: Key) -> Path:
+    """A complete tiny release in `where/dist/`: tarball, .sig, public key, fingerprint."""
+    return publish(stage(where / "stage", version), key, where / "dist")
+
+
+def raw_tarball(path: Path, members: list[tarfile.TarInfo], key: Key) -> Path:
+    """A hand-made tarball (hostile names, links, devices), signed with `key` beside it."""
+    with tarfile.open(path, "w:gz") as tar:
+        for info in members:
+            tar.addfile(info, None)
+    openssl_sign(key, path, path.with_name(path.name + ".sig"))
+    return path
+
+
+def run(argv: list[str | Path], **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(a) for a in argv],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        env={**os.environ, "PYTHON": sys.executable, **env},
+    )
+
+
+def install(top: Path, prefix: Path, *extra: str | Path) -> subprocess.CompletedProcess[str]:
+    """install.sh from an unpacked bundle: never systemd, never /etc, only under `prefix`."""
+    return run([top / "install.sh", "--prefix", prefix, "--no-systemd", *extra])
