@@ -73,7 +73,7 @@ class _Cache:
 
     version: int = -1
     all: tuple[_Registered, ...] = ()
-    by_hook_key: dict[tuple[ForgeKind, str], _Registered] = field(default_factory=dict)
+    by_hook_key: dict[str, _Registered] = field(default_factory=dict)  # keys are unique
 
 
 @dataclass
@@ -264,12 +264,8 @@ class Intake:
         request_id: str,
     ) -> tuple[list[_Registered], Rejected | None]:
         """A repository's own hook URL: its secret, and no other, is checked."""
-        found = (
-            self._registered_repos().by_hook_key.get((forge, hook_key))
-            if webhooks.is_hook_key(hook_key)
-            else None
-        )
-        if found is None:  # no secret work for an unknown key
+        found = self._registered_repos().by_hook_key.get(hook_key)
+        if found is None or found[0].forge is not forge:  # no secret work for an unknown key
             return [], self._refuse(forge, source, request_id, "unknown hook URL", 404)
         reason = self._check_secret(forge, headers, body, found[1])
         if reason is not None:
@@ -308,7 +304,7 @@ class Intake:
         cache = self._registered
         if cache.version != current:
             found = tuple((r, repos.load_secrets(db, self.keys, r)) for r in repos.list_all(db))
-            by_key = {(r.forge, r.hook_key): (r, s) for r, s in found if r.hook_key}
+            by_key = {r.hook_key: (r, s) for r, s in found if r.hook_key}
             cache = self._registered = _Cache(current, found, by_key)
         return cache
 

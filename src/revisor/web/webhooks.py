@@ -158,13 +158,13 @@ def delivery_key(
       a replay; a real retry (same id, same body) still has the same key.
     - No id: sha256(body).
     """
-    digest = hashlib.sha256(body).hexdigest()
     if forge is ForgeKind.GITLAB:
         if signed_id and (webhook_id := headers.get("webhook-id", "").strip()):
             return f"{forge.value}:{webhook_id[:200]}"
         names: tuple[str, ...] = ("idempotency-key", "x-gitlab-event-uuid")
     else:
         names = ("x-forgejo-delivery", "x-gitea-delivery")
+    digest = hashlib.sha256(body).hexdigest()
     for name in names:
         value = headers.get(name, "").strip()
         if value:
