@@ -132,15 +132,13 @@ class Intake:
         if wait:
             return Rejected(forge, source, request_id, "rate limited", 429, retry_after=wait)
         headers = {k.lower(): v for k, v in headers.items()}
-        if hook_key is None:
-            candidates = self._authenticate_any(forge, headers, body)
-            refused = None if candidates else self._refuse(forge, source, request_id)
-        else:
-            candidates, refused = self._authenticate_one(
-                forge, hook_key, headers, body, source, request_id
-            )
-        if refused is not None:
-            return refused
+        candidates = (
+            self._authenticate_any(forge, headers, body, source, request_id)
+            if hook_key is None
+            else self._authenticate_one(forge, hook_key, headers, body, source, request_id)
+        )
+        if isinstance(candidates, Rejected):
+            return candidates
         try:
             payload = webhooks.parse_json(body)
             event = self._event_name(forge, headers)
@@ -262,26 +260,32 @@ class Intake:
         body: bytes,
         source: str,
         request_id: str,
-    ) -> tuple[list[_Registered], Rejected | None]:
+    ) -> list[_Registered] | Rejected:
         """A repository's own hook URL: its secret, and no other, is checked."""
         found = self._registered_repos().by_hook_key.get(hook_key)
         if found is None or found[0].forge is not forge:  # no secret work for an unknown key
-            return [], self._refuse(forge, source, request_id, "unknown hook URL", 404)
+            return self._refuse(forge, source, request_id, "unknown hook URL", 404)
         reason = self._check_secret(forge, headers, body, found[1])
         if reason is not None:
-            return [], self._refuse(forge, source, request_id, reason, target=f"repo:{found[0].id}")
-        return [found], None
+            return self._refuse(forge, source, request_id, reason, target=f"repo:{found[0].id}")
+        return [found]
 
     def _authenticate_any(
-        self, forge: ForgeKind, headers: Mapping[str, str], body: bytes
-    ) -> list[_Registered]:
+        self,
+        forge: ForgeKind,
+        headers: Mapping[str, str],
+        body: bytes,
+        source: str,
+        request_id: str,
+    ) -> list[_Registered] | Rejected:
         """The legacy URL: every registered repository of this forge whose secret the request
         proves (one secret check per repository of the forge)."""
-        return [
+        proven = [
             (repo, secret)
             for repo, secret in self._registered_repos().all
             if repo.forge is forge and self._check_secret(forge, headers, body, secret) is None
         ]
+        return proven or self._refuse(forge, source, request_id)
 
     def _refuse(
         self,
