@@ -1,7 +1,8 @@
 """Webhook intake under load: signed GitLab deliveries to `revisor serve` over loopback.
 
 Starts `revisor serve` (Granian) on a fresh data dir with one registered GitLab repository that
-uses signed webhooks, then sends a bounded burst of deliveries from several client processes
+uses signed webhooks, then sends to its own hook URL (`/hooks/gitlab/<hook_key>`; the legacy
+`/hooks/gitlab` with `--legacy-url`) a bounded burst of deliveries from several client processes
 (multiprocessing + httpx, each process with a few threads). Every delivery is a distinct merge
 request, so every one creates a job. Reports deliveries/s, p50/p99 latency, and checks in the
 database that every acknowledged (2xx) delivery has its delivery row and its job row.
@@ -13,7 +14,7 @@ The Python clients share the two cores with the server, so the same deliveries a
 id of every acknowledged delivery, each then checked in the database. Skipped if wrk is missing.
 
     .venv/bin/python -m bench.intake [--deliveries 5000] [--clients 4] [--threads 4]
-                                     [--workers 1 2] [--with-worker]
+                                     [--workers 1 2] [--with-worker] [--legacy-url]
 
 `run()` returns the figures as a dict (`make bench`); `burst()` is what the reliability test
 calls with a small count.
@@ -79,6 +80,18 @@ def prepare_data_dir(root: Path, server_url: str = "https://gitlab.bench.invalid
     )
     rt.close()
     return settings.data_dir
+
+
+def hook_path(data_dir: Path, *, legacy: bool = False) -> str:
+    """The path the bench posts to: the repository's own hook URL, or the legacy one."""
+    if legacy:
+        return "/hooks/gitlab"
+    conn = sqlite3.connect(data_dir / "revisor.db")
+    try:
+        (key,) = conn.execute("SELECT hook_key FROM repos WHERE project = ?", [PROJECT]).fetchone()
+    finally:
+        conn.close()
+    return f"/hooks/gitlab/{key}"
 
 
 class Server:
@@ -165,7 +178,8 @@ Result = tuple[str, int, float, int | None, float]
 
 
 def _client(args: tuple[str, list[int], int, float]) -> list[Result]:
-    """One client process: `threads` threads share its slice of merge-request numbers."""
+    """One client process: `threads` threads share its slice of merge-request numbers; `url`
+    is the whole hook URL."""
     url, iids, threads, start_at = args
     prepared = [(iid, _payload(iid)) for iid in iids]
     results: list[Result] = []
@@ -184,7 +198,7 @@ def _client(args: tuple[str, list[int], int, float]) -> list[Result]:
                 key, headers = _signed_headers(body)
                 t0 = time.perf_counter()
                 try:
-                    r = client.post(url + "/hooks/gitlab", content=body, headers=headers)
+                    r = client.post(url, content=body, headers=headers)
                     status = r.status_code
                     job_id = r.json().get("job_id") if status < 300 else None
                 except httpx.HTTPError:
@@ -240,8 +254,17 @@ def count_lost(data_dir: Path, results: list[Result]) -> int:
     return lost
 
 
-def burst(url: str, data_dir: Path, *, deliveries: int, clients: int, threads: int) -> BurstResult:
+def burst(
+    url: str,
+    data_dir: Path,
+    *,
+    deliveries: int,
+    clients: int,
+    threads: int,
+    legacy_url: bool = False,
+) -> BurstResult:
     """Send `deliveries` signed deliveries from `clients` processes and check them in the DB."""
+    url += hook_path(data_dir, legacy=legacy_url)
     iids = list(range(1, deliveries + 1))
     slices = [iids[i::clients] for i in range(clients)]
     ctx = multiprocessing.get_context("spawn")  # no forked copy of the parent's state
@@ -272,7 +295,13 @@ WRK_SCRIPT = Path(__file__).with_name("intake_wrk.lua")
 
 
 def wrk_burst(
-    url: str, data_dir: Path, *, connections: int, seconds: int, deliveries: int = 30000
+    url: str,
+    data_dir: Path,
+    *,
+    connections: int,
+    seconds: int,
+    deliveries: int = 30000,
+    legacy_url: bool = False,
 ) -> BurstResult | None:
     """The same kind of signed deliveries, sent by wrk (C, one thread) instead of Python clients,
     so the two cores are the server's and not shared with a Python load generator. Every
@@ -293,7 +322,7 @@ def wrk_burst(
             f.write(f"{webhook_id}\t{ts}\t{signature}\t{body.decode()}\n")
     out = subprocess.run(
         [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(WRK_SCRIPT),
-         url, "--", str(plan), str(acked_file)],
+         url, "--", str(plan), str(acked_file), hook_path(data_dir, legacy=legacy_url)],
         capture_output=True, text=True, timeout=seconds + 60, check=True,
     ).stdout  # fmt: skip
     acked = [line.strip() for line in acked_file.read_text().splitlines()]
@@ -330,7 +359,13 @@ def _wrk_ms(out: str, label: str, column: int = 1) -> float:
 
 
 def measure(
-    *, deliveries: int, clients: int, threads: int, workers: int, with_worker: bool = False
+    *,
+    deliveries: int,
+    clients: int,
+    threads: int,
+    workers: int,
+    with_worker: bool = False,
+    legacy_url: bool = False,
 ) -> dict[str, Any]:
     """One fresh data dir, one server with `workers` Granian workers, one burst."""
     with tempfile.TemporaryDirectory(prefix="revisor-bench-intake-") as tmp:
@@ -349,7 +384,12 @@ def measure(
                     start_new_session=True,
                 )
             result = burst(
-                server.url, data_dir, deliveries=deliveries, clients=clients, threads=threads
+                server.url,
+                data_dir,
+                deliveries=deliveries,
+                clients=clients,
+                threads=threads,
+                legacy_url=legacy_url,
             )
         finally:
             server.stop()
@@ -363,14 +403,22 @@ def measure(
     return {"workers": workers, "with_worker": with_worker, **result.as_dict()}
 
 
-def measure_wrk(*, connections: int, seconds: int) -> dict[str, Any] | None:
+def measure_wrk(
+    *, connections: int, seconds: int, legacy_url: bool = False
+) -> dict[str, Any] | None:
     """One fresh data dir, one server (one Granian worker), one wrk burst."""
     with tempfile.TemporaryDirectory(prefix="revisor-bench-intake-wrk-") as tmp:
         root = Path(tmp)
         data_dir = prepare_data_dir(root)
         server = Server(data_dir, 1, root / "serve.log")
         try:
-            result = wrk_burst(server.url, data_dir, connections=connections, seconds=seconds)
+            result = wrk_burst(
+                server.url,
+                data_dir,
+                connections=connections,
+                seconds=seconds,
+                legacy_url=legacy_url,
+            )
         finally:
             server.stop()
     if result is None:
@@ -386,6 +434,7 @@ def run(
     with_worker: bool = False,
     wrk_connections: tuple[int, ...] = (8, 16),
     wrk_seconds: int = 10,
+    legacy_url: bool = False,
 ) -> dict[str, Any]:
     rows = [
         measure(
@@ -394,12 +443,14 @@ def run(
             threads=threads,
             workers=w,
             with_worker=with_worker,
+            legacy_url=legacy_url,
         )
         for w in workers
     ]
     print(
         f"intake: {deliveries} signed GitLab deliveries, {clients} client processes x "
-        f"{threads} threads, loopback; target >= 500/s, p99 < 50 ms, 0 lost"
+        f"{threads} threads, loopback, {'legacy' if legacy_url else 'per-repository'} hook URL;"
+        " target >= 500/s, p99 < 50 ms, 0 lost"
     )
     print(f"{'workers':>7} {'acked':>6} {'errors':>6} {'lost':>5} {'deliv/s':>8} "
           f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}")  # fmt: skip
@@ -409,7 +460,9 @@ def run(
             f"{r['per_second']:>8} {r['p50_ms']:>7} {r['p99_ms']:>7} {r['max_ms']:>7}"
         )
     wrk_rows = [
-        r for c in wrk_connections if (r := measure_wrk(connections=c, seconds=wrk_seconds))
+        r
+        for c in wrk_connections
+        if (r := measure_wrk(connections=c, seconds=wrk_seconds, legacy_url=legacy_url))
     ]
     if wrk_rows:
         print(f"the same, sent by wrk (C, 1 thread) for {wrk_seconds} s, 1 Granian worker:")
@@ -425,6 +478,7 @@ def run(
     best = max(rows, key=lambda r: r["per_second"])
     return {
         "deliveries": deliveries,
+        "legacy_url": legacy_url,
         "clients": clients,
         "threads": threads,
         "runs": rows,
@@ -449,6 +503,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--wrk-connections", type=int, nargs="*", default=[8, 16], help="wrk runs (none: skip)"
     )
     parser.add_argument("--wrk-seconds", type=int, default=10)
+    parser.add_argument(
+        "--legacy-url", action="store_true", help="post to /hooks/gitlab, not the repository's URL"
+    )
     args = parser.parse_args(argv)
     return run(
         deliveries=args.deliveries,
@@ -458,6 +515,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         with_worker=args.with_worker,
         wrk_connections=tuple(args.wrk_connections),
         wrk_seconds=args.wrk_seconds,
+        legacy_url=args.legacy_url,
     )
 
 

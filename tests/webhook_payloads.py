@@ -8,6 +8,7 @@ import time
 import uuid
 from typing import Any
 
+from revisor.store.repos import Repo
 from revisor.web.webhooks import sign_gitea, sign_gitlab
 
 HEAD = "da1560886d4f094c3e6c9ef40349f7d38b5d27d7"
@@ -129,6 +130,11 @@ def gitea_comment(
     }
 
 
+def hook_path(repo: Repo) -> str:
+    """A repository's own hook URL path (`/hooks/<forge>/<hook_key>`)."""
+    return f"/hooks/{repo.forge.value}/{repo.hook_key}"
+
+
 def body_of(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload).encode()
 
@@ -145,9 +151,10 @@ def gitlab_headers(
 
 
 def gitlab_signed_headers(
-    signing_secret: str, body: bytes, *, timestamp: int | None = None
+    signing_secret: str, body: bytes, *, timestamp: int | None = None, webhook_id: str = ""
 ) -> dict[str, str]:
-    webhook_id = str(uuid.uuid4())
+    """As GitLab signs: `webhook-id` (kept across retries) is covered by the signature."""
+    webhook_id = webhook_id or str(uuid.uuid4())
     ts = str(int(time.time()) if timestamp is None else timestamp)
     return {
         "Content-Type": "application/json",
@@ -160,9 +167,14 @@ def gitlab_signed_headers(
 
 
 def gitea_headers(
-    secret: str, body: bytes, event: str = "pull_request", forgejo: bool = False
+    secret: str,
+    body: bytes,
+    event: str = "pull_request",
+    forgejo: bool = False,
+    delivery: str = "",
 ) -> dict[str, str]:
-    delivery = str(uuid.uuid4())
+    """As Gitea signs: the HMAC covers the body only, not `X-Gitea-Delivery`."""
+    delivery = delivery or str(uuid.uuid4())
     sig = sign_gitea(secret, body)
     headers = {
         "Content-Type": "application/json",

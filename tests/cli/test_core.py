@@ -78,7 +78,10 @@ def test_repo_add_list_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     )
     assert code == 0
     added = json.loads(out)
-    assert added["webhook_url"] == "http://127.0.0.1:8080/hooks/gitlab"
+    # its own hook URL: one secret to check per delivery
+    assert len(added["hook_key"]) >= 16
+    assert added["webhook_url"] == f"http://127.0.0.1:8080/hooks/gitlab/{added['hook_key']}"
+    assert added["webhook_url"] in out
     assert len(added["webhook_secret"]) >= 32
     assert added["server"] == "https://gitlab.internal"
     # the token is stored sealed: not in the database file in plaintext

@@ -180,9 +180,10 @@ def send_mr_hook(
 
 
 def delivery_rows(app: Appliance) -> dict[str, int | None]:
-    """delivery key (without the forge prefix) -> job id, from the database."""
+    """delivery id -> job id, from the database (the key is `gitlab:<id>:sha256:<body hash>`
+    for the unsigned ids sent here, see `webhooks.delivery_key`)."""
     rows = app.rt.db.execute("SELECT key, job_id FROM deliveries").fetchall()
-    return {k.removeprefix("gitlab:"): j for k, j in rows}
+    return {k.removeprefix("gitlab:").partition(":sha256:")[0]: j for k, j in rows}
 
 
 def assert_no_acknowledged_delivery_lost(app: Appliance, sent: list[Delivery]) -> None:

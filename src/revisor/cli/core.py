@@ -25,6 +25,7 @@ from revisor.secrets import KeyRing, read_secret_file
 from revisor.store import jobs, repos
 from revisor.store.db import open_database
 from revisor.web.auth.local import ensure_break_glass_admin
+from revisor.web.webhooks import hook_url
 from revisor.worker.queue import Queue
 
 launcher_log = logging.getLogger("revisor.inference.launcher")
@@ -437,7 +438,7 @@ def cmd_repo_add(args: argparse.Namespace, rt: Runtime) -> int:
     rt.audit.record(Event.REPO_ADDED, actor=actor, target=f"repo:{repo.id}", project=repo.project)
     for field in ("token", "webhook_secret", *(["signing_secret"] if signing else [])):
         rt.audit.record(Event.SECRET_CREATED, actor=actor, target=f"repo:{repo.id}", field=field)
-    url = f"{rt.settings.server.public_url.rstrip('/')}/hooks/{forge.value}"
+    url = hook_url(rt.settings.server.public_url, forge, repo.hook_key)
     data = {**repo.public(), "webhook_url": url, "webhook_secret": secret if generated else None}
     lines = [
         f"registered repository {repo.id}: {forge.value} {repo.project} on {repo.server}",

@@ -179,11 +179,23 @@ def _m004_repos_version(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m005_repo_hook_keys(db: sqlite_utils.Database) -> None:
+    """Each repository's own hook URL key (`/hooks/<forge>/<hook_key>`), so a delivery is checked
+    against one secret; existing repositories get theirs here."""
+    from revisor.store.repos import new_hook_key  # repos imports this module
+
+    db.execute("ALTER TABLE repos ADD COLUMN hook_key TEXT")
+    for (repo_id,) in db.execute("SELECT id FROM repos").fetchall():
+        db.execute("UPDATE repos SET hook_key = ? WHERE id = ?", [new_hook_key(), repo_id])
+    db.execute("CREATE UNIQUE INDEX repos_hook_key ON repos (hook_key)")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", _m001_initial),
     ("002_models", _m002_models),
     ("003_auth", _m003_auth),
     ("004_repos_version", _m004_repos_version),
+    ("005_repo_hook_keys", _m005_repo_hook_keys),
 ]
 
 

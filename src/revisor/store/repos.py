@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ class Repo:
     enabled: bool
     policy: dict[str, Any] = field(default_factory=dict)
     has_signing_secret: bool = False
+    hook_key: str = ""  # the last part of its own hook URL (not a secret)
 
     @property
     def row_key(self) -> str:
@@ -47,6 +49,7 @@ class Repo:
             "ca_file": self.ca_file,
             "enabled": self.enabled,
             "policy": self.policy,
+            "hook_key": self.hook_key,
         }
 
 
@@ -58,6 +61,12 @@ class RepoSecrets:
 
     def __repr__(self) -> str:  # never let a secret reach a log through repr()
         return "RepoSecrets(<redacted>)"
+
+
+def new_hook_key() -> str:
+    """A repository's hook URL key: 128 random bits, URL-safe. Not a secret (it travels in URLs
+    and logs); it only routes a delivery to the one repository whose secret must prove it."""
+    return secrets.token_urlsafe(16)
 
 
 def row_key(forge: ForgeKind | str, server: str, project: str) -> str:
@@ -81,6 +90,7 @@ def _from_row(row: dict[str, Any]) -> Repo:
         enabled=bool(row["enabled"]),
         policy=json.loads(row["policy"] or "{}"),
         has_signing_secret=row["signing_secret_enc"] is not None,
+        hook_key=row["hook_key"] or "",
     )
 
 
@@ -104,7 +114,8 @@ def add(
     with db.conn:
         cursor = db.execute(
             "INSERT INTO repos (forge, server, project, token_enc, webhook_secret_enc,"
-            " signing_secret_enc, ca_file, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " signing_secret_enc, ca_file, hook_key, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 forge.value,
                 server,
@@ -115,6 +126,7 @@ def add(
                 if signing_secret
                 else None,
                 ca_file,
+                new_hook_key(),
                 now(),
             ],
         )

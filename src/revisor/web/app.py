@@ -117,6 +117,7 @@ def create_app(
             PermissionDeniedException: errors.forbidden,
         },
         request_max_body_size=settings.server.max_body_bytes,
+        on_shutdown=[lambda _app: intake.close()],
         openapi_config=api.openapi_config(),
         debug=False,
     )

@@ -2,7 +2,10 @@
 
 Three steps, so that no request holds a thread while it waits for the disk:
 - `check()` authenticates (before parsing), parses and classifies: CPU work and reads only; the
-  route runs it on the event loop.
+  route runs it on the event loop. A repository's own hook URL (`/hooks/<forge>/<hook_key>`)
+  names the one secret to check; the legacy `/hooks/<forge>` tries every repository of that
+  forge. A source address that sent too many rejected deliveries is answered 429 before any
+  secret is checked (`web/rejections.py`).
 - `commit()` hands the delivery to the group commit (`store/groupcommit.py`): one writer thread
   records every delivery waiting at that moment in one transaction (synchronous=FULL) and their
   audit records in one more. The route awaits the returned future, so each request is answered
@@ -30,6 +33,7 @@ from revisor.store import jobs, repos
 from revisor.store.db import PerThread
 from revisor.store.groupcommit import GroupCommitter
 from revisor.web import webhooks
+from revisor.web.rejections import Rejected, RejectionAudit, RejectionLimiter
 from revisor.worker.queue import Queue
 
 log = logging.getLogger("revisor.web.intake")
@@ -39,6 +43,7 @@ log = logging.getLogger("revisor.web.intake")
 class Answer:
     status: int
     body: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -50,14 +55,25 @@ class Accepted:
     ignored: str = ""  # the reason, when the delivery asks for no review
 
 
-@dataclass(frozen=True)
-class Rejected:
-    """Authentication failed: audit it (a write), then answer 401."""
+__all__ = ["Accepted", "Answer", "Intake", "Rejected"]
 
-    forge: ForgeKind
-    source: str
-    request_id: str
-    reason: str
+_REFUSALS = {
+    401: {"error": "unauthorized"},
+    404: {"error": "unknown hook URL"},
+    429: {"error": "too many rejected deliveries from this address; retry later"},
+}
+
+# A repository with its decrypted secrets.
+_Registered = tuple[repos.Repo, repos.RepoSecrets]
+
+
+@dataclass(frozen=True)
+class _Cache:
+    """What the intake knows of `repos` at one version of it."""
+
+    version: int = -1
+    all: tuple[_Registered, ...] = ()
+    by_hook_key: dict[str, _Registered] = field(default_factory=dict)  # keys are unique
 
 
 @dataclass
@@ -67,12 +83,12 @@ class Intake:
     keys: KeyRing
     audit: AuditLog
     queue: Queue
+    limiter: RejectionLimiter = field(default_factory=RejectionLimiter)
+    rejections: RejectionAudit = field(default_factory=RejectionAudit)
     _writer: GroupCommitter[Accepted, jobs.Intake] = field(init=False, repr=False)
-    # (repos version, every registered repository with its decrypted secrets). Rebuilt when
-    # any repository row changes (added, removed, secret rotated, keys rotated).
-    _registered: tuple[int, list[tuple[repos.Repo, repos.RepoSecrets]]] = field(
-        init=False, repr=False, default=(-1, [])
-    )
+    # Every registered repository with its decrypted secrets, rebuilt when any repository row
+    # changes (added, removed, secret rotated, keys rotated).
+    _registered: _Cache = field(init=False, repr=False, default_factory=_Cache)
 
     def __post_init__(self) -> None:
         self._writer = GroupCommitter(self._commit, after=self._enqueue, name="intake-writer")
@@ -85,9 +101,12 @@ class Intake:
         *,
         source: str,
         request_id: str,
+        hook_key: str | None = None,
     ) -> Answer:
         """The whole intake of one delivery, synchronously (tests, benchmarks)."""
-        checked = self.check(forge, headers, body, source=source, request_id=request_id)
+        checked = self.check(
+            forge, headers, body, source=source, request_id=request_id, hook_key=hook_key
+        )
         if isinstance(checked, Answer):
             return checked
         if isinstance(checked, Rejected):
@@ -102,15 +121,24 @@ class Intake:
         *,
         source: str,
         request_id: str,
+        hook_key: str | None = None,
     ) -> Answer | Rejected | Accepted:
         """Authenticate, parse and classify: CPU work and reads only, no write, no fsync.
 
-        Returns the answer when there is nothing to record, `Rejected` (to audit, then 401),
-        or `Accepted` (to commit, then answer)."""
+        `hook_key` is the last part of a repository's own hook URL; None for the legacy URL.
+        Returns the answer when there is nothing to record, `Rejected` (to audit, then
+        401/404/429), or `Accepted` (to commit, then answer)."""
+        wait = self.limiter.retry_after(source)
+        if wait:
+            return Rejected(forge, source, request_id, "rate limited", 429, retry_after=wait)
         headers = {k.lower(): v for k, v in headers.items()}
-        candidates = self._authenticate(forge, headers, body)
-        if not candidates:
-            return Rejected(forge, source, request_id, "signature or token missing or wrong")
+        candidates = (
+            self._authenticate_any(forge, headers, body, source, request_id)
+            if hook_key is None
+            else self._authenticate_one(forge, hook_key, headers, body, source, request_id)
+        )
+        if isinstance(candidates, Rejected):
+            return candidates
         try:
             payload = webhooks.parse_json(body)
             event = self._event_name(forge, headers)
@@ -120,12 +148,17 @@ class Intake:
             decision = classify(event, payload)
         except webhooks.PayloadError as exc:
             return Answer(400, {"error": str(exc)})
-        repo = next((r for r in candidates if r.project.lower() == decision.project.lower()), None)
-        if repo is None:
-            return Answer(404, {"error": f"repository {decision.project!r} is not registered"})
+        found = next(
+            ((r, s) for r, s in candidates if r.project.lower() == decision.project.lower()), None
+        )
+        if found is None:
+            where = "registered" if hook_key is None else "registered at this hook URL"
+            return Answer(404, {"error": f"repository {decision.project!r} is not {where}"})
+        repo, secrets = found
         if not repo.enabled:
             decision = webhooks.Ignored(decision.project, "repository is disabled")
-        key = webhooks.delivery_key(forge, headers, body)
+        signed_id = forge is ForgeKind.GITLAB and bool(secrets.signing_secret)
+        key = webhooks.delivery_key(forge, headers, body, signed_id=signed_id)
         if isinstance(decision, webhooks.Ignored):
             return Accepted(jobs.Delivery(key, repo.id, event), source, decision.reason)
         delivery = jobs.Delivery(
@@ -169,6 +202,7 @@ class Intake:
                 )
                 for old in intake.superseded
             ]
+        records += self.rejections.due()  # sums of rejected deliveries whose window closed
         if records:
             try:
                 self.audit.append_many(records)
@@ -204,58 +238,100 @@ class Intake:
             return headers.get("x-gitlab-event", "")
         return headers.get("x-forgejo-event") or headers.get("x-gitea-event", "")
 
-    def _authenticate(
-        self, forge: ForgeKind, headers: Mapping[str, str], body: bytes
-    ) -> list[repos.Repo]:
-        """Every registered repository of this forge whose secret the request proves."""
-        matched = []
-        now = time.time()
-        for repo, secret in self._registered_repos():
-            if repo.forge is not forge:
-                continue
-            if forge is ForgeKind.GITEA:
-                ok = webhooks.verify_gitea_signature(headers, body, secret.webhook_secret)
-            elif secret.signing_secret:
-                ok = (
-                    webhooks.verify_gitlab_signature(
-                        headers,
-                        body,
-                        secret.signing_secret,
-                        now=now,
-                        tolerance=self.settings.server.signature_tolerance_seconds,
-                    )
-                    is None
-                )
-            else:
-                ok = webhooks.verify_gitlab_token(
-                    headers.get("x-gitlab-token"), secret.webhook_secret
-                )
-            if ok:
-                matched.append(repo)
-        return matched
+    def _check_secret(
+        self, forge: ForgeKind, headers: Mapping[str, str], body: bytes, secret: repos.RepoSecrets
+    ) -> str | None:
+        """One secret check (None: it holds, else why not)."""
+        return webhooks.authenticate(
+            forge,
+            headers,
+            body,
+            secret.webhook_secret,
+            secret.signing_secret,
+            now=time.time(),
+            tolerance=self.settings.server.signature_tolerance_seconds,
+        )
 
-    def _registered_repos(self) -> list[tuple[repos.Repo, repos.RepoSecrets]]:
+    def _authenticate_one(
+        self,
+        forge: ForgeKind,
+        hook_key: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        source: str,
+        request_id: str,
+    ) -> list[_Registered] | Rejected:
+        """A repository's own hook URL: its secret, and no other, is checked."""
+        found = self._registered_repos().by_hook_key.get(hook_key)
+        if found is None or found[0].forge is not forge:  # no secret work for an unknown key
+            return self._refuse(forge, source, request_id, "unknown hook URL", 404)
+        reason = self._check_secret(forge, headers, body, found[1])
+        if reason is not None:
+            return self._refuse(forge, source, request_id, reason, target=f"repo:{found[0].id}")
+        return [found]
+
+    def _authenticate_any(
+        self,
+        forge: ForgeKind,
+        headers: Mapping[str, str],
+        body: bytes,
+        source: str,
+        request_id: str,
+    ) -> list[_Registered] | Rejected:
+        """The legacy URL: every registered repository of this forge whose secret the request
+        proves (one secret check per repository of the forge)."""
+        proven = [
+            (repo, secret)
+            for repo, secret in self._registered_repos().all
+            if repo.forge is forge and self._check_secret(forge, headers, body, secret) is None
+        ]
+        return proven or self._refuse(forge, source, request_id)
+
+    def _refuse(
+        self,
+        forge: ForgeKind,
+        source: str,
+        request_id: str,
+        reason: str = "signature or token missing or wrong",
+        status: int = 401,
+        target: str = "webhook",
+    ) -> Rejected:
+        """An unauthenticated delivery: it spends the source address's allowance."""
+        self.limiter.charge(source)
+        return Rejected(forge, source, request_id, reason, status, target)
+
+    def _registered_repos(self) -> _Cache:
         """The registered repositories and their secrets, decrypted once per change of the
         `repos` table instead of once per request (one small read tells whether it changed)."""
         db = self.dbs.get()
         current = repos.version(db)
-        seen, registered = self._registered
-        if seen != current:
-            registered = [(r, repos.load_secrets(db, self.keys, r)) for r in repos.list_all(db)]
-            self._registered = (current, registered)
-        return registered
+        cache = self._registered
+        if cache.version != current:
+            found = tuple((r, repos.load_secrets(db, self.keys, r)) for r in repos.list_all(db))
+            by_key = {r.hook_key: (r, s) for r, s in found if r.hook_key}
+            cache = self._registered = _Cache(current, found, by_key)
+        return cache
 
     def reject(self, rejected: Rejected) -> Answer:
+        """Audit a refused delivery (summed per window, see `RejectionAudit`), then answer."""
+        self.write_audit(self.rejections.note(rejected))
+        return self.refusal(rejected)
+
+    @staticmethod
+    def refusal(rejected: Rejected) -> Answer:
+        headers = {}
+        if rejected.retry_after:
+            headers["retry-after"] = str(max(1, round(rejected.retry_after)))
+        return Answer(rejected.status, dict(_REFUSALS[rejected.status]), headers)
+
+    def write_audit(self, records: Sequence[AuditRecord]) -> None:
+        if not records:
+            return
         try:
-            self.audit.record(
-                Event.WEBHOOK_REJECTED,
-                actor=f"forge:{rejected.forge.value}",
-                target="webhook",
-                outcome=Outcome.DENIED,
-                source=rejected.source,
-                reason=rejected.reason,
-                request_id=rejected.request_id,
-            )
+            self.audit.append_many(records)
         except AuditWriteError:
-            log.error("audit write failed for a rejected webhook")
-        return Answer(401, {"error": "unauthorized"})
+            log.error("audit write failed for %d rejected-webhook record(s)", len(records))
+
+    def close(self) -> None:
+        """At shutdown: the open sums of rejected deliveries go to the audit log."""
+        self.write_audit(self.rejections.flush())

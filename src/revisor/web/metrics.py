@@ -41,7 +41,7 @@ def webhook_outcome(answer: Answer) -> str:
         if answer.body.get("duplicate"):
             return "duplicate"
         return "ignored"
-    return {401: "unauthorized", 404: "unknown_repo", 400: "bad_request"}.get(
+    return {401: "unauthorized", 404: "unknown_repo", 400: "bad_request", 429: "rate_limited"}.get(
         answer.status, f"http_{answer.status}"
     )
 

@@ -117,18 +117,75 @@ def verify_gitea_signature(headers: Mapping[str, str], body: bytes, secret: str)
     return _eq(signature.strip().lower(), sign_gitea(secret, body))
 
 
-def delivery_key(forge: ForgeKind, headers: Mapping[str, str], body: bytes) -> str:
-    """The id a forge keeps across retries of one delivery, else a hash of the body."""
-    names = (
-        ("idempotency-key", "webhook-id", "x-gitlab-event-uuid")
-        if forge is ForgeKind.GITLAB
-        else ("x-forgejo-delivery", "x-gitea-delivery")
-    )
+def authenticate(
+    forge: ForgeKind,
+    headers: Mapping[str, str],
+    body: bytes,
+    webhook_secret: str,
+    signing_secret: str | None,
+    *,
+    now: float,
+    tolerance: float,
+) -> str | None:
+    """ONE secret check of a delivery against one repository's secrets: None when it holds,
+    else the reason it does not (a fixed phrase, safe for the audit log).
+
+    Gitea/Forgejo: HMAC of the body with the webhook secret. GitLab with a signing secret: the
+    Standard Webhooks signature only (a plain token is then refused). GitLab without one: the
+    plain token, compared in constant time."""
+    if forge is ForgeKind.GITEA:
+        ok = verify_gitea_signature(headers, body, webhook_secret)
+        return None if ok else "signature missing or wrong"
+    if signing_secret:
+        return verify_gitlab_signature(headers, body, signing_secret, now=now, tolerance=tolerance)
+    ok = verify_gitlab_token(headers.get("x-gitlab-token"), webhook_secret)
+    return None if ok else "token missing or wrong"
+
+
+def delivery_key(
+    forge: ForgeKind, headers: Mapping[str, str], body: bytes, *, signed_id: bool = False
+) -> str:
+    """The dedup key of an authenticated delivery: a replay with the same key changes nothing.
+
+    The rule: a delivery id counts on its own only when the signature covers it, else it is
+    bound to the body it came with.
+    - `signed_id` (GitLab signed webhooks): `webhook-id` is part of the signed
+      `{webhook-id}.{webhook-timestamp}.{body}`, so only the secret's holder chose it and GitLab
+      keeps it across retries: the key is that id.
+    - Ids no signature covers (GitLab's `Idempotency-Key` / `X-Gitlab-Event-UUID` beside a plain
+      token; Gitea's and Forgejo's `X-*-Delivery`, the HMAC being over the body only): the id
+      plus sha256(body). A forged header then cannot make a different real delivery look like
+      a replay; a real retry (same id, same body) still has the same key.
+    - No id: sha256(body).
+    """
+    if forge is ForgeKind.GITLAB:
+        if signed_id and (webhook_id := headers.get("webhook-id", "").strip()):
+            return f"{forge.value}:{webhook_id[:200]}"
+        names: tuple[str, ...] = ("idempotency-key", "x-gitlab-event-uuid")
+    else:
+        names = ("x-forgejo-delivery", "x-gitea-delivery")
+    digest = hashlib.sha256(body).hexdigest()
     for name in names:
         value = headers.get(name, "").strip()
         if value:
-            return f"{forge.value}:{value[:200]}"
-    return f"{forge.value}:sha256:{hashlib.sha256(body).hexdigest()}"
+            return f"{forge.value}:{value[:160]}:sha256:{digest}"
+    return f"{forge.value}:sha256:{digest}"
+
+
+# --- per-repository hook URLs -----------------------------------------------------------------
+
+HOOK_KEY_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def is_hook_key(value: str) -> bool:
+    """Whether `value` can be a repository's hook key (see `store.repos.new_hook_key`)."""
+    return HOOK_KEY_RE.fullmatch(value) is not None
+
+
+def hook_url(public_url: str, forge: ForgeKind, hook_key: str) -> str:
+    """The URL a repository's webhook posts to: one secret to check per delivery. Repositories
+    registered before per-repository URLs may still post to the legacy `/hooks/<forge>`."""
+    return f"{public_url.rstrip('/')}/hooks/{forge.value}/{hook_key}"
 
 
 # --- parsing and classification ---------------------------------------------------------------

@@ -146,7 +146,10 @@ def test_rotating_the_webhook_secret_changes_it_shows_it_once_and_audits(world: 
     client, csrf = client_as(world.app, world.settings, "maintainer")
     with client:
         page = client.get(f"/repos/{world.repo_id}").text
-        assert "http://127.0.0.1:8080/hooks/gitlab" in page
+        db = open_database(world.settings.db_path)
+        hook_key = repos.get(db, world.repo_id).hook_key
+        db.conn.close()
+        assert f"http://127.0.0.1:8080/hooks/gitlab/{hook_key}</code>" in page
         r = client.post(f"/repos/{world.repo_id}/rotate-secret", data={"_csrf": csrf})
         assert r.status_code == 200
         later = client.get(f"/repos/{world.repo_id}").text
@@ -177,7 +180,10 @@ def test_adding_a_repository_and_editing_its_policy(world: World) -> None:
             },
         )
         assert r.status_code == 200
-        assert "http://127.0.0.1:8080/hooks/gitea" in r.text
+        db = open_database(world.settings.db_path)
+        added = repos.find_by_project(db, ForgeKind.GITEA, "o/r")[0]
+        db.conn.close()
+        assert f"http://127.0.0.1:8080/hooks/gitea/{added.hook_key}</code>" in r.text
         bad = client.post(
             f"/repos/{world.repo_id}/policy", data={"_csrf": csrf, "min_severity": "loud"}
         )

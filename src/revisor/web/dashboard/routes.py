@@ -33,6 +33,7 @@ from revisor.errors import ConfigError, RevisorError
 from revisor.llm.registry import LOCAL_ID, collect_endpoints, endpoint_urls
 from revisor.runtime import Runtime
 from revisor.store import jobs, repos
+from revisor.web import webhooks
 from revisor.web.auth import local
 from revisor.web.auth.csrf import csrf_guard
 from revisor.web.auth.guards import ADMIN, AUDIT, OPERATE, READ, principal_of, require, signed_in
@@ -229,8 +230,8 @@ def job_cancel(request: Request[Any, Any, Any], job_id: FromPath[int]) -> Templa
 # --- repositories ----------------------------------------------------------------------------
 
 
-def webhook_url(settings: Settings, forge: ForgeKind) -> str:
-    return f"{settings.server.public_url.rstrip('/')}/hooks/{forge.value}"
+def webhook_url(settings: Settings, repo: repos.Repo) -> str:
+    return webhooks.hook_url(settings.server.public_url, repo.forge, repo.hook_key)
 
 
 @get("/repos", guards=[require(READ)], sync_to_thread=True, include_in_schema=False)
@@ -241,7 +242,7 @@ def repos_page(request: Request[Any, Any, Any]) -> Template:
         request,
         "repos.html",
         repos=rows,
-        urls={r.id: webhook_url(settings, r.forge) for r in rows},
+        urls={r.id: webhook_url(settings, r) for r in rows},
         forges=[f.value for f in ForgeKind],
     )
 
@@ -282,7 +283,7 @@ def repo_add(request: Request[Any, Any, Any], data: FormData) -> Template:
             "repos.html",
             status=400,
             repos=rows,
-            urls={r.id: webhook_url(settings, r.forge) for r in rows},
+            urls={r.id: webhook_url(settings, r) for r in rows},
             forges=[f.value for f in ForgeKind],
             error=str(exc),
         )
@@ -318,7 +319,7 @@ def _repo_page(
         "repo.html",
         status=status,
         repo=repo,
-        webhook_url=webhook_url(settings, repo.forge),
+        webhook_url=webhook_url(settings, repo),
         severities=SEVERITIES,
         defaults=settings.review,
         **extra,
