@@ -183,13 +183,13 @@ def redact_line(text: str) -> tuple[str, tuple[str, ...]]:
 def redact_text(text: str, *, max_chars: int | None = None) -> tuple[str, int]:
     """Redact free text (MR title/description, repository guidance); return it and a count.
 
-    With `max_chars`, a longer text is cut before it is read, at the last whitespace within the
-    limit, and ends with a marker saying how much was cut. No credential the detectors know
+    With `max_chars`, a longer text is cut before it is read, at the last whitespace that
+    leaves room for a marker saying how much was cut. No credential the detectors know
     contains whitespace, so none is cut in half: it is kept whole (and redacted) or dropped.
     """
     marker = ""
     if max_chars is not None and len(text) > max_chars:
-        cut = _cut_point(text, max_chars)
+        cut = _cut_point(text, max(0, max_chars - _CUT_MARKER_ROOM))
         marker = f"\n[Revisor cut this text: {len(text) - cut:,} more characters]"
         text = text[:cut]
     out: list[str] = []
@@ -205,6 +205,9 @@ def redact_text(text: str, *, max_chars: int | None = None) -> tuple[str, int]:
         count += len(kinds)
         out.append(new)
     return "\n".join(out) + marker, count
+
+
+_CUT_MARKER_ROOM = 64  # "\n[Revisor cut this text: 1,234,567 more characters]" fits
 
 
 def _cut_point(text: str, limit: int) -> int:
