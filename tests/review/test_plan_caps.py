@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from revisor.domain import ChatMessage, Completion, RouteHints, Usage
+from revisor.review.engine import review_files
 from revisor.review.plan import MAX_LINE_CHARS, cut_line, cut_long_lines, plan_review
 from revisor.review.policy import Policy
+from revisor.review.render import render_summary
 
 from .helpers import added_file, hunk, modified_file
 
@@ -55,3 +60,32 @@ def test_cut_line_keeps_the_prefix_and_counts_the_rest(text: str, limit: int) ->
     else:
         marker = f" [Revisor cut this line: {len(text) - limit:,} more characters]"
         assert out == text[:limit] + marker
+
+
+class _NoFindings:
+    concurrency = 1
+
+    def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        json_mode: bool = True,
+        hints: RouteHints | None = None,
+    ) -> Completion:
+        return Completion('{"findings": []}', "m", "http://127.0.0.1:1", Usage(1, 1, 1, 1))
+
+
+def test_the_summary_says_how_many_lines_were_cut() -> None:
+    lines = [f"a = {i}" for i in range(30)] + ["b = '" + "x" * 5000 + "'", "c = '" + "y" * 3000]
+    result = review_files(
+        [added_file("wide.py", lines)],
+        mr=None,
+        policy=Policy(),
+        model=_NoFindings(),
+        context_tokens=4096,
+        max_output_tokens=256,
+    )
+    assert result.cut_lines == 2
+    summary = render_summary(result)
+    assert "Cut before review: 2 line(s) too long for the model" in summary

@@ -253,4 +253,5 @@ def review_files(
         dropped_below_severity=below,
         dropped_over_cap=over,
         redactions=plan.redactions + mr_redactions + guidance_redactions,
+        cut_lines=plan.cut_lines,
     )
