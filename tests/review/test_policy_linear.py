@@ -105,6 +105,14 @@ def test_the_classic_exponential_case_is_answered() -> None:
     }
 
 
+def test_a_path_with_a_lone_surrogate_is_matched() -> None:
+    # A C-quoted path with invalid UTF-8 in a diff header decodes to a lone surrogate.
+    assert _skipped(["gen/\udcff.snap", "src/\udcffa.py"], _toml(["*.snap", "src/?a.py"])) == {
+        "gen/\udcff.snap": "matches ignore pattern '*.snap'",
+        "src/\udcffa.py": "matches ignore pattern 'src/?a.py'",
+    }
+
+
 def test_compiled_once_per_pattern_list() -> None:
     policy = build_policy(ADMIN, _toml(["*.snap"]))
     assert ignore_spec(policy) is ignore_spec(build_policy(ADMIN, _toml(["*.snap"])))

@@ -155,6 +155,15 @@ def test_long_repetitive_lines_match_the_reference(unit: str) -> None:
     assert redact_line(line) == reference.redact_line(line)
 
 
+def test_lone_surrogates_from_json_are_kept_and_do_not_break_matching() -> None:
+    # JSON may carry "\\udcff"; RE2 cannot read it as UTF-8, the original text is kept anyway.
+    line = 'x = "\udcff" token = "h7Qz!kP2v9Lm" ghp_0123456789abcdefghijABCDEFGHIJ012345 \ud800'
+    assert redact_line(line) == reference.redact_line(line)
+    assert (
+        redact_line(line)[0] == 'x = "\udcff" token = "[REDACTED]" [REDACTED GitHub token] \ud800'
+    )
+
+
 def test_every_detector_runs_on_the_linear_time_engine() -> None:
     patterns = [p for _, p in redact._TOKEN_PATTERNS]
     patterns += [

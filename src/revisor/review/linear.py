@@ -13,6 +13,7 @@ is not a word character), and counted repetitions are limited to 1000.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,14 @@ from typing import Any
 import pathspec
 import re2
 
-__all__ = ["WHITESPACE", "LinearMatch", "LinearRegex", "compile_globs", "compile_linear"]
+__all__ = [
+    "WHITESPACE",
+    "LinearMatch",
+    "LinearRegex",
+    "compile_globs",
+    "compile_linear",
+    "encodable",
+]
 
 # Python's `\s` on str (what the patterns were written against), spelled out for RE2, whose `\s`
 # is only [\t\n\f\r ].
@@ -30,21 +38,32 @@ WHITESPACE = (
 )
 
 
+# RE2 reads UTF-8, and a lone surrogate has no UTF-8 form, yet a forge's JSON can carry one
+# ("\\udcff" is valid JSON). Matching runs on a copy where each becomes U+FFFD: one character
+# for one, so every offset still points into the original text, which is what callers get back.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def encodable(text: str) -> str:
+    """`text` with lone surrogates replaced by U+FFFD (same length, same offsets)."""
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
+
+
 @dataclass(frozen=True)
 class LinearMatch:
-    """One match: the text of a group by name or number, and the span of the whole match."""
+    """One match: a group's text by name or number, and its span, in the original text."""
 
-    _match: Any
+    _text: str
+    _spans: tuple[tuple[int, int], ...]
     _names: dict[str, int]
 
-    def group(self, name: str | int = 0) -> str | None:
-        value = self._match.group(name)
-        return value if isinstance(value, str) else None
-
     def span(self, name: str | int = 0) -> tuple[int, int]:
-        index = self._names[name] if isinstance(name, str) else name
-        start, end = self._match.span(index)
-        return int(start), int(end)
+        """(-1, -1) for a group that did not take part in the match."""
+        return self._spans[self._names[name] if isinstance(name, str) else name]
+
+    def group(self, name: str | int = 0) -> str | None:
+        start, end = self.span(name)
+        return None if start < 0 else self._text[start:end]
 
 
 @dataclass(frozen=True)
@@ -54,29 +73,31 @@ class LinearRegex:
     pattern: str
     _regex: Any = field(repr=False, compare=False)
     _groups: dict[str, int] = field(repr=False, compare=False, default_factory=dict)
+    _count: int = 0  # capturing groups
 
     def search(self, text: str) -> LinearMatch | None:
-        found = self._regex.search(text)
-        return None if found is None else LinearMatch(found, self._names())
+        return next(self.finditer(text), None)
 
     def finditer(self, text: str) -> Iterator[LinearMatch]:
-        names = self._names()
-        for found in self._regex.finditer(text):
-            yield LinearMatch(found, names)
+        for found in self._regex.finditer(encodable(text)):
+            spans = tuple((int(a), int(b)) for a, b in map(found.span, range(self._count + 1)))
+            yield LinearMatch(text, spans, self._groups)
 
     def fullmatch(self, text: str) -> bool:
-        return self._regex.fullmatch(text) is not None
+        return self._regex.fullmatch(encodable(text)) is not None
 
     def sub(self, repl: str | Callable[[LinearMatch], str], text: str) -> str:
         """Replace every match; a str `repl` is used as it is (no backslash templates)."""
-        names = self._names()
-        if isinstance(repl, str):
-            fixed = repl
-            return str(self._regex.sub(lambda _m: fixed, text))
-        return str(self._regex.sub(lambda m: repl(LinearMatch(m, names)), text))
-
-    def _names(self) -> dict[str, int]:
-        return self._groups
+        pieces: list[str] = []
+        last = 0
+        for match in self.finditer(text):
+            start, end = match.span()
+            pieces += [text[last:start], repl if isinstance(repl, str) else repl(match)]
+            last = end
+        if not pieces:
+            return text
+        pieces.append(text[last:])
+        return "".join(pieces)
 
 
 def compile_linear(pattern: str) -> LinearRegex:
@@ -87,7 +108,7 @@ def compile_linear(pattern: str) -> LinearRegex:
         regex = re2.compile(pattern, options)
     except re2.error as exc:
         raise ValueError(f"not a linear-time pattern: {exc}") from None
-    return LinearRegex(pattern, regex, dict(regex.groupindex))
+    return LinearRegex(pattern, regex, dict(regex.groupindex), int(regex.groups))
 
 
 def compile_globs(patterns: Sequence[str]) -> pathspec.GitIgnoreSpec:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 import pathspec
 
 from revisor.domain import Chunk, FileDiff, FileStatus, Finding, Hunk, LineKind, SkippedFile
+from revisor.review.linear import encodable
 from revisor.review.policy import Policy, ignore_spec
 from revisor.review.prompt import estimate_tokens, render_file_header, render_hunk, render_line
 from revisor.review.redact import redact_files
@@ -171,7 +172,7 @@ def skip_reason(file: FileDiff, policy: Policy, spec: pathspec.GitIgnoreSpec | N
     if not file.hunks:
         return "no content change (rename or mode change only)"
     if spec is not None:
-        result = spec.check_file(path)
+        result = spec.check_file(encodable(path))  # a lone surrogate is not UTF-8, RE2 needs it
         if result.include and result.index is not None:
             return f"matches ignore pattern {policy.ignore[result.index]!r}"
     if name in _LOCK_FILES or name.endswith(".lock"):
