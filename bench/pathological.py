@@ -154,6 +154,44 @@ def line_cases(cap: float) -> list[dict[str, Any]]:
     return rows
 
 
+OLD_COMMAND = r"^\s*/revisor\s+review\b"  # web/webhooks.COMMAND_RE before
+NOTES = {  # comments any MR commenter can post; GitLab waits 10 s for the webhook's answer
+    "40,000 newlines": "\n" * 40_000,
+    "200,000 newlines": "\n" * 200_000,
+    "1,000,000 newlines (GitLab's note limit)": "\n" * 1_000_000,
+}
+
+
+def note_cases(cap: float) -> list[dict[str, Any]]:
+    from revisor.web.webhooks import COMMAND_RE
+
+    rows: list[dict[str, Any]] = []
+    stopped = False
+    for label, note in NOTES.items():
+        before = None
+        if not stopped:
+            before = _child(
+                "import re, time\n"
+                "from bench.pathological import NOTES, OLD_COMMAND\n"
+                "pattern = re.compile(OLD_COMMAND, re.IGNORECASE | re.MULTILINE)\n"
+                f"note = NOTES[{label!r}]\n"
+                "t = time.perf_counter(); assert not pattern.search(note)\n"
+                "print(time.perf_counter() - t)\n",
+                cap,
+            )
+            stopped = before is None
+            shown = _fmt(before, cap)
+        else:
+            shown = "not run (a smaller case passed the cap)"
+        after, found = _timed(lambda note=note: COMMAND_RE.search(note))
+        assert found is None
+        rows.append(
+            {"comment": label, "before (re, \\s*)": shown, "after (one line)": f"{after:.4f} s"}
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
 def _best(fn: Callable[[], object], tries: int = 3) -> float:
     return min(_timed(fn)[0] for _ in range(tries))
 
@@ -244,6 +282,10 @@ def _markdown(report: dict[str, Any], cap: float) -> str:
         "",
         *table([{"figure": k, "value": v} for k, v in report["mr_text"].items()]),
         "",
+        "## `/revisor review` in a comment (web/webhooks.COMMAND_RE)",
+        "",
+        *table(report["notes"]),
+        "",
     ]
     return "\n".join(lines)
 
@@ -265,6 +307,7 @@ def run(cap: float = DEFAULT_CAP) -> dict[str, Any]:
         "lines": line_cases(max(cap, LINE_CAP)),
         "scaling": scaling(),
         "mr_text": mr_text(max(cap, LINE_CAP)),
+        "notes": note_cases(max(cap, LINE_CAP)),
     }
     openai = report["lines"][0]
     report["ratios"] = {"OpenAI 200 KB line, before / after": openai["before / after"]}
