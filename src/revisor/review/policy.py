@@ -185,7 +185,8 @@ def ignore_spec(policy: Policy) -> pathspec.GitIgnoreSpec | None:
     return _compiled(policy.ignore) if policy.ignore else None
 
 
-@functools.lru_cache(maxsize=64)
+# Small: a compiled set near RE2's limit holds megabytes, and compiling one takes milliseconds.
+@functools.lru_cache(maxsize=16)
 def _compiled(patterns: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
     return compile_globs(patterns)
 

@@ -40,7 +40,7 @@ UNICODE_TITLE = "Hidden Unicode control characters"
 
 # Every pattern below scans whole lines that an MR author controls, so each is compiled with RE2
 # (`linear.compile_linear`): time linear in the line, whatever the line. (With Python's `re`, the
-# OpenAI pattern alone took 7 s on one 200 KB line: bench/pathological.py.)
+# OpenAI pattern alone took 7 to 12 s on one 200 KB line: bench/pathological.py.)
 _KEY_BEGIN = compile_linear(r"-----BEGIN[A-Z ]{0,30} PRIVATE KEY(?: BLOCK)?-----")
 
 # Well-known token formats: (kind, pattern). The whole match is replaced.
