@@ -34,7 +34,17 @@ ROOT = BENCH_DIR.parent
 RESULTS = BENCH_DIR / "results"
 
 # Order matters a little: the cheap in-process ones first, the ones that start the sidecar after.
-MODULES = ("engine_overhead", "intake", "soak", "sidecar", "e2e", "scale", "peer", "fuzz")
+MODULES = (
+    "engine_overhead",
+    "pathological",
+    "intake",
+    "soak",
+    "sidecar",
+    "e2e",
+    "scale",
+    "peer",
+    "fuzz",
+)
 
 
 # --- running ----------------------------------------------------------------------------------

@@ -235,6 +235,7 @@ class ReviewResult:
     dropped_below_severity: int = 0
     dropped_over_cap: int = 0
     redactions: int = 0
+    cut_lines: int = 0  # diff lines too long for the model, sent cut (review.plan.MAX_LINE_CHARS)
 
     @property
     def partial(self) -> bool:

@@ -71,8 +71,11 @@ def diff_budget(
 def _redacted_mr(mr: MergeRequest | None) -> tuple[MergeRequest | None, int]:
     if mr is None:
         return None, 0
-    title, n_title = redact_text(mr.title)
-    description, n_description = redact_text(mr.description)
+    # Cut to what the prompt shows before redacting: the work is bounded whatever the MR says.
+    title, n_title = redact_text(mr.title, max_chars=prompts.MAX_TITLE_CHARS)
+    description, n_description = redact_text(
+        mr.description, max_chars=prompts.MAX_DESCRIPTION_CHARS
+    )
     return replace(mr, title=title, description=description), n_title + n_description
 
 
@@ -250,4 +253,5 @@ def review_files(
         dropped_below_severity=below,
         dropped_over_cap=over,
         redactions=plan.redactions + mr_redactions + guidance_redactions,
+        cut_lines=plan.cut_lines,
     )

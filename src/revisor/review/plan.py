@@ -6,11 +6,15 @@ Three steps, in this order:
    vendored or generated code, minified assets, ignore globs, oversized diffs, files beyond the
    per-review limit). Every dropped file gets a `SkippedFile` with a reason a person can act on,
    because a review must never be silently partial (peers' most common complaint).
-2. `redact_files` (see `redact.py`) on what is left, before any text is measured or rendered.
+2. `redact_files` (see `redact.py`) on what is left, before any text is measured or rendered;
+   then `cut_long_lines`: a line longer than `MAX_LINE_CHARS` is cut for the model, with a
+   marker that says how much is missing, and counted (`Plan.cut_lines`). Redaction runs on the
+   whole line first (it is linear-time), so a cut can never leave half a secret behind.
 3. `chunk_files`: pack whole hunks into chunks that fit the model's context budget, measured on
    the exact text the model will see (`prompt.render_hunk`). A hunk bigger than the budget is
    split into consecutive pieces (each keeps its own correct line numbers); a single line bigger
-   than the budget makes its file skipped with that reason. Nothing is truncated.
+   than the budget makes its file skipped with that reason. Apart from over-long lines, nothing
+is truncated.
 """
 
 from __future__ import annotations
@@ -22,11 +26,16 @@ from dataclasses import dataclass, replace
 import pathspec
 
 from revisor.domain import Chunk, FileDiff, FileStatus, Finding, Hunk, LineKind, SkippedFile
-from revisor.review.policy import Policy
+from revisor.review.linear import encodable
+from revisor.review.policy import Policy, ignore_spec
 from revisor.review.prompt import estimate_tokens, render_file_header, render_hunk, render_line
 from revisor.review.redact import redact_files
 
-__all__ = ["Plan", "chunk_files", "plan_review", "select_files"]
+__all__ = ["MAX_LINE_CHARS", "Plan", "chunk_files", "cut_long_lines", "plan_review", "select_files"]
+
+# A diff line longer than this reaches the model cut, with a marker (2,000 characters is about
+# 570 tokens: no code line needs more for a review, and a minified blob gains nothing from more).
+MAX_LINE_CHARS = 2000
 
 _LOCK_FILES = frozenset(
     {
@@ -140,6 +149,7 @@ class Plan:
     reviewed: tuple[str, ...]  # paths with at least one hunk in some chunk
     findings: tuple[Finding, ...] = ()  # from redaction (credentials, hidden Unicode)
     redactions: int = 0
+    cut_lines: int = 0  # lines longer than MAX_LINE_CHARS, cut for the model
 
 
 def _diff_bytes(file: FileDiff) -> int:
@@ -162,7 +172,7 @@ def skip_reason(file: FileDiff, policy: Policy, spec: pathspec.GitIgnoreSpec | N
     if not file.hunks:
         return "no content change (rename or mode change only)"
     if spec is not None:
-        result = spec.check_file(path)
+        result = spec.check_file(encodable(path))  # a lone surrogate is not UTF-8, RE2 needs it
         if result.include and result.index is not None:
             return f"matches ignore pattern {policy.ignore[result.index]!r}"
     if name in _LOCK_FILES or name.endswith(".lock"):
@@ -191,7 +201,7 @@ def skip_reason(file: FileDiff, policy: Policy, spec: pathspec.GitIgnoreSpec | N
 def select_files(
     files: Sequence[FileDiff], policy: Policy
 ) -> tuple[tuple[FileDiff, ...], tuple[SkippedFile, ...]]:
-    spec = pathspec.GitIgnoreSpec.from_lines(policy.ignore) if policy.ignore else None
+    spec = ignore_spec(policy)
     kept: list[FileDiff] = []
     skipped: list[SkippedFile] = []
     for file in files:
@@ -206,6 +216,30 @@ def select_files(
         else:
             skipped.append(SkippedFile(file.path, reason))
     return tuple(kept), tuple(skipped)
+
+
+def cut_line(text: str, limit: int = MAX_LINE_CHARS) -> str:
+    """`text`, or its first `limit` characters and a marker saying how many more there were."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]} [Revisor cut this line: {len(text) - limit:,} more characters]"
+
+
+def cut_long_lines(files: Sequence[FileDiff]) -> tuple[tuple[FileDiff, ...], int]:
+    """Cut every line longer than `MAX_LINE_CHARS`; return the files and how many were cut."""
+    out: list[FileDiff] = []
+    count = 0
+    for file in files:
+        if all(len(line.text) <= MAX_LINE_CHARS for line in file.lines()):
+            out.append(file)
+            continue
+        hunks: list[Hunk] = []
+        for hunk in file.hunks:
+            lines = tuple(replace(line, text=cut_line(line.text)) for line in hunk.lines)
+            count += sum(1 for line in hunk.lines if len(line.text) > MAX_LINE_CHARS)
+            hunks.append(replace(hunk, lines=lines))
+        out.append(replace(file, hunks=tuple(hunks)))
+    return tuple(out), count
 
 
 def _sub_hunk(hunk: Hunk, start: int, end: int) -> Hunk:
@@ -301,7 +335,8 @@ def plan_review(files: Sequence[FileDiff], policy: Policy, *, budget_tokens: int
         raise ValueError(f"diff budget of {budget_tokens} tokens is too small to review anything")
     kept, skipped = select_files(files, policy)
     redaction = redact_files(kept)
-    chunks, too_big = chunk_files(redaction.files, budget_tokens)
+    cut, cut_count = cut_long_lines(redaction.files)
+    chunks, too_big = chunk_files(cut, budget_tokens)
     reviewed = tuple(dict.fromkeys(f.path for chunk in chunks for f in chunk.files))
     return Plan(
         chunks=chunks,
@@ -309,4 +344,5 @@ def plan_review(files: Sequence[FileDiff], policy: Policy, *, budget_tokens: int
         reviewed=reviewed,
         findings=redaction.findings,
         redactions=redaction.redactions,
+        cut_lines=cut_count,
     )

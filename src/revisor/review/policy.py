@@ -13,12 +13,16 @@ push there, so it is treated as untrusted input:
 - `extra_instructions` is capped and later shown to the model as repository guidance inside a
   delimited block, never as part of the system prompt;
 - a broken file never blocks a review: the problem becomes a warning in the summary and the
-  admin defaults apply.
+  admin defaults apply;
+- the work an ignore list can cause is bounded: at most `MAX_IGNORE_PATTERNS` patterns of at
+  most `MAX_PATTERN_LENGTH` characters, matched in linear time by RE2 (`ignore_spec`). A list
+  over a cap, or too big for the matcher, is not applied at all, and the summary says why.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import tomllib
 from dataclasses import dataclass
 from typing import Any
@@ -27,8 +31,16 @@ import pathspec
 
 from revisor.config import ReviewSettings
 from revisor.domain import Severity
+from revisor.review.linear import compile_globs
 
-__all__ = ["MAX_EXTRA_INSTRUCTIONS", "MAX_IGNORE_PATTERNS", "Policy", "build_policy"]
+__all__ = [
+    "MAX_EXTRA_INSTRUCTIONS",
+    "MAX_IGNORE_PATTERNS",
+    "MAX_PATTERN_LENGTH",
+    "Policy",
+    "build_policy",
+    "ignore_spec",
+]
 
 MAX_EXTRA_INSTRUCTIONS = 2000  # characters; enough for a few rules, small next to the diff budget
 MAX_IGNORE_PATTERNS = 200
@@ -88,7 +100,7 @@ def build_policy(defaults: ReviewSettings, repo_toml: str | None = None) -> Poli
             value = [value]
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             extra = _valid_patterns(tuple(value), ".revisor.toml", warnings)
-            changes["ignore"] = policy.ignore + extra
+            changes["ignore"] = _combined(policy.ignore, extra, warnings)
         else:
             warnings.append(".revisor.toml: 'ignore' must be a list of path patterns; ignored")
     if "extra_instructions" in table:
@@ -164,22 +176,64 @@ def _load(text: str, warnings: list[str]) -> dict[str, Any] | None:
     return data
 
 
+def ignore_spec(policy: Policy) -> pathspec.GitIgnoreSpec | None:
+    """The policy's ignore patterns, compiled once for linear-time matching (None: no patterns).
+
+    `build_policy` has already checked that they compile, so this does not raise for a policy
+    it built.
+    """
+    return _compiled(policy.ignore) if policy.ignore else None
+
+
+# Small: a compiled set near RE2's limit holds megabytes, and compiling one takes milliseconds.
+@functools.lru_cache(maxsize=16)
+def _compiled(patterns: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
+    return compile_globs(patterns)
+
+
 def _valid_patterns(patterns: tuple[str, ...], origin: str, warnings: list[str]) -> tuple[str, ...]:
+    """The usable patterns of one list; a list over a cap is refused whole, with a warning."""
+    cleaned = [p.strip() for p in patterns]
+    cleaned = [p for p in cleaned if p and not p.startswith("#")]
+    if len(cleaned) > MAX_IGNORE_PATTERNS:
+        warnings.append(
+            f"{origin}: 'ignore' has {len(cleaned)} patterns, over the limit of "
+            f"{MAX_IGNORE_PATTERNS}; none of them is applied"
+        )
+        return ()
+    too_long = [i for i, p in enumerate(cleaned, 1) if len(p) > MAX_PATTERN_LENGTH]
+    if too_long:
+        warnings.append(
+            f"{origin}: ignore pattern number {too_long[0]} is {len(cleaned[too_long[0] - 1])} "
+            f"characters long, over the limit of {MAX_PATTERN_LENGTH}; none of the "
+            "patterns is applied"
+        )
+        return ()
     kept: list[str] = []
-    for pattern in patterns:
-        if len(kept) >= MAX_IGNORE_PATTERNS:
-            warnings.append(f"{origin}: over {MAX_IGNORE_PATTERNS} ignore patterns; rest ignored")
-            break
-        cleaned = pattern.strip()
-        if not cleaned or cleaned.startswith("#"):
-            continue
-        if len(cleaned) > MAX_PATTERN_LENGTH:
-            warnings.append(f"{origin}: ignore pattern over {MAX_PATTERN_LENGTH} chars; skipped")
-            continue
+    for pattern in cleaned:
         try:
-            pathspec.GitIgnoreSpec.from_lines([cleaned])
-        except (ValueError, TypeError) as exc:
-            warnings.append(f"{origin}: invalid ignore pattern {cleaned!r} ({exc}); skipped")
+            compile_globs([pattern])
+        except ValueError as exc:
+            warnings.append(f"{origin}: invalid ignore pattern {pattern!r} ({exc}); skipped")
             continue
-        kept.append(cleaned)
-    return tuple(kept)
+        kept.append(pattern)
+    return _combined((), tuple(kept), warnings, origin)
+
+
+def _combined(
+    base: tuple[str, ...],
+    extra: tuple[str, ...],
+    warnings: list[str],
+    origin: str = ".revisor.toml",
+) -> tuple[str, ...]:
+    """`base + extra` if the matcher can hold them all; otherwise `base`, with a warning."""
+    if not extra:
+        return base
+    try:
+        _compiled(base + extra)
+    except ValueError as exc:
+        warnings.append(
+            f"{origin}: the ignore patterns are {exc}; none of the {len(extra)} patterns is applied"
+        )
+        return base
+    return base + extra

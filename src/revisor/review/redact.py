@@ -12,8 +12,9 @@ Invisible and bidirectional control characters (the "Trojan Source" attack, CVE-
 make code read differently from how it compiles; they are replaced by a visible `[U+202E]`
 placeholder and flagged the same way.
 
-The detectors are regular expressions with bounded quantifiers, run line by line, so the cost
-is linear in the diff size. They favour recall on well-known token formats (fixed prefixes,
+The detectors are regular expressions run line by line with RE2 (`review/linear.py`), a
+linear-time engine, so a crafted line cannot make redaction slow: the cost is linear in the diff
+size, whatever the diff. They favour recall on well-known token formats (fixed prefixes,
 nearly no false positives) and use an entropy test for generic `password = "..."` assignments.
 """
 
@@ -26,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from revisor.domain import DiffLine, FileDiff, Finding, Hunk, LineKind, Severity
+from revisor.review.linear import WHITESPACE, LinearMatch, LinearRegex, compile_linear
 from revisor.review.render import fingerprint
 
 # Every redaction leaves this in the text, so what was redacted can be counted downstream.
@@ -36,62 +38,73 @@ __all__ = ["RedactionOutcome", "redact_files", "redact_line", "redact_text"]
 CREDENTIAL_TITLE = "A credential appears in this diff"
 UNICODE_TITLE = "Hidden Unicode control characters"
 
-_KEY_BEGIN = re.compile(r"-----BEGIN[A-Z ]{0,30} PRIVATE KEY(?: BLOCK)?-----")
+# Every pattern below scans whole lines that an MR author controls, so each is compiled with RE2
+# (`linear.compile_linear`): time linear in the line, whatever the line. (With Python's `re`, the
+# OpenAI pattern alone took 7 to 12 s on one 200 KB line: bench/pathological.py.)
+_KEY_BEGIN = compile_linear(r"-----BEGIN[A-Z ]{0,30} PRIVATE KEY(?: BLOCK)?-----")
 
 # Well-known token formats: (kind, pattern). The whole match is replaced.
-_TOKEN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+_TOKEN_PATTERNS: tuple[tuple[str, LinearRegex], ...] = (
     (
         "GitLab token",
-        re.compile(
+        compile_linear(
             r"\b(?:glpat|gldt|glrt|glptt|glft|glimt|glagent|gloas|glsoat|glcbt|glffct)"
             r"-[0-9A-Za-z_\-]{20,64}"
         ),
     ),
-    ("GitLab runner token", re.compile(r"\bGR1348941[0-9A-Za-z_\-]{20,64}")),
-    ("GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,255}\b")),
-    ("GitHub token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{22,255}")),
-    ("AWS access key", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b")),
-    ("Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9\-]{10,250}")),
+    ("GitLab runner token", compile_linear(r"\bGR1348941[0-9A-Za-z_\-]{20,64}")),
+    ("GitHub token", compile_linear(r"\bgh[pousr]_[A-Za-z0-9]{36,255}\b")),
+    ("GitHub token", compile_linear(r"\bgithub_pat_[A-Za-z0-9_]{22,255}")),
+    ("AWS access key", compile_linear(r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b")),
+    ("Slack token", compile_linear(r"\bxox[abposr]-[A-Za-z0-9\-]{10,250}")),
     (
         "Slack webhook",
-        re.compile(
+        compile_linear(
             r"https://hooks\.slack\.com/services/T[A-Z0-9]{6,}/B[A-Z0-9]{6,}/[A-Za-z0-9]{16,}"
         ),
     ),
-    ("Stripe key", re.compile(r"\b(?:sk|rk)_live_[0-9A-Za-z]{16,247}")),
-    ("Google API key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}")),
-    ("OpenAI key", re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,}")),
+    ("Stripe key", compile_linear(r"\b(?:sk|rk)_live_[0-9A-Za-z]{16,247}")),
+    ("Google API key", compile_linear(r"\bAIza[0-9A-Za-z_\-]{35}")),
     (
+        "OpenAI key",
+        compile_linear(r"\bsk-(?:proj-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,}"),
+    ),
+    (
+        # Segments of any length from 8 up (RE2 caps counted repetitions at 1000, and an
+        # unbounded run costs nothing extra in a linear-time engine).
         "JSON Web Token",
-        re.compile(
-            r"\beyJ[A-Za-z0-9_\-]{8,4096}\.eyJ[A-Za-z0-9_\-]{8,8192}\.[A-Za-z0-9_\-]{8,4096}"
-        ),
+        compile_linear(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
     ),
     ("private key", _KEY_BEGIN),
 )
-_KEY_END = re.compile(r"-----END[A-Z ]{0,30} PRIVATE KEY(?: BLOCK)?-----")
+_KEY_END = compile_linear(r"-----END[A-Z ]{0,30} PRIVATE KEY(?: BLOCK)?-----")
 
+_NOT_SPACE_OR_QUOTE = f"[^{WHITESPACE}\"'`]"
 # `scheme://user:password@host`: only the password is replaced.
-_URL_CREDENTIAL = re.compile(
-    r"\b([a-z][a-z0-9+.\-]{1,20}://[^\s/:@'\"]{1,128}:)([^\s/@'\"]{3,256})@"
+_URL_CREDENTIAL = compile_linear(
+    rf"\b([a-z][a-z0-9+.\-]{{1,20}}://[^{WHITESPACE}/:@'\"]{{1,128}}:)"
+    rf"([^{WHITESPACE}/@'\"]{{3,256}})@"
 )
 
-# `db_password = "s3cr3t..."`, `API_TOKEN: abc...`, `"secret": "..."`.
-_ASSIGNMENT = re.compile(
-    r"""(?ix)
-    (?P<name>(?:passw(?:or)?d|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|private[_\-]?key
-          |client[_\-]?secret|auth[_\-]?key|credentials?)
-     [A-Za-z0-9_.\-]{0,40})
-    (?P<q1>["']?)\s{0,5}(?::=|=>|=|:)\s{0,5}
-    (?P<q>["'`]?)(?P<value>[^\s"'`]{8,512})(?P=q)
-    """
+# `db_password = "s3cr3t..."`, `API_TOKEN: abc...`, `"secret": "..."`. A value in quotes must
+# end with the same quote; RE2 has no backreference, so each quote is its own alternative.
+_VALUE = f"{_NOT_SPACE_OR_QUOTE}{{8,512}}"
+_ASSIGNMENT = compile_linear(
+    r"(?i)(?:passw(?:or)?d|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|private[_\-]?key"
+    r"|client[_\-]?secret|auth[_\-]?key|credentials?)"
+    rf"[A-Za-z0-9_.\-]{{0,40}}[\"']?[{WHITESPACE}]{{0,5}}(?::=|=>|=|:)[{WHITESPACE}]{{0,5}}"
+    rf"(?:\"(?P<dq>{_VALUE})\"|'(?P<sq>{_VALUE})'|`(?P<bq>{_VALUE})`|(?P<bare>{_VALUE}))"
 )
+_QUOTED_VALUES = ("dq", "sq", "bq")
 # Cheap pre-filters: most lines contain none of these, and then the detectors are skipped.
-_TOKEN_HINT = re.compile(
+_TOKEN_HINT = compile_linear(
     r"gl[a-z]{2,7}-|GR1348941|gh[pousr]_|github_pat_|A[KSBC3][A-Z0-9]{2}|xox[abposr]-|"
     r"hooks\.slack|_live_|AIza|T3BlbkFJ|eyJ|PRIVATE KEY"
 )
-_ASSIGNMENT_HINT = re.compile(r"(?i)pass|pwd|secret|token|key|credential")
+_ASSIGNMENT_HINT = compile_linear(r"(?i)pass|pwd|secret|token|key|credential")
+# The checks below see only an assignment's value (at most 512 characters), so Python's `re`
+# is bounded there; `_IDENTIFIER_PATH`'s repetition is unambiguous (separators are not
+# identifier characters).
 _IDENTIFIER_PATH = re.compile(r"[A-Za-z_$][\w$]*(?:(?:\.|::|->)[A-Za-z_$][\w$]*)+(?:\(\))?")
 _CONSTANT_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 _PLACEHOLDER = re.compile(
@@ -102,7 +115,7 @@ _PLACEHOLDER = re.compile(
 # Bidirectional overrides/isolates (Trojan Source) and zero-width characters.
 _BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
 _ZERO_WIDTH = "\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u180e"
-_HIDDEN = re.compile(f"[{_BIDI}{_ZERO_WIDTH}]")
+_HIDDEN = compile_linear(f"[{_BIDI}{_ZERO_WIDTH}]")
 
 
 def _entropy(value: str) -> float:
@@ -134,7 +147,7 @@ def redact_line(text: str) -> tuple[str, tuple[str, ...]]:
     kinds: list[str] = []
     if _HIDDEN.search(text):
         kinds.append("hidden-unicode")
-        text = _HIDDEN.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
+        text = _HIDDEN.sub(lambda m: f"[U+{ord(m.group() or ' '):04X}]", text)
     if _TOKEN_HINT.search(text):
         for kind, pattern in _TOKEN_PATTERNS:
             if pattern.search(text):
@@ -142,22 +155,24 @@ def redact_line(text: str) -> tuple[str, tuple[str, ...]]:
                 text = pattern.sub(f"[REDACTED {kind}]", text)
     if "://" in text:
 
-        def url_sub(m: re.Match[str]) -> str:
-            if _PLACEHOLDER.search(m.group(2)) or m.group(2).startswith("$"):
-                return m.group(0)
+        def url_sub(m: LinearMatch) -> str:
+            password = m.group(2) or ""
+            if _PLACEHOLDER.search(password) or password.startswith("$"):
+                return m.group(0) or ""
             kinds.append("password in URL")
             return f"{m.group(1)}[REDACTED]@"
 
         text = _URL_CREDENTIAL.sub(url_sub, text)
 
-    def assign_sub(m: re.Match[str]) -> str:
-        value = m.group("value")
-        if value.startswith(REDACTION_MARK) or not _looks_secret(value, bool(m.group("q"))):
-            return m.group(0)
+    def assign_sub(m: LinearMatch) -> str:
+        whole = m.group(0) or ""
+        group = next(g for g in (*_QUOTED_VALUES, "bare") if m.group(g) is not None)
+        value = m.group(group) or ""
+        if value.startswith(REDACTION_MARK) or not _looks_secret(value, group != "bare"):
+            return whole
         kinds.append("secret assignment")
-        start, end = m.span("value")
-        whole = m.group(0)
-        offset = m.start()
+        start, end = m.span(group)
+        offset = m.span()[0]
         return whole[: start - offset] + "[REDACTED]" + whole[end - offset :]
 
     if _ASSIGNMENT_HINT.search(text):
@@ -165,8 +180,18 @@ def redact_line(text: str) -> tuple[str, tuple[str, ...]]:
     return text, tuple(kinds)
 
 
-def redact_text(text: str) -> tuple[str, int]:
-    """Redact free text (MR title/description, repository guidance); return it and a count."""
+def redact_text(text: str, *, max_chars: int | None = None) -> tuple[str, int]:
+    """Redact free text (MR title/description, repository guidance); return it and a count.
+
+    With `max_chars`, a longer text is cut before it is read, at the last whitespace that
+    leaves room for a marker saying how much was cut. No credential the detectors know
+    contains whitespace, so none is cut in half: it is kept whole (and redacted) or dropped.
+    """
+    marker = ""
+    if max_chars is not None and len(text) > max_chars:
+        cut = _cut_point(text, max(0, max_chars - _CUT_MARKER_ROOM))
+        marker = f"\n[Revisor cut this text: {len(text) - cut:,} more characters]"
+        text = text[:cut]
     out: list[str] = []
     count = 0
     in_key = False
@@ -179,7 +204,18 @@ def redact_text(text: str) -> tuple[str, int]:
         new, kinds = redact_line(line)
         count += len(kinds)
         out.append(new)
-    return "\n".join(out), count
+    return "\n".join(out) + marker, count
+
+
+_CUT_MARKER_ROOM = 64  # "\n[Revisor cut this text: 1,234,567 more characters]" fits
+
+
+def _cut_point(text: str, limit: int) -> int:
+    """The index of the last whitespace character at or before `limit` (0 if there is none)."""
+    for index in range(min(limit, len(text) - 1), -1, -1):
+        if text[index].isspace():
+            return index
+    return 0
 
 
 @dataclass(frozen=True)

@@ -268,6 +268,11 @@ def render_summary(
             f"Redacted before review: {result.redactions} secret(s) or hidden characters "
             "(the model never saw them)."
         )
+    if result.cut_lines:
+        out.append(
+            f"Cut before review: {result.cut_lines} line(s) too long for the model; the rest of "
+            "each such line was not reviewed."
+        )
     out.append("")
 
     if not_inline:
