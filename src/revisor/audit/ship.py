@@ -66,6 +66,7 @@ class SyslogShipper:
             socktype=socket.SOCK_DGRAM,
         )
         handler.ident = IDENT
+        handler.append_nul = False
         try:
             line = witness_line(cp, self.fingerprint)
             handler.handle(

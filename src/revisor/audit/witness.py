@@ -35,11 +35,11 @@ def witness_line(cp: Checkpoint, key_fingerprint: str) -> str:
 def read_witness(path: Path) -> dict[str, Any]:
     """Parse a witness file: the JSON object, or a syslog line that ends with it."""
     try:
-        text = path.read_text(encoding="utf-8").strip()
+        text = path.read_text(encoding="utf-8").strip().strip("\x00")
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read witness {path}: {exc}") from None
     if SYSLOG_PREFIX in text and not text.startswith("{"):
-        text = text.split(SYSLOG_PREFIX, 1)[1].strip()
+        text = text.split(SYSLOG_PREFIX, 1)[1].strip().strip("\x00")
     try:
         data = json.loads(text)
     except ValueError:
