@@ -105,9 +105,7 @@ def test_rewritten_history_is_caught_by_the_witness(
     checkpoint(data_dir, w)
     # An attacker who also has the key: rewrite from seq 3 on, re-chain, re-sign everything.
     cut_tail(data_dir, after=2)
-    log = AuditLog(
-        data_dir / "audit.db", signer=Signer.load(ensure_signing_key(data_dir / "keys"))
-    )
+    log = AuditLog(data_dir / "audit.db", signer=Signer.load(ensure_signing_key(data_dir / "keys")))
     for i in range(5):
         log.record(Event.SIGNIN_SUCCEEDED, actor=f"user:x{i}", target=f"user:x{i}")
     log.close()
