@@ -11,11 +11,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from revisor import config, logs, metrics
-from revisor.audit import AuditLog, Event
+from revisor.audit import AuditLog, AuditRecord, Event, Outcome
 from revisor.audit.keys import SIGNING_KEY_NAME, ensure_signing_key
 from revisor.cli import add_common, cli_actor
 from revisor.domain import ForgeKind
@@ -271,13 +272,23 @@ def cmd_jobs_show(args: argparse.Namespace, rt: Runtime) -> int:
     return 0
 
 
+def _audit_if_changed(rt: Runtime, event: Event, target: str) -> Callable[[bool], None]:
+    """The audit record, written inside the change's transaction (no record, no change)."""
+
+    def audit(changed: bool) -> None:
+        if changed:
+            rt.audit.record(event, actor=cli_actor(), target=target)
+
+    return audit
+
+
 def cmd_jobs_retry(args: argparse.Namespace, rt: Runtime) -> int:
     job = _require_job(rt, args.id)
-    if not jobs.requeue(rt.db, job.id):
+    audit = _audit_if_changed(rt, Event.JOB_RETRIED, f"job:{job.id}")
+    if not jobs.requeue(rt.db, job.id, before_commit=audit):
         raise RevisorError(
             f"job {job.id} is {job.state}; only failed or cancelled jobs can be retried"
         )
-    rt.audit.record(Event.JOB_RETRIED, actor=cli_actor(), target=f"job:{job.id}")
     Queue(rt.settings).enqueue(job.id)
     emit(args, {"id": job.id, "state": "queued"}, f"job {job.id} queued again")
     return 0
@@ -285,11 +296,11 @@ def cmd_jobs_retry(args: argparse.Namespace, rt: Runtime) -> int:
 
 def cmd_jobs_cancel(args: argparse.Namespace, rt: Runtime) -> int:
     job = _require_job(rt, args.id)
-    if not jobs.cancel(rt.db, job.id):
+    audit = _audit_if_changed(rt, Event.JOB_CANCELLED, f"job:{job.id}")
+    if not jobs.cancel(rt.db, job.id, before_commit=audit):
         raise RevisorError(
             f"job {job.id} is {job.state}; only queued or running jobs can be cancelled"
         )
-    rt.audit.record(Event.JOB_CANCELLED, actor=cli_actor(), target=f"job:{job.id}")
     emit(args, {"id": job.id, "state": "cancelled"}, f"job {job.id} cancelled")
     return 0
 
@@ -309,6 +320,25 @@ def cmd_repo_add(args: argparse.Namespace, rt: Runtime) -> int:
         raise ConfigError("--signing-secret-file is for GitLab signed webhooks only")
     if args.ca_file and not Path(args.ca_file).is_file():
         raise ConfigError(f"CA file {args.ca_file} does not exist")
+    actor = cli_actor()
+
+    def audit(repo_id: int) -> None:  # inside the insert's transaction: no record, no repo
+        target, project = f"repo:{repo_id}", repos.get(rt.db, repo_id).project
+        fields = ("token", "webhook_secret", *(["signing_secret"] if signing else []))
+        rt.audit.append_many(
+            [
+                AuditRecord(
+                    Event.REPO_ADDED, actor, target, Outcome.SUCCESS, "", {"project": project}
+                ),
+                *(
+                    AuditRecord(
+                        Event.SECRET_CREATED, actor, target, Outcome.SUCCESS, "", {"field": f}
+                    )
+                    for f in fields
+                ),
+            ]
+        )
+
     repo = repos.add(
         rt.db,
         rt.keys,
@@ -319,11 +349,8 @@ def cmd_repo_add(args: argparse.Namespace, rt: Runtime) -> int:
         webhook_secret=secret,
         signing_secret=signing,
         ca_file=str(Path(args.ca_file).resolve()) if args.ca_file else None,
+        before_commit=audit,
     )
-    actor = cli_actor()
-    rt.audit.record(Event.REPO_ADDED, actor=actor, target=f"repo:{repo.id}", project=repo.project)
-    for field in ("token", "webhook_secret", *(["signing_secret"] if signing else [])):
-        rt.audit.record(Event.SECRET_CREATED, actor=actor, target=f"repo:{repo.id}", field=field)
     url = f"{rt.settings.server.public_url.rstrip('/')}/hooks/{forge.value}"
     data = {**repo.public(), "webhook_url": url, "webhook_secret": secret if generated else None}
     lines = [
@@ -348,9 +375,11 @@ def cmd_repo_list(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_repo_remove(args: argparse.Namespace, rt: Runtime) -> int:
-    repo = repos.remove(rt.db, args.id)
-    rt.audit.record(
-        Event.REPO_REMOVED, actor=cli_actor(), target=f"repo:{repo.id}", project=repo.project
-    )
+    def audit(repo: repos.Repo) -> None:  # inside the delete's transaction
+        rt.audit.record(
+            Event.REPO_REMOVED, actor=cli_actor(), target=f"repo:{repo.id}", project=repo.project
+        )
+
+    repo = repos.remove(rt.db, args.id, before_commit=audit)
     emit(args, repo.public(), f"removed repository {repo.id} ({repo.project})")
     return 0

@@ -119,7 +119,10 @@ def add_endpoint(
     context_tokens: int = 8192,
     default: bool = False,
     replace: bool = False,
+    before_commit: Callable[[], None] | None = None,
 ) -> StoredEndpoint:
+    """Register (or replace) an endpoint; `before_commit()` (the audit record) runs inside the
+    transaction: if it raises, nothing changes."""
     check_id(endpoint_id)
     base = check_url(url)
     if max_concurrency < 1 or context_tokens < 256:
@@ -139,6 +142,8 @@ def add_endpoint(
             [endpoint_id, base, model or endpoint_id, sealed, max_concurrency, context_tokens,
              int(default), now()],
         )  # fmt: skip
+        if before_commit is not None:
+            before_commit()
     return get_endpoint(db, endpoint_id)
 
 
@@ -149,11 +154,15 @@ def get_endpoint(db: sqlite_utils.Database, endpoint_id: str) -> StoredEndpoint:
     return _row(rows[0])
 
 
-def remove_endpoint(db: sqlite_utils.Database, endpoint_id: str) -> None:
+def remove_endpoint(
+    db: sqlite_utils.Database, endpoint_id: str, before_commit: Callable[[], None] | None = None
+) -> None:
     with db.conn:
         cursor = db.execute("DELETE FROM model_endpoints WHERE id = ?", [endpoint_id])
-    if cursor.rowcount == 0:
-        raise EndpointNotFound(f"no registered model endpoint {endpoint_id!r}")
+        if cursor.rowcount == 0:
+            raise EndpointNotFound(f"no registered model endpoint {endpoint_id!r}")
+        if before_commit is not None:
+            before_commit()
 
 
 def _stored_key(db: sqlite_utils.Database, keys: KeyRing, endpoint_id: str) -> str | None:
