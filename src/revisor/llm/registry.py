@@ -131,6 +131,7 @@ def add_endpoint(
         keys.seal(api_key, aad_for("model_endpoints", endpoint_id, "api_key")) if api_key else None
     )
     with db.conn:
+        db.conn.execute("BEGIN IMMEDIATE")  # db.execute alone commits each statement
         exists = db.execute("SELECT 1 FROM model_endpoints WHERE id = ?", [endpoint_id]).fetchone()
         if exists and not replace:
             raise ConfigError(f"model endpoint {endpoint_id!r} exists; remove it first")
@@ -158,6 +159,7 @@ def remove_endpoint(
     db: sqlite_utils.Database, endpoint_id: str, before_commit: Callable[[], None] | None = None
 ) -> None:
     with db.conn:
+        db.conn.execute("BEGIN IMMEDIATE")
         cursor = db.execute("DELETE FROM model_endpoints WHERE id = ?", [endpoint_id])
         if cursor.rowcount == 0:
             raise EndpointNotFound(f"no registered model endpoint {endpoint_id!r}")

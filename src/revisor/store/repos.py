@@ -106,6 +106,7 @@ def add(
     if get_by_key(db, forge, server, project) is not None:
         raise RepoExists(f"{forge.value} repository {project} on {server} is already registered")
     with db.conn:
+        db.conn.execute("BEGIN IMMEDIATE")  # db.execute alone would commit the INSERT at once
         cursor = db.execute(
             "INSERT INTO repos (forge, server, project, token_enc, webhook_secret_enc,"
             " signing_secret_enc, ca_file, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -171,6 +172,7 @@ def remove(
 ) -> Repo:
     repo = get(db, repo_id)
     with db.conn:
+        db.conn.execute("BEGIN IMMEDIATE")
         db.execute("DELETE FROM repos WHERE id = ?", [repo_id])
         if before_commit is not None:
             before_commit(repo)  # the audit record: if it raises, the repository stays
