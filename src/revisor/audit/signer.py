@@ -25,7 +25,9 @@ import socketserver
 import sqlite3
 import stat
 import struct
+import subprocess
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +43,13 @@ from revisor.audit.export import (
     read_rows,
     sums_text,
 )
-from revisor.audit.keys import SIGNING_KEY_NAME, Signer, fingerprint, public_key_pem
+from revisor.audit.keys import (
+    SIGNING_KEY_NAME,
+    Signer,
+    ensure_signing_key,
+    fingerprint,
+    public_key_pem,
+)
 from revisor.audit.log import GENESIS, record_hash
 from revisor.audit.notary import SignerError, read_line
 from revisor.audit.ship import Shipper, ship, shipper_for
@@ -295,6 +303,10 @@ def serve_signer(settings: Settings, socket_path: Path | None = None) -> None:
 
     key_dir, path = signer_paths(settings, socket_path)
     logs.configure("signer", settings.log)  # stderr only: the journal
+    if not (key_dir / SIGNING_KEY_NAME).exists():
+        key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ensure_signing_key(key_dir)
+        log.warning("created a new audit signing key in %s: auditors must pin it", key_dir)
     signer = Signer.load(key_dir / SIGNING_KEY_NAME)
     shipper = shipper_for(settings.audit.syslog, fingerprint(signer.public))
     server = SignerServer(path, Notary(signer, settings.audit_path, key_dir, shipper))
@@ -309,3 +321,19 @@ def serve_signer(settings: Settings, socket_path: Path | None = None) -> None:
         server.serve_forever(poll_interval=0.5)
     finally:
         server.server_close()
+
+
+def spawn_signer(command: list[str], socket_path: Path) -> subprocess.Popen[bytes]:
+    """Start `revisor signer` as a child (`revisor up`) and wait (bounded) for its socket."""
+    socket_path.unlink(missing_ok=True)
+    proc = subprocess.Popen([*command, "--socket", str(socket_path)])
+    for _ in range(300):  # 30 s
+        if socket_path.exists():
+            return proc
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(timeout=10)
+    raise SignerError(f"revisor signer did not start (exit code {proc.returncode})")

@@ -18,6 +18,7 @@ from typing import Any
 from revisor import config, logs, metrics
 from revisor.audit import AuditLog, AuditRecord, Event, Outcome
 from revisor.audit.keys import SIGNING_KEY_NAME, ensure_signing_key
+from revisor.audit.signer import signer_paths, spawn_signer
 from revisor.cli import add_common, cli_actor
 from revisor.domain import ForgeKind
 from revisor.errors import ConfigError, RevisorError
@@ -123,7 +124,7 @@ def init_data_dir(settings: config.Settings) -> dict[str, Any]:
         KeyRing.create_key(settings.keys_dir)
         created.append("key-encryption key")
     signing = settings.keys_dir / SIGNING_KEY_NAME
-    if not signing.exists():
+    if not signing.exists() and not settings.audit.signer_socket:  # else `revisor signer`'s
         ensure_signing_key(settings.keys_dir)
         created.append(str(signing))
     for path in (settings.db_path, settings.audit_path, settings.queue_path):
@@ -210,8 +211,17 @@ def cmd_up(args: argparse.Namespace, rt: Runtime) -> int:
         serve += ["--host", args.host]
     if args.port:
         serve += ["--port", str(args.port)]
-    children.append(subprocess.Popen(serve))
-    children.append(subprocess.Popen([*base, "worker", *data]))
+    # The audit key in its own process, as on the appliance; serve and worker ask it to sign.
+    _key_dir, sock = signer_paths(rt.settings)
+    env = {**os.environ, "REVISOR_AUDIT__SIGNER_SOCKET": str(sock)}
+    try:
+        children.append(spawn_signer([*base, "signer", *data], sock))
+    except RevisorError:
+        if sidecar is not None:
+            sidecar.stop()
+        raise
+    children.append(subprocess.Popen(serve, env=env))
+    children.append(subprocess.Popen([*base, "worker", *data], env=env))
     stopping = False
 
     def stop(signum: int, _frame: Any) -> None:
@@ -223,20 +233,22 @@ def cmd_up(args: argparse.Namespace, rt: Runtime) -> int:
     code = 0
     try:
         while not stopping:
-            for name, child in zip(("serve", "worker"), children, strict=True):
+            for name, child in zip(("signer", "serve", "worker"), children, strict=True):
                 if child.poll() is not None:
                     launcher_log.error("%s exited with %s; stopping", name, child.returncode)
                     stopping, code = True, 1
             time.sleep(0.5)
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        # The signer last: serve and worker may still checkpoint while they stop.
+        for group in (children[1:], children[:1]):
+            for child in group:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+            for child in group:
+                try:
+                    child.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    child.kill()
         if sidecar is not None:
             sidecar.stop()
     return code
