@@ -190,3 +190,50 @@ def test_signer_process_signs_for_a_keyless_service(
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=15) == 0
     assert not sock.exists()
+
+
+CLIENT = """
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect(sys.argv[1])
+s.sendall(b'{"op": "public_key"}\\n')
+print(s.makefile().readline())
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a client as another user")
+@pytest.mark.skipif(not Path("/usr/bin/python3").exists(), reason="needs /usr/bin/python3")
+def test_peer_credentials_decide_who_may_ask(notary: Notary, plain_log: AuditLog) -> None:
+    import tempfile
+    import threading
+
+    from revisor.audit.signer import SignerServer
+
+    with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+        os.chmod(tmp, 0o755)  # noqa: S103 (another uid must reach the socket)
+        sock = Path(tmp) / "s.sock"
+        server = SignerServer(sock, notary)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
+        thread.start()
+        try:
+            os.chmod(sock, 0o666)  # noqa: S103 (the filesystem lets it through; SO_PEERCRED must not)
+            ok = RemoteSigner(sock).call({"op": "public_key"})  # root: allowed
+            assert ok["public_key"].startswith("-----BEGIN PUBLIC KEY-----")
+            proc = subprocess.run(
+                ["/usr/bin/python3", "-c", CLIENT, str(sock)],
+                user=65534,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+                cwd="/",
+                env={"PATH": "/usr/bin:/bin"},
+            )
+            answer = json.loads(proc.stdout)
+            assert answer == {"ok": False, "error": "uid 65534 may not ask for signatures"}
+        finally:
+            server.shutdown()
+            thread.join(timeout=10)
+            server.server_close()
+        assert not sock.exists()

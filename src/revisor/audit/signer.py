@@ -251,13 +251,11 @@ class _Handler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         self.connection.settimeout(10.0)
         try:
+            request = read_line(self.connection)  # first: the client is answered, not reset
             uid = peer_uid(self.connection)
             if uid not in allowed_uids(self.server.notary.audit_path):
                 raise Refused(f"uid {uid} may not ask for signatures")
-            answer = {
-                "ok": True,
-                **self.server.notary.handle(json.loads(read_line(self.connection))),
-            }
+            answer = {"ok": True, **self.server.notary.handle(json.loads(request))}
         except Refused as exc:
             log.warning("refused: %s", exc)
             answer = {"ok": False, "error": str(exc)}
