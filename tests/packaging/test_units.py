@@ -91,7 +91,7 @@ def test_signer_runs_apart_from_the_services() -> None:
     assert d["NoNewPrivileges"] == ["yes"]
     assert d["CapabilityBoundingSet"] == [""]
     env = dict(v.split("=", 1) for v in d["Environment"])
-    assert env["REVISOR_AUDIT__SIGNER_DIR"] == "/var/lib/revisor-signer"
+    assert env["REVISOR_AUDIT__SIGNER_DIR"] == "%S/revisor-signer"  # = StateDirectory=
     toml = (APPLIANCE / "revisor.toml").read_text()
     assert f'signer_socket = "{env["REVISOR_AUDIT__SIGNER_SOCKET"]}"' in toml
     for unit in ("revisor-web.service", "revisor-worker.service"):
