@@ -237,3 +237,31 @@ def test_peer_credentials_decide_who_may_ask(notary: Notary, plain_log: AuditLog
             thread.join(timeout=10)
             server.server_close()
         assert not sock.exists()
+
+
+def test_doctor_checks_the_signer_instead_of_a_key_file(
+    signer_process: tuple[Path, subprocess.Popen[bytes]],
+) -> None:
+    import dataclasses
+
+    from revisor import config
+    from revisor.ops.checks import check_keys, check_permissions
+
+    data, _proc = signer_process
+    base = config.load(data, environ={})
+    (data / "keys" / "audit_ed25519.pem").rename(data / "signer-key.pem")  # gone from keys/
+    gone = dataclasses.replace(
+        base, audit=dataclasses.replace(base.audit, signer_socket=str(data / "nobody.sock"))
+    )
+    (bad,) = [c for c in check_keys(gone) if c.name == "keys:audit"]
+    assert not bad.ok
+    assert "systemctl start revisor-signer" in bad.fix
+    live = dataclasses.replace(
+        base, audit=dataclasses.replace(base.audit, signer_socket=str(data / "run/signer.sock"))
+    )
+    (good,) = [c for c in check_keys(live) if c.name == "keys:audit"]
+    assert good.ok, good.detail
+    assert "held by revisor signer" in good.detail
+    data.chmod(0o710)  # group x for the signer's user: fine with a signer, not without
+    assert all(c.ok for c in check_permissions(live))
+    assert not all(c.ok for c in check_permissions(base))
