@@ -165,6 +165,13 @@ def test_web_actions_refused_with_503_without_audit(tmp_path: Path) -> None:
         )
         assert r.status_code == 503
         assert "nothing was changed" in r.text
+        r = client.post(
+            f"/repos/{repo.id}/policy",
+            data={"max_comments": "3"},
+            headers={"x-csrf-token": csrf},
+        )
+        assert r.status_code == 503
     assert jobs.get(db, failed).state == "failed"  # type: ignore[union-attr]
     assert [r.project for r in repos.list_all(db)] == ["group/app"]
+    assert repos.get(db, repo.id).policy == {}
     db.conn.close()

@@ -56,7 +56,7 @@ def test_checkpoint_prints_a_signed_witness(
     assert w["type"] == WITNESS_TYPE
     assert w["seq"] == 7
     assert w["fingerprint"].startswith("sha256:")
-    assert set(w) >= {"seq", "hash", "ts", "key_id", "signature", "fingerprint"}
+    assert set(w) >= {"seq", "hash", "ts", "time", "key_id", "signature", "fingerprint"}
     log = AuditLog(data_dir / "audit.db")
     assert [c["seq"] for c in log.checkpoints()] == [7]  # also stored with the log
     log.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,10 @@ SYSLOG_PREFIX = "revisor-audit: "
 
 
 def witness(cp: Checkpoint, key_fingerprint: str) -> dict[str, Any]:
-    """The witness of a checkpoint: the checkpoint plus the signing key's full fingerprint."""
-    return {"type": WITNESS_TYPE, **cp, "fingerprint": key_fingerprint}
+    """The witness of a checkpoint: the checkpoint plus the signing key's full fingerprint and
+    the time in ISO 8601 for people (`ts` is the signed one)."""
+    time = datetime.fromtimestamp(cp["ts"], UTC).isoformat(timespec="seconds")
+    return {"type": WITNESS_TYPE, **cp, "time": time, "fingerprint": key_fingerprint}
 
 
 def witness_line(cp: Checkpoint, key_fingerprint: str) -> str:

@@ -387,7 +387,7 @@ def repo_policy(
         policy = parse_policy(data)
     except ValueError as exc:
         return _repo_page(request, repo_id, status=400, error=str(exc))
-    repos.set_policy(intake.dbs.get(), repo_id, policy)
+    # Audit first: if the record cannot be written, the policy stays as it was (fail closed).
     intake.audit.record(
         Event.CONFIG_CHANGED,
         actor=_who(request).actor,
@@ -395,6 +395,7 @@ def repo_policy(
         source=_source(request),
         policy=policy,
     )
+    repos.set_policy(intake.dbs.get(), repo_id, policy)
     return _repo_page(request, repo_id, message="Policy saved.")
 
 
