@@ -166,8 +166,11 @@ class AuditLog:
             raise AuditWriteError(f"audit record {events} could not be written: {exc}") from exc
         for cp in signed:
             ship(self.shipper, cp)
-        if self.remote is not None and seqs and self._due(seqs[-1]):
-            self._remote_checkpoint_logged()
+        if self.remote is not None and seqs:
+            with self._lock:
+                due = self._due(seqs[-1])
+            if due:
+                self._remote_checkpoint_logged()
         return seqs
 
     def _due(self, seq: int) -> bool:
@@ -296,8 +299,10 @@ class AuditLog:
 
     def checkpoint_if_due(self) -> Checkpoint | None:
         """The timer's tick: sign the head if records have waited `checkpoint_seconds`."""
-        seq, _ = self.head()
-        return self.checkpoint_now() if seq and self._due(seq) else None
+        with self._lock:
+            seq, _ = self.head()
+            due = bool(seq) and self._due(seq)
+        return self.checkpoint_now() if due else None
 
     def public_key(self) -> Ed25519PublicKey:
         if self.remote is not None:
