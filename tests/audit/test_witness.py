@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from revisor.audit import AuditLog, Event, Signer, ensure_signing_key
-from revisor.audit.witness import WITNESS_TYPE
+from revisor.audit.checkpoint import make_checkpoint
+from revisor.audit.keys import fingerprint
+from revisor.audit.witness import WITNESS_TYPE, witness_line
 from revisor.cli import main
 
 
@@ -82,7 +84,7 @@ def test_truncation_after_the_last_checkpoint_is_caught_by_the_witness(
     for i in range(5):
         log.record(Event.SIGNOUT, actor=f"user:u{i}", target=f"user:u{i}")
     log.close()
-    checkpoint(data_dir, w)  # seq 12 (13 is... none: checkpoint records nothing)
+    checkpoint(data_dir, w)  # seq 12: `audit checkpoint` signs the head and adds no record
     cut_tail(data_dir, after=int(str(early["seq"])))
     out = export(data_dir, tmp_path / "exp")
     capsys.readouterr()
@@ -125,8 +127,7 @@ def test_forged_witness_is_refused(
     real = checkpoint(data_dir, w)
     out = export(data_dir, tmp_path / "exp")
     rows = (out / "records.jsonl").read_text().splitlines()
-    # A witness for a record that is in the export, but with a made-up signature's worth of
-    # claims: the seq of an earlier record with that record's hash, signature unchanged.
+    # A witness edited to name an earlier record (its real seq and hash), signature unchanged.
     earlier = json.loads(rows[2])
     forged = tmp_path / "forged.json"
     forged.write_text(json.dumps({**real, "seq": earlier["seq"], "hash": earlier["hash"]}))
@@ -136,10 +137,6 @@ def test_forged_witness_is_refused(
 
     # A witness signed with another key (an attacker's) is refused too.
     other = Signer.load(ensure_signing_key(tmp_path / "other-keys"))
-    from revisor.audit.checkpoint import make_checkpoint
-    from revisor.audit.keys import fingerprint
-    from revisor.audit.witness import witness_line
-
     foreign = tmp_path / "foreign.json"
     cp = make_checkpoint(other, earlier["seq"], earlier["hash"], 1.0)
     foreign.write_text(witness_line(cp, fingerprint(other.public)))
