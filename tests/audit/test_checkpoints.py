@@ -35,9 +35,12 @@ def test_periodic_checkpoint_after_n_records(log: AuditLog, fill: Fill) -> None:
     assert log.checkpoints() == []
     fill(log, 1)
     assert [c["seq"] for c in log.checkpoints()] == [5]
-    log.checkpoint()  # at the head that is already signed: nothing new
-    fill(log, 5)
-    assert [c["seq"] for c in log.checkpoints()] == [5, 10]
+    fill(log, 2)
+    log.checkpoint()  # an export's (or `audit checkpoint`'s) at seq 7
+    fill(log, 4)
+    assert [c["seq"] for c in log.checkpoints()] == [5, 7]  # N counts from the last one...
+    fill(log, 1)
+    assert [c["seq"] for c in log.checkpoints()] == [5, 7, 12]  # ...not from multiples of N
 
 
 def test_checkpoint_after_m_minutes_at_append_and_by_the_timer(
