@@ -98,7 +98,7 @@ if [ -z "$DATA_DIR" ]; then
 fi
 # The release public key this installation trusts for its next upgrade (root-owned, 0644).
 if [ "$SYSTEMD" = yes ]; then KEY_STORE=/etc/revisor/release-key.pem; else KEY_STORE="$PREFIX/release-key.pem"; fi
-UNITS=(revisor-sidecar.service revisor-worker.service revisor-web.service)
+UNITS=(revisor-signer.service revisor-sidecar.service revisor-worker.service revisor-web.service)
 
 as_revisor() {
     if [ "$SYSTEMD" = yes ]; then runuser -u revisor -- "$@"; else "$@"; fi
@@ -274,10 +274,24 @@ if [ "$SYSTEMD" = yes ]; then
         sed -i "s|/var/lib/revisor|$DATA_DIR|g" /etc/tmpfiles.d/revisor.conf
     fi
     systemd-tmpfiles --create /etc/tmpfiles.d/revisor.conf
+    # The audit signing key belongs to revisor-signer alone (docs/audit.md, "The signer"): an
+    # upgrade moves the existing key there, so the fingerprint auditors pinned stays the same.
+    install -d -o revisor-signer -g revisor -m 0700 /var/lib/revisor-signer
+    if [ -f "$DATA_DIR/keys/audit_ed25519.pem" ] && [ ! -e /var/lib/revisor-signer/audit_ed25519.pem ]; then
+        install -o revisor-signer -g revisor -m 0600 "$DATA_DIR/keys/audit_ed25519.pem" /var/lib/revisor-signer/
+        rm -f "$DATA_DIR/keys/audit_ed25519.pem"
+    fi
     if [ ! -e /etc/revisor/revisor.toml ]; then
         install -m 0640 -g revisor appliance/revisor.toml /etc/revisor/revisor.toml
     fi
     [ -e "$DATA_DIR/revisor.toml" ] || ln -s /etc/revisor/revisor.toml "$DATA_DIR/revisor.toml"
+    if ! grep -q '^signer_socket' /etc/revisor/revisor.toml; then  # an older config: use the signer
+        if grep -q '^\[audit\]' /etc/revisor/revisor.toml; then
+            sed -i '/^\[audit\]/a signer_socket = "/run/revisor-signer/signer.sock"' /etc/revisor/revisor.toml
+        else
+            printf '\n[audit]\nsigner_socket = "/run/revisor-signer/signer.sock"\n' >> /etc/revisor/revisor.toml
+        fi
+    fi
     if [ ${#ALLOW_NETS[@]} -eq 0 ]; then
         # Default: the networks this host sits on. Git servers elsewhere need --allow-net.
         mapfile -t ALLOW_NETS < <(ip -o addr show scope global 2>/dev/null \

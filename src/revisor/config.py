@@ -152,7 +152,17 @@ class AuthSettings:
 
 @dataclass(frozen=True)
 class AuditSettings:
+    # A signed checkpoint at least every N records and every M minutes (and at every export).
     checkpoint_every: int = 100
+    checkpoint_minutes: float = 5.0
+    # Where each checkpoint is shipped as it is made: "auto" (/dev/log when it exists), "off",
+    # a Unix socket path, or "host:port" (UDP). A copy off the box is what makes cutting the
+    # tail of the log detectable.
+    syslog: str = "auto"
+    # `revisor signer`'s Unix socket. Empty: sign in this process with <data dir>/keys/.
+    signer_socket: str = ""
+    # Where `revisor signer` keeps its key and state. Empty: <data dir>/keys.
+    signer_dir: str = ""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from revisor import config
 
 APPLIANCE = Path(__file__).resolve().parents[2] / "appliance"
 UNITS = sorted(p.name for p in APPLIANCE.glob("revisor-*.service"))
+SIGNER = "revisor-signer.service"  # its own user and no network: checked on its own below
+SERVICES = [u for u in UNITS if u != SIGNER]
 MAX_EXPOSURE = 2.5
 _SCORE = re.compile(r"Overall exposure level for \S+: (?P<score>\d+\.\d+)")
 
@@ -34,6 +36,7 @@ def test_all_units_are_there() -> None:
     assert UNITS == [
         "revisor-sidecar-vllm.service",
         "revisor-sidecar.service",
+        "revisor-signer.service",
         "revisor-web.service",
         "revisor-worker.service",
     ]
@@ -58,7 +61,7 @@ def test_exposure_score(unit: str, tmp_path: Path) -> None:
     assert float(match["score"]) <= MAX_EXPOSURE, proc.stdout
 
 
-@pytest.mark.parametrize("unit", UNITS)
+@pytest.mark.parametrize("unit", SERVICES)
 def test_unit_sandbox_essentials(unit: str) -> None:
     d = directives(unit)
     assert d["User"] == ["revisor"]
@@ -75,6 +78,30 @@ def test_unit_sandbox_essentials(unit: str) -> None:
     assert d["MemoryDenyWriteExecute"] == [expected_mdwe]
 
 
+def test_signer_runs_apart_from_the_services() -> None:
+    d = directives(SIGNER)
+    assert d["User"] == ["revisor-signer"]  # the key is readable by it alone
+    assert d["Group"] == ["revisor"]  # to read the group-readable audit.db, nothing more
+    assert d["ExecStart"][0].endswith("revisor signer --data-dir /var/lib/revisor")
+    assert d["ReadOnlyPaths"] == ["/var/lib/revisor"]
+    assert "ReadWritePaths" not in d
+    assert d["StateDirectory"] == ["revisor-signer"]
+    assert d["PrivateNetwork"] == ["yes"]
+    assert d["RestrictAddressFamilies"] == ["AF_UNIX"]
+    assert d["NoNewPrivileges"] == ["yes"]
+    assert d["CapabilityBoundingSet"] == [""]
+    env = dict(v.split("=", 1) for v in d["Environment"])
+    assert env["REVISOR_AUDIT__SIGNER_DIR"] == "%S/revisor-signer"  # = StateDirectory=
+    toml = (APPLIANCE / "revisor.toml").read_text()
+    assert f'signer_socket = "{env["REVISOR_AUDIT__SIGNER_SOCKET"]}"' in toml
+    for unit in ("revisor-web.service", "revisor-worker.service"):
+        assert SIGNER in " ".join(directives(unit)["After"])
+    users = (APPLIANCE / "sysusers.d" / "revisor.conf").read_text()
+    assert re.search(
+        r"^u revisor-signer -:revisor .* /var/lib/revisor-signer /usr/sbin/nologin$", users, re.M
+    )
+
+
 def test_worker_stops_gracefully_within_a_lease() -> None:
     d = directives("revisor-worker.service")
     assert d["ExecStart"][0].endswith("revisor worker --data-dir /var/lib/revisor")
@@ -86,7 +113,7 @@ def test_sysusers_and_tmpfiles() -> None:
     users = (APPLIANCE / "sysusers.d" / "revisor.conf").read_text()
     assert re.search(r"^u revisor - .* /var/lib/revisor /usr/sbin/nologin$", users, re.M)
     tmp = (APPLIANCE / "tmpfiles.d" / "revisor.conf").read_text()
-    assert re.search(r"^d /var/lib/revisor\s+0700 revisor revisor", tmp, re.M)
+    assert re.search(r"^d /var/lib/revisor\s+0710 revisor revisor", tmp, re.M)
     assert re.search(r"^d /var/lib/revisor/keys\s+0700 revisor revisor", tmp, re.M)
 
 

@@ -29,9 +29,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import sqlite_utils
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from revisor import __version__
+from revisor.audit.checkpoint import Checkpoint
 from revisor.audit.events import Event, Outcome
-from revisor.audit.keys import fingerprint, public_key_pem
+from revisor.audit.keys import fingerprint, key_id, public_key_pem
 from revisor.audit.log import AuditLog
 from revisor.errors import AuditWriteError, RevisorError
 from revisor.store.db import now
@@ -112,12 +116,13 @@ def export_audit(
     The `audit.exported` record is written before any file (fail closed: no record, no export);
     it is the first record *after* the exported range, so the next export contains it.
     """
-    fmts = _check_formats(formats)
-    if log.signer is None:
+    fmts = check_formats(formats)
+    if log.signer is None and log.remote is None:
         raise ExportError("the audit log has no signing key; run `revisor init`")
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise ExportError(f"{out_dir} must be a new or empty directory")
 
+    public = log.public_key()
     head = log.checkpoint()
     first_seq, last_seq = _seq_range(log, head, since, until)
     rows = _rows(log, first_seq, last_seq)
@@ -138,49 +143,89 @@ def export_audit(
     )
 
     out_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
-    files: dict[str, bytes] = {
-        RECORDS: "".join(record_line(r) + "\n" for r in rows).encode(),
-        CHECKPOINTS: "".join(record_line(dict(c)) + "\n" for c in checkpoints).encode(),
-        PUBLIC_KEY: public_key_pem(log.signer.public),
-    }
-    host = socket.gethostname()
-    for fmt in fmts:
-        if fmt == "syslog":
-            files[RENDERINGS[fmt]] = "".join(to_syslog(r, host) + "\n" for r in rows).encode()
-        elif fmt == "cef":
-            files[RENDERINGS[fmt]] = "".join(to_cef(r) + "\n" for r in rows).encode()
     manifest = {
         "type": EXPORT_TYPE,
         "exported_at": round(now(), 6),
         "since": since,
         "until": until,
-        "count": len(rows),
-        "first_seq": first_seq,
-        "last_seq": last_seq,
-        "first_prev_hash": rows[0]["prev_hash"] if rows else None,
-        "last_hash": rows[-1]["hash"] if rows else None,
-        "key_id": log.signer.key_id,
-        "fingerprint": fingerprint(log.signer.public),
         "formats": list(fmts),
         "revisor_version": __version__,
+        **manifest_facts(rows, first_seq, last_seq, public),
     }
-    files[MANIFEST] = (json.dumps(manifest, sort_keys=True, indent=2) + "\n").encode()
+    manifest_text = json.dumps(manifest, sort_keys=True, indent=2) + "\n"
+    host = socket.gethostname()
+    files = bundle_files(rows, checkpoints, public, manifest_text, fmts, host)
+    sums = sums_text(files)
+    if log.remote is not None:
+        signature = log.remote.sign_export(
+            first_seq=first_seq,
+            last_seq=last_seq,
+            manifest=manifest_text,
+            formats=list(fmts),
+            host=host,
+            sums=sums,
+        )
+    elif log.signer is not None:
+        signature = log.signer.sign(sums.encode())
+    else:  # checked above; kept for the type checker
+        raise ExportError("the audit log has no signing key; run `revisor init`")
     for name, data in files.items():
         _write(out_dir / name, data)
-    sums = "".join(f"{hashlib.sha256(files[n]).hexdigest()}  {n}\n" for n in sorted(files))
     _write(out_dir / SUMS, sums.encode())
-    _write(out_dir / SUMS_SIG, log.signer.sign(sums.encode()))
+    _write(out_dir / SUMS_SIG, signature)
     return ExportResult(
         out_dir=out_dir,
         count=len(rows),
         first_seq=first_seq,
         last_seq=last_seq,
         files=(*sorted(files), SUMS, SUMS_SIG),
-        fingerprint=fingerprint(log.signer.public),
+        fingerprint=fingerprint(public),
     )
 
 
-def _check_formats(formats: Iterable[str]) -> tuple[str, ...]:
+def manifest_facts(
+    rows: Sequence[dict[str, Any]], first_seq: int, last_seq: int, public: Ed25519PublicKey
+) -> dict[str, Any]:
+    """The manifest fields verification relies on (the signer checks them before signing)."""
+    return {
+        "count": len(rows),
+        "first_seq": first_seq,
+        "last_seq": last_seq,
+        "first_prev_hash": rows[0]["prev_hash"] if rows else None,
+        "last_hash": rows[-1]["hash"] if rows else None,
+        "key_id": key_id(public),
+        "fingerprint": fingerprint(public),
+    }
+
+
+def bundle_files(
+    rows: Sequence[dict[str, Any]],
+    checkpoints: Sequence[Checkpoint],
+    public: Ed25519PublicKey,
+    manifest_text: str,
+    fmts: Sequence[str],
+    host: str,
+) -> dict[str, bytes]:
+    """Every file of the bundle but SHA256SUMS(.sig): a pure function of its inputs."""
+    files: dict[str, bytes] = {
+        RECORDS: "".join(record_line(r) + "\n" for r in rows).encode(),
+        CHECKPOINTS: "".join(record_line(dict(c)) + "\n" for c in checkpoints).encode(),
+        PUBLIC_KEY: public_key_pem(public),
+        MANIFEST: manifest_text.encode(),
+    }
+    for fmt in fmts:
+        if fmt == "syslog":
+            files[RENDERINGS[fmt]] = "".join(to_syslog(r, host) + "\n" for r in rows).encode()
+        elif fmt == "cef":
+            files[RENDERINGS[fmt]] = "".join(to_cef(r) + "\n" for r in rows).encode()
+    return files
+
+
+def sums_text(files: dict[str, bytes]) -> str:
+    return "".join(f"{hashlib.sha256(files[n]).hexdigest()}  {n}\n" for n in sorted(files))
+
+
+def check_formats(formats: Iterable[str]) -> tuple[str, ...]:
     out = ["jsonl"]  # always: it is what verification reads
     for fmt in formats:
         for part in fmt.split(","):
@@ -209,10 +254,15 @@ def _seq_range(
 
 
 def _rows(log: AuditLog, first_seq: int, last_seq: int) -> list[dict[str, Any]]:
+    return read_rows(log.db, first_seq, last_seq)
+
+
+def read_rows(db: sqlite_utils.Database, first_seq: int, last_seq: int) -> list[dict[str, Any]]:
+    """Records first_seq..last_seq, decoded; AuditWriteError if any is missing."""
     if not first_seq:
         return []
     rows = []
-    for row in log.db.query(
+    for row in db.query(
         "SELECT * FROM audit WHERE seq BETWEEN ? AND ? ORDER BY seq", [first_seq, last_seq]
     ):
         row["details"] = json.loads(row["details"])

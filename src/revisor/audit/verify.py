@@ -38,6 +38,7 @@ from revisor.audit.export import (
 )
 from revisor.audit.keys import fingerprint, key_id, load_public_key
 from revisor.audit.log import record_hash
+from revisor.audit.witness import check_witness
 
 REQUIRED = (MANIFEST, RECORDS, CHECKPOINTS, PUBLIC_KEY)
 
@@ -52,17 +53,47 @@ class VerifyReport:
     last_seq: int = 0
     checkpoints: int = 0
     fingerprint: str = ""
+    last_checkpoint_seq: int = 0
+    witness_seq: int | None = None
+
+    @property
+    def unsigned_tail(self) -> int:
+        """Records after the last signed checkpoint: nothing but the manifest vouches for them."""
+        if not self.count:
+            return 0
+        return self.last_seq - max(self.last_checkpoint_seq, self.first_seq - 1)
+
+    def coverage(self) -> str:
+        if not self.count:
+            return "no records"
+        if not self.last_checkpoint_seq:
+            return f"no signed checkpoint: all {self.count} records are an unsigned tail"
+        line = (
+            f"last signed checkpoint at seq {self.last_checkpoint_seq}, last record seq "
+            f"{self.last_seq}"
+        )
+        if self.unsigned_tail:
+            first = self.last_checkpoint_seq + 1
+            return (
+                f"{line}: records {first}..{self.last_seq} are an unsigned tail "
+                f"({self.unsigned_tail} record(s) no checkpoint vouches for)"
+            )
+        return line + ": every record is covered by a signed checkpoint"
 
     def summary(self) -> str:
         if self.ok:
-            return (
+            lines = [
                 f"OK: {self.count} records (seq {self.first_seq}..{self.last_seq}), "
-                f"{self.checkpoints} signed checkpoints, key {self.fingerprint}"
-            )
+                f"{self.checkpoints} signed checkpoints, key {self.fingerprint}",
+                self.coverage(),
+            ]
+            if self.witness_seq is not None:
+                lines.append(f"witness: the export contains seq {self.witness_seq} as witnessed")
+            return "\n".join(lines)
         head = "FAILED"
         if self.first_bad_seq is not None:
             head += f": first bad record is seq {self.first_bad_seq}"
-        return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+        return "\n".join([head, *(f"  - {p}" for p in self.problems), self.coverage()])
 
 
 @dataclass
@@ -76,8 +107,14 @@ class _State:
         self.problems.append(message)
 
 
-def verify_export(directory: Path, *, expected_fingerprint: str | None = None) -> VerifyReport:
-    """Verify an export directory. Pure apart from reading the files; never raises on bad input."""
+def verify_export(
+    directory: Path,
+    *,
+    expected_fingerprint: str | None = None,
+    witness: dict[str, Any] | None = None,
+) -> VerifyReport:
+    """Verify an export directory (and that it contains `witness`, a checkpoint the auditor
+    kept). Pure apart from reading the files; never raises on bad input."""
     st = _State()
     missing = [n for n in (*REQUIRED, SUMS, SUMS_SIG) if not (directory / n).is_file()]
     if missing:
@@ -87,7 +124,7 @@ def verify_export(directory: Path, *, expected_fingerprint: str | None = None) -
     manifest = _manifest(directory, st)
     records = _records(directory, st)
     hashes = _check_chain(records, manifest, st)
-    n_checkpoints = _check_checkpoints(directory, public_key, hashes, st)
+    n_checkpoints, last_cp = _check_checkpoints(directory, public_key, hashes, st)
     _check_complete(records, manifest, hashes, st)
     _check_sums(directory, public_key, st)
     if expected_fingerprint and fp and not hmac.compare_digest(fp, expected_fingerprint.strip()):
@@ -95,15 +132,26 @@ def verify_export(directory: Path, *, expected_fingerprint: str | None = None) -
     if manifest.get("fingerprint") and fp and manifest["fingerprint"] != fp:
         st.problems.append("manifest names a different signing key than public_key.pem")
     seqs = [r.get("seq") for r in records if isinstance(r, dict)]
+    first_seq = seqs[0] if seqs and isinstance(seqs[0], int) else 0
+    last_seq = seqs[-1] if seqs and isinstance(seqs[-1], int) else 0
+    if witness is not None:
+        st.problems += check_witness(witness, public_key, hashes, first_seq, last_seq)
+    if last_cp > last_seq:
+        st.problems.append(
+            f"a signed checkpoint vouches for seq {last_cp} but the records end at seq "
+            f"{last_seq}: records {last_seq + 1}..{last_cp} were cut off"
+        )
     return VerifyReport(
         ok=not st.problems,
         problems=tuple(st.problems),
         first_bad_seq=st.first_bad,
         count=len(records),
-        first_seq=seqs[0] if seqs and isinstance(seqs[0], int) else 0,
-        last_seq=seqs[-1] if seqs and isinstance(seqs[-1], int) else 0,
+        first_seq=first_seq,
+        last_seq=last_seq,
         checkpoints=n_checkpoints,
         fingerprint=fp,
+        last_checkpoint_seq=min(last_cp, last_seq),
+        witness_seq=witness["seq"] if witness is not None else None,
     )
 
 
@@ -188,9 +236,11 @@ def _check_chain(
 
 def _check_checkpoints(
     directory: Path, key: Ed25519PublicKey | None, hashes: dict[int, str], st: _State
-) -> int:
+) -> tuple[int, int]:
+    """(number of good checkpoints, highest seq a good one vouches for)."""
     verified = 0
     last_good = 0
+    highest = 0
     for lineno, line in enumerate((directory / CHECKPOINTS).read_bytes().splitlines(), start=1):
         try:
             cp = json.loads(line)
@@ -210,7 +260,8 @@ def _check_checkpoints(
             continue
         verified += 1
         last_good = seq
-    return verified
+        highest = max(highest, seq)
+    return verified, highest
 
 
 def _check_complete(

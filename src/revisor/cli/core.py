@@ -9,12 +9,14 @@ import os
 import secrets
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from revisor import config, logs, metrics
-from revisor.audit import AuditLog, Event
+from revisor.audit import AuditLog, AuditRecord, Event, Outcome
 from revisor.audit.keys import SIGNING_KEY_NAME, ensure_signing_key
+from revisor.audit.signer import signer_paths, spawn_signer
 from revisor.cli import add_common, cli_actor
 from revisor.domain import ForgeKind
 from revisor.errors import ConfigError, RevisorError
@@ -134,7 +136,7 @@ def init_data_dir(settings: config.Settings) -> dict[str, Any]:
         KeyRing.create_key(settings.keys_dir)
         created.append("key-encryption key")
     signing = settings.keys_dir / SIGNING_KEY_NAME
-    if not signing.exists():
+    if not signing.exists() and not settings.audit.signer_socket:  # else `revisor signer`'s
         ensure_signing_key(settings.keys_dir)
         created.append(str(signing))
     for path in (settings.db_path, settings.audit_path, settings.queue_path):
@@ -323,6 +325,7 @@ def _up(args: argparse.Namespace, rt: Runtime, group: ProcessGroup, stop: StopSi
     )
     metrics.clean(metrics.metrics_dir(rt.settings.data_dir), keep_live=False)
     children: dict[str, subprocess.Popen[bytes]] = {}
+    signer: list[subprocess.Popen[bytes]] = []
     try:
         if stop.is_set():  # asked to stop while checking: start nothing
             return 0
@@ -337,10 +340,14 @@ def _up(args: argparse.Namespace, rt: Runtime, group: ProcessGroup, stop: StopSi
             serve += ["--host", args.host]
         if args.port:
             serve += ["--port", str(args.port)]
-        children["serve"] = group.spawn(serve)
-        children["worker"] = group.spawn([*base, "worker", *data])
+        # The audit key in its own process, as on the appliance; serve and worker ask it to sign.
+        _key_dir, sock = signer_paths(rt.settings)
+        env = {**os.environ, "REVISOR_AUDIT__SIGNER_SOCKET": str(sock)}
+        signer.append(spawn_signer([*base, "signer", *data], sock, group.spawn))
+        children["serve"] = group.spawn(serve, env=env)
+        children["worker"] = group.spawn([*base, "worker", *data], env=env)
         while not stop.wait(0.5):
-            for name, child in children.items():
+            for name, child in {"signer": signer[0], **children}.items():
                 if child.poll() is not None:
                     launcher_log.error("%s exited with %s; stopping", name, child.returncode)
                     return 1
@@ -349,8 +356,10 @@ def _up(args: argparse.Namespace, rt: Runtime, group: ProcessGroup, stop: StopSi
                 return 1
         return 0
     finally:
-        # The worker and the web server first (they use the model), then the sidecar.
+        # The worker and the web server first (they use the model and may still checkpoint),
+        # then the signer and the sidecar.
         group.terminate(list(children.values()), timeout=30)
+        group.terminate(signer, timeout=30)
         if sidecar is not None:
             sidecar.stop()
 
@@ -385,13 +394,23 @@ def cmd_jobs_show(args: argparse.Namespace, rt: Runtime) -> int:
     return 0
 
 
+def _audit_if_changed(rt: Runtime, event: Event, target: str) -> Callable[[bool], None]:
+    """The audit record, written inside the change's transaction (no record, no change)."""
+
+    def audit(changed: bool) -> None:
+        if changed:
+            rt.audit.record(event, actor=cli_actor(), target=target)
+
+    return audit
+
+
 def cmd_jobs_retry(args: argparse.Namespace, rt: Runtime) -> int:
     job = _require_job(rt, args.id)
-    if not jobs.requeue(rt.db, job.id):
+    audit = _audit_if_changed(rt, Event.JOB_RETRIED, f"job:{job.id}")
+    if not jobs.requeue(rt.db, job.id, before_commit=audit):
         raise RevisorError(
             f"job {job.id} is {job.state}; only failed or cancelled jobs can be retried"
         )
-    rt.audit.record(Event.JOB_RETRIED, actor=cli_actor(), target=f"job:{job.id}")
     Queue(rt.settings).enqueue(job.id)
     emit(args, {"id": job.id, "state": "queued"}, f"job {job.id} queued again")
     return 0
@@ -399,11 +418,11 @@ def cmd_jobs_retry(args: argparse.Namespace, rt: Runtime) -> int:
 
 def cmd_jobs_cancel(args: argparse.Namespace, rt: Runtime) -> int:
     job = _require_job(rt, args.id)
-    if not jobs.cancel(rt.db, job.id):
+    audit = _audit_if_changed(rt, Event.JOB_CANCELLED, f"job:{job.id}")
+    if not jobs.cancel(rt.db, job.id, before_commit=audit):
         raise RevisorError(
             f"job {job.id} is {job.state}; only queued or running jobs can be cancelled"
         )
-    rt.audit.record(Event.JOB_CANCELLED, actor=cli_actor(), target=f"job:{job.id}")
     emit(args, {"id": job.id, "state": "cancelled"}, f"job {job.id} cancelled")
     return 0
 
@@ -423,6 +442,25 @@ def cmd_repo_add(args: argparse.Namespace, rt: Runtime) -> int:
         raise ConfigError("--signing-secret-file is for GitLab signed webhooks only")
     if args.ca_file and not Path(args.ca_file).is_file():
         raise ConfigError(f"CA file {args.ca_file} does not exist")
+    actor = cli_actor()
+
+    def audit(repo_id: int) -> None:  # inside the insert's transaction: no record, no repo
+        target, project = f"repo:{repo_id}", repos.get(rt.db, repo_id).project
+        fields = ("token", "webhook_secret", *(["signing_secret"] if signing else []))
+        rt.audit.append_many(
+            [
+                AuditRecord(
+                    Event.REPO_ADDED, actor, target, Outcome.SUCCESS, "", {"project": project}
+                ),
+                *(
+                    AuditRecord(
+                        Event.SECRET_CREATED, actor, target, Outcome.SUCCESS, "", {"field": f}
+                    )
+                    for f in fields
+                ),
+            ]
+        )
+
     repo = repos.add(
         rt.db,
         rt.keys,
@@ -433,11 +471,8 @@ def cmd_repo_add(args: argparse.Namespace, rt: Runtime) -> int:
         webhook_secret=secret,
         signing_secret=signing,
         ca_file=str(Path(args.ca_file).resolve()) if args.ca_file else None,
+        before_commit=audit,
     )
-    actor = cli_actor()
-    rt.audit.record(Event.REPO_ADDED, actor=actor, target=f"repo:{repo.id}", project=repo.project)
-    for field in ("token", "webhook_secret", *(["signing_secret"] if signing else [])):
-        rt.audit.record(Event.SECRET_CREATED, actor=actor, target=f"repo:{repo.id}", field=field)
     url = hook_url(rt.settings.server.public_url, forge, repo.hook_key)
     data = {**repo.public(), "webhook_url": url, "webhook_secret": secret if generated else None}
     lines = [
@@ -462,9 +497,11 @@ def cmd_repo_list(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_repo_remove(args: argparse.Namespace, rt: Runtime) -> int:
-    repo = repos.remove(rt.db, args.id)
-    rt.audit.record(
-        Event.REPO_REMOVED, actor=cli_actor(), target=f"repo:{repo.id}", project=repo.project
-    )
+    def audit(repo: repos.Repo) -> None:  # inside the delete's transaction
+        rt.audit.record(
+            Event.REPO_REMOVED, actor=cli_actor(), target=f"repo:{repo.id}", project=repo.project
+        )
+
+    repo = repos.remove(rt.db, args.id, before_commit=audit)
     emit(args, repo.public(), f"removed repository {repo.id} ({repo.project})")
     return 0

@@ -85,6 +85,19 @@ def cmd_model_add(args: argparse.Namespace, rt: Runtime) -> int:
     if any(e.id == args.id for e in rt.settings.model.endpoints):
         raise ConfigError(f"endpoint {args.id!r} is configured in revisor.toml; edit it there")
     api_key = read_secret_file(args.api_key_file) if args.api_key_file else None
+
+    def audit() -> None:  # inside the insert's transaction: no record, no endpoint
+        new = registry.get_endpoint(rt.db, args.id)
+        rt.audit.record(
+            Event.CONFIG_CHANGED,
+            actor=cli_actor(),
+            target=f"model_endpoint:{new.id}",
+            change="model_endpoint.added",
+            url=new.url,
+            model=new.model,
+            default=new.is_default,
+        )
+
     stored = registry.add_endpoint(
         rt.db,
         rt.keys,
@@ -96,15 +109,7 @@ def cmd_model_add(args: argparse.Namespace, rt: Runtime) -> int:
         context_tokens=args.context,
         default=args.default,
         replace=args.replace,
-    )
-    rt.audit.record(
-        Event.CONFIG_CHANGED,
-        actor=cli_actor(),
-        target=f"model_endpoint:{stored.id}",
-        change="model_endpoint.added",
-        url=stored.url,
-        model=stored.model,
-        default=stored.is_default,
+        before_commit=audit,
     )
     endpoint = Endpoint(stored.id, stored.url, stored.model, api_key, stored.max_concurrency)
     health = _health(rt, endpoint)
@@ -114,13 +119,15 @@ def cmd_model_add(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_model_remove(args: argparse.Namespace, rt: Runtime) -> int:
-    registry.remove_endpoint(rt.db, args.id)
-    rt.audit.record(
-        Event.CONFIG_CHANGED,
-        actor=cli_actor(),
-        target=f"model_endpoint:{args.id}",
-        change="model_endpoint.removed",
-    )
+    def audit() -> None:  # inside the delete's transaction
+        rt.audit.record(
+            Event.CONFIG_CHANGED,
+            actor=cli_actor(),
+            target=f"model_endpoint:{args.id}",
+            change="model_endpoint.removed",
+        )
+
+    registry.remove_endpoint(rt.db, args.id, before_commit=audit)
     _emit(args, {"id": args.id, "removed": True}, f"removed model endpoint {args.id}")
     return 0
 

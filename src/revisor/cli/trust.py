@@ -1,4 +1,4 @@
-"""Trust commands: `revisor audit export|verify` and `revisor keys rotate`.
+"""Trust commands: `revisor audit export|checkpoint|verify`, `revisor signer`, `keys rotate`.
 
 `audit verify` works on an export directory alone: it never opens the data dir, so an auditor can
 run it on another machine with nothing but the exported files.
@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from revisor.audit import SIGNING_KEY_NAME, AuditLog, Event, Outcome, Signer
 from revisor.audit.export import FORMATS, export_audit, parse_time
+from revisor.audit.keys import fingerprint
 from revisor.audit.verify import verify_export
+from revisor.audit.witness import read_witness, witness_line
 from revisor.cli import add_common, cli_actor
+from revisor.errors import RevisorError
 from revisor.runtime import Runtime
 from revisor.secrets import Rotation, SecretError, delete_old_keys, rotate
 
@@ -40,6 +44,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--out", required=True, type=Path, help="new or empty directory")
     p.set_defaults(func=cmd_audit_export)
 
+    p = asub.add_parser(
+        "checkpoint",
+        help="sign a checkpoint of the head now and print it: a witness to keep off the box",
+    )
+    add_common(p)
+    p.add_argument("--out", type=Path, help="write the witness to this file (default: stdout)")
+    p.set_defaults(func=cmd_audit_checkpoint)
+
     p = asub.add_parser("verify", help="check an export offline (needs no data dir)")
     p.add_argument("dir", type=Path, help="the export directory")
     p.add_argument(
@@ -47,8 +59,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="FINGERPRINT",
         help="pinned public key fingerprint (sha256:...) the export must be signed with",
     )
+    p.add_argument(
+        "--witness",
+        type=Path,
+        metavar="FILE",
+        help="a checkpoint kept off the box (`audit checkpoint --out`, or its syslog line): "
+        "the export must contain its seq with its hash",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_audit_verify)
+
+    p = sub.add_parser(
+        "signer", help="hold the audit signing key; sign checkpoints on a Unix socket"
+    )
+    add_common(p)
+    p.add_argument("--socket", type=Path, help="socket path (default: [audit] signer_socket)")
+    p.set_defaults(func=cmd_signer)
 
     kp = sub.add_parser("keys", help="manage the key-encryption key of stored secrets")
     ksub = kp.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
@@ -67,10 +93,31 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
 def signed_audit(rt: Runtime) -> AuditLog:
     """The runtime's audit log, with the signing key attached if the runtime did not."""
     log = rt.audit
-    if log.signer is None:
+    if log.signer is None and log.remote is None:
         log.signer = Signer.load(rt.settings.keys_dir / SIGNING_KEY_NAME)
         log.checkpoint_every = rt.settings.audit.checkpoint_every
     return log
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace, rt: Runtime) -> int:
+    log = signed_audit(rt)
+    cp = log.checkpoint_now()
+    if cp is None:
+        raise RevisorError("the audit log is empty: there is nothing to checkpoint yet")
+    line = witness_line(cp, fingerprint(log.public_key())) + "\n"
+    if args.out:
+        args.out.write_text(line, encoding="utf-8")
+        print(f"witness of seq {cp['seq']} written to {args.out}; keep it off this machine")
+    else:
+        sys.stdout.write(line)
+    return 0
+
+
+def cmd_signer(args: argparse.Namespace, rt: Runtime) -> int:
+    from revisor.audit.signer import serve_signer
+
+    serve_signer(rt.settings, args.socket)
+    return 0
 
 
 def cmd_audit_export(args: argparse.Namespace, rt: Runtime) -> int:
@@ -100,7 +147,14 @@ def cmd_audit_export(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace, rt: Runtime) -> int:
-    report = verify_export(args.dir, expected_fingerprint=args.key)
+    witness = None
+    if args.witness:
+        try:
+            witness = read_witness(args.witness)
+        except ValueError as exc:
+            print(f"FAILED: {exc}", file=sys.stderr)
+            return 1
+    report = verify_export(args.dir, expected_fingerprint=args.key, witness=witness)
     data = {
         "ok": report.ok,
         "problems": list(report.problems),
@@ -110,6 +164,9 @@ def cmd_audit_verify(args: argparse.Namespace, rt: Runtime) -> int:
         "last_seq": report.last_seq,
         "checkpoints": report.checkpoints,
         "fingerprint": report.fingerprint,
+        "last_checkpoint_seq": report.last_checkpoint_seq,
+        "unsigned_tail": report.unsigned_tail,
+        "witness_seq": report.witness_seq,
     }
     _emit(args, data, report.summary())
     return 0 if report.ok else 1

@@ -119,7 +119,10 @@ def add_endpoint(
     context_tokens: int = 8192,
     default: bool = False,
     replace: bool = False,
+    before_commit: Callable[[], None] | None = None,
 ) -> StoredEndpoint:
+    """Register (or replace) an endpoint; `before_commit()` (the audit record) runs inside the
+    transaction: if it raises, nothing changes."""
     check_id(endpoint_id)
     base = check_url(url)
     if max_concurrency < 1 or context_tokens < 256:
@@ -128,6 +131,7 @@ def add_endpoint(
         keys.seal(api_key, aad_for("model_endpoints", endpoint_id, "api_key")) if api_key else None
     )
     with db.conn:
+        db.conn.execute("BEGIN IMMEDIATE")  # db.execute alone commits each statement
         exists = db.execute("SELECT 1 FROM model_endpoints WHERE id = ?", [endpoint_id]).fetchone()
         if exists and not replace:
             raise ConfigError(f"model endpoint {endpoint_id!r} exists; remove it first")
@@ -139,6 +143,8 @@ def add_endpoint(
             [endpoint_id, base, model or endpoint_id, sealed, max_concurrency, context_tokens,
              int(default), now()],
         )  # fmt: skip
+        if before_commit is not None:
+            before_commit()
     return get_endpoint(db, endpoint_id)
 
 
@@ -149,11 +155,16 @@ def get_endpoint(db: sqlite_utils.Database, endpoint_id: str) -> StoredEndpoint:
     return _row(rows[0])
 
 
-def remove_endpoint(db: sqlite_utils.Database, endpoint_id: str) -> None:
+def remove_endpoint(
+    db: sqlite_utils.Database, endpoint_id: str, before_commit: Callable[[], None] | None = None
+) -> None:
     with db.conn:
+        db.conn.execute("BEGIN IMMEDIATE")
         cursor = db.execute("DELETE FROM model_endpoints WHERE id = ?", [endpoint_id])
-    if cursor.rowcount == 0:
-        raise EndpointNotFound(f"no registered model endpoint {endpoint_id!r}")
+        if cursor.rowcount == 0:
+            raise EndpointNotFound(f"no registered model endpoint {endpoint_id!r}")
+        if before_commit is not None:
+            before_commit()
 
 
 def _stored_key(db: sqlite_utils.Database, keys: KeyRing, endpoint_id: str) -> str | None:

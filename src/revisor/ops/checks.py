@@ -80,7 +80,9 @@ def check_permissions(settings: Settings) -> list[Check]:
     problems: list[str] = []
     fixes: list[str] = []
     for directory in (d, settings.keys_dir, settings.log_dir):
-        if directory.is_dir() and _loose(directory):
+        # With `revisor signer`, group x on the data dir lets it reach audit.db (0640).
+        allowed = 0o010 if directory == d and settings.audit.signer_socket else 0
+        if directory.is_dir() and _loose(directory) & ~allowed:
             mode = stat.S_IMODE(directory.stat().st_mode)
             problems.append(f"{directory} is {mode:04o}")
             fixes.append(f"chmod 0700 {directory}")
@@ -118,6 +120,9 @@ def check_keys(settings: Settings) -> list[Check]:
             + ")"
         )
         out.append(failed("keys:kek", str(exc), fix))
+    if settings.audit.signer_socket:
+        out.append(_check_signer(settings.audit.signer_socket))
+        return out
     signing = settings.keys_dir / SIGNING_KEY_NAME
     try:
         Signer.load(signing)
@@ -133,6 +138,22 @@ def check_keys(settings: Settings) -> list[Check]:
             )
         )
     return out
+
+
+def _check_signer(socket_path: str) -> Check:
+    """The audit signing key is held by `revisor signer`: it answers with its public key."""
+    from revisor.audit.keys import fingerprint
+    from revisor.audit.notary import RemoteSigner, SignerError
+
+    try:
+        fp = fingerprint(RemoteSigner(Path(socket_path), timeout=5).public_key())
+    except SignerError as exc:
+        return failed(
+            "keys:audit",
+            str(exc),
+            "systemctl start revisor-signer (journalctl -u revisor-signer says why it stopped)",
+        )
+    return passed("keys:audit", f"held by revisor signer at {socket_path} (key {fp})")
 
 
 def _open_ro(path: Path) -> sqlite3.Connection:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -271,9 +271,21 @@ def defer_if_busy(db: sqlite_utils.Database, job_id: int, delay_seconds: float) 
     )
 
 
-def _owned(db: sqlite_utils.Database, sql: str, params: list[Any]) -> bool:
+BeforeCommit = Callable[[bool], None]
+
+
+def _owned(
+    db: sqlite_utils.Database,
+    sql: str,
+    params: list[Any],
+    before_commit: BeforeCommit | None = None,
+) -> bool:
+    """Run one conditional UPDATE; `before_commit(changed)` (the audit record) runs inside the
+    transaction: if it raises, the change is rolled back."""
     with db.conn:
         cursor = db.conn.execute(sql, params)
+        if before_commit is not None:
+            before_commit(cursor.rowcount == 1)
     return cursor.rowcount == 1
 
 
@@ -329,7 +341,9 @@ def retry_later(
     )
 
 
-def requeue(db: sqlite_utils.Database, job_id: int) -> bool:
+def requeue(
+    db: sqlite_utils.Database, job_id: int, before_commit: BeforeCommit | None = None
+) -> bool:
     """Send a failed or cancelled job (the dead letter) around again, with a fresh attempt count."""
     t = now()
     return _owned(
@@ -337,16 +351,20 @@ def requeue(db: sqlite_utils.Database, job_id: int) -> bool:
         "UPDATE jobs SET state = 'queued', attempts = 0, not_before = 0, enqueued_at = ?,"
         " finished_at = NULL, updated_at = ? WHERE id = ? AND state IN ('failed', 'cancelled')",
         [t, t, job_id],
+        before_commit,
     )
 
 
-def cancel(db: sqlite_utils.Database, job_id: int) -> bool:
+def cancel(
+    db: sqlite_utils.Database, job_id: int, before_commit: BeforeCommit | None = None
+) -> bool:
     t = now()
     return _owned(
         db,
         "UPDATE jobs SET state = 'cancelled', lease_owner = NULL, lease_expires = NULL,"
         " updated_at = ?, finished_at = ? WHERE id = ? AND state IN ('queued', 'running')",
         [t, t, job_id],
+        before_commit,
     )
 
 

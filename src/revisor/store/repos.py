@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,13 +106,17 @@ def add(
     webhook_secret: str,
     signing_secret: str | None = None,
     ca_file: str | None = None,
+    before_commit: Callable[[int], None] | None = None,
 ) -> Repo:
+    """Register a repository. `before_commit(new_id)` (the audit records) runs inside the
+    transaction: if it raises, nothing is registered."""
     server = normalize_server(server)
     project = project.strip().strip("/")
     key = row_key(forge, server, project)
     if get_by_key(db, forge, server, project) is not None:
         raise RepoExists(f"{forge.value} repository {project} on {server} is already registered")
     with db.conn:
+        db.conn.execute("BEGIN IMMEDIATE")  # db.execute alone would commit the INSERT at once
         cursor = db.execute(
             "INSERT INTO repos (forge, server, project, token_enc, webhook_secret_enc,"
             " signing_secret_enc, ca_file, hook_key, created_at)"
@@ -130,8 +135,10 @@ def add(
                 now(),
             ],
         )
-    if cursor.lastrowid is None:
-        raise RuntimeError("SQLite did not return the new repository's id")
+        if cursor.lastrowid is None:
+            raise RuntimeError("SQLite did not return the new repository's id")
+        if before_commit is not None:
+            before_commit(cursor.lastrowid)
     return get(db, cursor.lastrowid)
 
 
@@ -172,10 +179,15 @@ def list_all(db: sqlite_utils.Database) -> list[Repo]:
     return [_from_row(r) for r in db.query("SELECT * FROM repos ORDER BY id")]
 
 
-def remove(db: sqlite_utils.Database, repo_id: int) -> Repo:
+def remove(
+    db: sqlite_utils.Database, repo_id: int, before_commit: Callable[[Repo], None] | None = None
+) -> Repo:
     repo = get(db, repo_id)
     with db.conn:
+        db.conn.execute("BEGIN IMMEDIATE")
         db.execute("DELETE FROM repos WHERE id = ?", [repo_id])
+        if before_commit is not None:
+            before_commit(repo)  # the audit record: if it raises, the repository stays
     return repo
 
 

@@ -96,15 +96,19 @@ def _action(request: Request[Any, Any, Any], job_id: FromPath[int], action: str)
     if job is None:
         raise NotFoundException(f"no job {job_id}")
     p = signed_in(request)
-    changed = jobs.requeue(db, job_id) if action == "retry" else jobs.cancel(db, job_id)
-    intake.audit.record(
-        Event.JOB_RETRIED if action == "retry" else Event.JOB_CANCELLED,
-        actor=p.actor,
-        target=f"job:{job_id}",
-        outcome=Outcome.SUCCESS if changed else Outcome.FAILURE,
-        source=client_address(request),
-        previous_state=job.state,
-    )
+
+    def audit(changed: bool) -> None:  # inside the update's transaction: no record, no change
+        intake.audit.record(
+            Event.JOB_RETRIED if action == "retry" else Event.JOB_CANCELLED,
+            actor=p.actor,
+            target=f"job:{job_id}",
+            outcome=Outcome.SUCCESS if changed else Outcome.FAILURE,
+            source=client_address(request),
+            previous_state=job.state,
+        )
+
+    change = jobs.requeue if action == "retry" else jobs.cancel
+    changed = change(db, job_id, audit)
     if changed and action == "retry":
         with contextlib.suppress(Exception):  # the reaper enqueues queued jobs it finds
             intake.queue.enqueue(job_id)

@@ -20,7 +20,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from revisor.audit import AuditLog
 from revisor.config import Settings
 from revisor.egress import Egress
-from revisor.errors import ConfigError
+from revisor.errors import AuditWriteError, ConfigError
 from revisor.secrets import KeyRing
 from revisor.store.db import PerThread
 from revisor.web import api, health, hooks, metrics
@@ -115,6 +115,7 @@ def create_app(
         exception_handlers={
             NotAuthorizedException: errors.not_authorized,
             PermissionDeniedException: errors.forbidden,
+            AuditWriteError: errors.audit_unavailable,
         },
         request_max_body_size=settings.server.max_body_bytes,
         on_shutdown=[lambda _app: intake.close()],

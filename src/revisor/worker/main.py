@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from revisor import logs, metrics
+from revisor.audit.timer import CheckpointTimer
 from revisor.runtime import Runtime
 from revisor.worker.pipeline import build_pipeline
 from revisor.worker.queue import Queue
@@ -30,6 +31,8 @@ def run_worker(rt: Runtime, *, concurrency: int) -> None:
         stale_after=settings.worker.lease_seconds,
     )
     reaper.start()
+    checkpoints = CheckpointTimer(rt.audit)  # [audit] checkpoint_minutes, even when idle
+    checkpoints.start()
     consumer = queue.huey.create_consumer(
         workers=concurrency,
         worker_type="thread",
@@ -43,3 +46,4 @@ def run_worker(rt: Runtime, *, concurrency: int) -> None:
         consumer.run()
     finally:
         reaper.stop()
+        checkpoints.stop()

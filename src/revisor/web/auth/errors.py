@@ -44,3 +44,11 @@ def forbidden(request: Request[Any, Any, Any], exc: HTTPException) -> Response[A
         },
         status_code=403,
     )
+
+
+def audit_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """An action whose audit record could not be written was refused (and rolled back)."""
+    message = "The audit log cannot be written, so the action was refused; nothing was changed."
+    if _wants_json(request):
+        return Response({"error": message}, status_code=503)
+    return Response(message, status_code=503, media_type="text/plain")

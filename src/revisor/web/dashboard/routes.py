@@ -25,11 +25,11 @@ from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 
-from revisor.audit import AuditLog, Event, Outcome
+from revisor.audit import AuditLog, AuditRecord, Event, Outcome
 from revisor.config import Settings
 from revisor.domain import ForgeKind
 from revisor.egress import allowlist_from, audit_refusals
-from revisor.errors import ConfigError, RevisorError
+from revisor.errors import AuditWriteError, ConfigError, RevisorError
 from revisor.llm.registry import LOCAL_ID, collect_endpoints, endpoint_urls
 from revisor.runtime import Runtime
 from revisor.store import jobs, repos
@@ -175,16 +175,19 @@ def _job_action(request: Request[Any, Any, Any], job_id: FromPath[int], action: 
     db = intake.dbs.get()
     job = _job_or_404(request, job_id)
     who = _who(request)
-    changed = jobs.requeue(db, job_id) if action == "retry" else jobs.cancel(db, job_id)
     event = Event.JOB_RETRIED if action == "retry" else Event.JOB_CANCELLED
-    intake.audit.record(
-        event,
-        actor=who.actor,
-        target=f"job:{job_id}",
-        outcome=Outcome.SUCCESS if changed else Outcome.FAILURE,
-        source=_source(request),
-        previous_state=job.state,
-    )
+
+    def audit(changed: bool) -> None:  # inside the update's transaction: no record, no change
+        intake.audit.record(
+            event,
+            actor=who.actor,
+            target=f"job:{job_id}",
+            outcome=Outcome.SUCCESS if changed else Outcome.FAILURE,
+            source=_source(request),
+            previous_state=job.state,
+        )
+
+    changed = (jobs.requeue if action == "retry" else jobs.cancel)(db, job_id, audit)
     if changed and action == "retry":
         with contextlib.suppress(Exception):  # the reaper enqueues queued jobs it finds
             intake.queue.enqueue(job_id)
@@ -261,6 +264,31 @@ def repo_add(request: Request[Any, Any, Any], data: FormData) -> Template:
     settings: Settings = request.app.state.settings
     who = _who(request)
     secret = secrets.token_urlsafe(32)
+
+    def audit(repo_id: int) -> None:  # inside the insert's transaction: no record, no repo
+        new = repos.get(intake.dbs.get(), repo_id)
+        common = {"actor": who.actor, "target": f"repo:{repo_id}", "source": _source(request)}
+        intake.audit.append_many(
+            [
+                AuditRecord(
+                    Event.REPO_ADDED,
+                    outcome=Outcome.SUCCESS,
+                    details={
+                        "forge": new.forge.value,
+                        "server": new.server,
+                        "project": new.project,
+                    },
+                    **common,
+                ),
+                AuditRecord(
+                    Event.SECRET_CREATED,
+                    outcome=Outcome.SUCCESS,
+                    details={"which": "webhook_secret"},
+                    **common,
+                ),
+            ]
+        )
+
     try:
         forge = ForgeKind(data.get("forge", ""))
         token = data.get("token", "").strip()
@@ -275,7 +303,10 @@ def repo_add(request: Request[Any, Any, Any], data: FormData) -> Template:
             token=token,
             webhook_secret=secret,
             ca_file=data.get("ca_file") or None,
+            before_commit=audit,
         )
+    except AuditWriteError:
+        raise  # fail closed: nothing was registered (503)
     except (ValueError, RevisorError) as exc:
         rows = repos.list_all(intake.dbs.get())
         return page(
@@ -287,22 +318,6 @@ def repo_add(request: Request[Any, Any, Any], data: FormData) -> Template:
             forges=[f.value for f in ForgeKind],
             error=str(exc),
         )
-    intake.audit.record(
-        Event.REPO_ADDED,
-        actor=who.actor,
-        target=f"repo:{repo.id}",
-        source=_source(request),
-        forge=repo.forge.value,
-        server=repo.server,
-        project=repo.project,
-    )
-    intake.audit.record(
-        Event.SECRET_CREATED,
-        actor=who.actor,
-        target=f"repo:{repo.id}",
-        source=_source(request),
-        which="webhook_secret",
-    )
     return _repo_page(request, repo.id, new_secret=secret, message="Repository added.")
 
 
@@ -374,7 +389,7 @@ def repo_policy(
         policy = parse_policy(data)
     except ValueError as exc:
         return _repo_page(request, repo_id, status=400, error=str(exc))
-    repos.set_policy(intake.dbs.get(), repo_id, policy)
+    # Audit first: if the record cannot be written, the policy stays as it was (fail closed).
     intake.audit.record(
         Event.CONFIG_CHANGED,
         actor=_who(request).actor,
@@ -382,6 +397,7 @@ def repo_policy(
         source=_source(request),
         policy=policy,
     )
+    repos.set_policy(intake.dbs.get(), repo_id, policy)
     return _repo_page(request, repo_id, message="Policy saved.")
 
 
