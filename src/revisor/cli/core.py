@@ -22,7 +22,7 @@ from revisor.domain import ForgeKind
 from revisor.errors import ConfigError, RevisorError
 from revisor.runtime import Runtime
 from revisor.secrets import KeyRing, read_secret_file
-from revisor.store import jobs, repos
+from revisor.store import jobs, repos, servers
 from revisor.store.db import open_database
 from revisor.web.auth.local import ensure_break_glass_admin
 from revisor.worker.queue import Queue
@@ -75,7 +75,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = rsub.add_parser("add", help="register a repository and print its webhook URL and secret")
     add_common(p, json_flag=True)
     p.add_argument("forge", choices=[f.value for f in ForgeKind])
-    p.add_argument("--server", required=True, help="base URL of the Git server")
+    p.add_argument(
+        "--server", required=True, help="base URL of a Git server allowed with `server add`"
+    )
     p.add_argument("--project", required=True, help="group/project (GitLab) or owner/repo (Gitea)")
     p.add_argument("--token-file", required=True, help="file holding the API token")
     p.add_argument("--webhook-secret-file", help="file holding the webhook secret (else generated)")
@@ -299,6 +301,7 @@ def cmd_jobs_cancel(args: argparse.Namespace, rt: Runtime) -> int:
 
 def cmd_repo_add(args: argparse.Namespace, rt: Runtime) -> int:
     forge = ForgeKind(args.forge)
+    server = servers.require_allowed(rt.db, args.server)  # a clear error, exit 2
     token = read_secret_file(args.token_file)
     generated = args.webhook_secret_file is None
     secret = secrets.token_urlsafe(32) if generated else read_secret_file(args.webhook_secret_file)
@@ -313,7 +316,7 @@ def cmd_repo_add(args: argparse.Namespace, rt: Runtime) -> int:
         rt.db,
         rt.keys,
         forge=forge,
-        server=args.server,
+        server=server,
         project=args.project,
         token=token,
         webhook_secret=secret,
