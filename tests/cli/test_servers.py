@@ -139,6 +139,10 @@ def test_server_list_remove_and_audit(data: Path, capsys: pytest.CaptureFixture[
     ]
 
 
+def test_init_creates_the_ca_directory_the_dashboard_reads_from(data: Path) -> None:
+    assert (data / "ca").is_dir()
+
+
 def test_the_cli_keeps_ca_files_anywhere_the_local_admin_names(
     data: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

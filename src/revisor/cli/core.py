@@ -20,6 +20,7 @@ from revisor.audit.keys import SIGNING_KEY_NAME, ensure_signing_key
 from revisor.cli import add_common, cli_actor
 from revisor.domain import ForgeKind
 from revisor.errors import ConfigError, RevisorError
+from revisor.gitservers import CA_DIR_NAME
 from revisor.runtime import Runtime
 from revisor.secrets import KeyRing, read_secret_file
 from revisor.store import jobs, repos, servers
@@ -110,7 +111,7 @@ def init_data_dir(settings: config.Settings) -> dict[str, Any]:
     if not d.exists():
         d.mkdir(parents=True, mode=0o700)
         created.append(str(d))
-    for sub in (settings.keys_dir, settings.log_dir):
+    for sub in (settings.keys_dir, settings.log_dir, d / CA_DIR_NAME):
         if not sub.exists():
             sub.mkdir(mode=0o700)
             created.append(str(sub))
