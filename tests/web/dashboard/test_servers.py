@@ -141,8 +141,7 @@ def test_only_admins_allow_and_remove_servers_and_it_is_audited(world: World) ->
 
 @pytest.fixture
 def ca_dir(world: World) -> Path:
-    d = world.settings.data_dir / "ca"
-    d.mkdir()
+    d = world.settings.data_dir / "ca"  # made by `revisor init`
     (d / "gitlab.pem").write_text("-----BEGIN CERTIFICATE-----\n")
     os.symlink(world.settings.keys_dir, d / "keys")
     return d
