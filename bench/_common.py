@@ -263,7 +263,7 @@ class BenchAppliance:
         from revisor.cli.core import init_data_dir
         from revisor.domain import ForgeKind
         from revisor.runtime import Runtime
-        from revisor.store import repos
+        from revisor.store import repos, servers
 
         data = self.root / "data"
         data.mkdir(parents=True, mode=0o700, exist_ok=True)
@@ -295,6 +295,7 @@ context_tokens = {MODEL_CONTEXT}
         self.settings = config.load(data, environ={})
         init_data_dir(self.settings)
         self.rt = Runtime(self.settings, component="worker")
+        servers.allow(self.rt.db, self.gitlab_url, added_by="bench")
         self.repo = repos.add(
             self.rt.db,
             self.rt.keys,

@@ -32,7 +32,7 @@ from revisor.cli.core import init_data_dir
 from revisor.domain import ForgeKind
 from revisor.review.markers import find_fingerprint, is_summary
 from revisor.runtime import Runtime
-from revisor.store import jobs, repos
+from revisor.store import jobs, repos, servers
 from revisor.worker.queue import Queue
 
 PROJECT = "group/app"
@@ -63,6 +63,7 @@ def soak(mrs: int, concurrency: int, timeout: float) -> dict[str, Any]:
             settings = config.load(root / "data", environ={})
             init_data_dir(settings)
             rt = Runtime(settings)
+            servers.allow(rt.db, gl_url, added_by="bench")
             repo = repos.add(
                 rt.db,
                 rt.keys,

@@ -66,11 +66,13 @@ def test_client_libraries_stay_in_their_adapters(library: str, allowed: tuple[st
 
 
 def test_outbound_http_clients_are_built_by_egress_only() -> None:
-    """Every httpx client comes from `Egress.client()`, which enforces the allowlist."""
+    """Every HTTP client comes from `Egress.client()` (httpx) or `Egress.session()` (requests,
+    for python-gitlab), which enforce the allowlist and the response size cap."""
     builders = []
+    markers = ("httpx.Client(", "httpx.AsyncClient(", "(httpx.Client)", "requests.Session(")
     for path in SRC.rglob("*.py"):
         text = path.read_text(encoding="utf-8")
-        if "httpx.Client(" in text or "httpx.AsyncClient(" in text:
+        if any(m in text for m in markers):
             builders.append(str(path.relative_to(SRC)))
     assert builders == ["egress.py"]
 

@@ -26,7 +26,7 @@ from revisor import config
 from revisor.cli.core import init_data_dir
 from revisor.domain import ForgeKind
 from revisor.runtime import Runtime
-from revisor.store import jobs, repos, usage
+from revisor.store import jobs, repos, servers, usage
 from tests import webhook_payloads as wp
 from tests.fakes.fake_gitlab import FakeGitLab
 from tests.fakes.model import FakeFile
@@ -94,6 +94,7 @@ def test_webhook_to_posted_review_on_the_bundled_model(tmp_path: Path) -> None:
     settings = config.load(data, environ=env)
     init_data_dir(settings)
     rt = Runtime(settings)
+    servers.allow(rt.db, gitlab_url, added_by="test")
     repo = repos.add(
         rt.db,
         rt.keys,

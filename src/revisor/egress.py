@@ -3,12 +3,17 @@
 Every connection Revisor makes (Git servers, model endpoints) goes through `Egress.client()`,
 which refuses any host that is not on the allowlist derived from the configuration — at
 construction and again on every request, so a redirect to another host is refused too.
-TLS is always verified; a per-destination CA bundle can be given for internal CAs.
+TLS is always verified; a per-destination CA bundle can be given for internal CAs. Every
+answer is size-capped while it is read (`MAX_RESPONSE_BYTES` after decompression, so a
+compressed "bomb" is cut off too): a larger one raises `ResponseTooLarge` and is not kept.
+`Egress.session()` builds the same guarded, capped client for `requests` (python-gitlab).
 
-`allowlist_from()` derives the allowlist from the configuration (registered Git servers, LDAP
-servers, model endpoints, `[egress] allow`, the local sidecar) and nothing else: hosts named in
-webhook payloads never reach it. `audit_refusals()` turns a refusal into an `egress.refused` audit
-event. The OS-level twin of this list is `appliance/nftables.conf`.
+`allowlist_from()` derives the allowlist from the configuration (the Git servers an admin has
+allowed, LDAP servers, model endpoints, `[egress] allow`, the local sidecar) and nothing else:
+hosts named in webhook payloads never reach it, and registering a repository does not add its
+server (only `revisor server add` or the dashboard's Git servers page, both admin-only, do).
+`audit_refusals()` turns a refusal into an `egress.refused` audit event. The OS-level twin of
+this list is `appliance/nftables.conf`.
 """
 
 from __future__ import annotations
@@ -22,14 +27,21 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
+import requests
+import requests.adapters
 
 from revisor import metrics
-from revisor.errors import ConfigError, EgressDenied
+from revisor.errors import ConfigError, EgressDenied, ResponseTooLarge
 
 if TYPE_CHECKING:
     from revisor.config import Settings
 
 RefusalHook = Callable[[str, str], None]  # (host, purpose) -> None, e.g. write an audit event
+
+# The largest answer read from any server: a merge request's diff (Gitea sends it whole; GitLab
+# caps each file's diff itself) is the largest thing Revisor asks for.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+_CHUNK = 64 * 1024
 
 
 class HasServer(Protocol):
@@ -62,12 +74,96 @@ def host_port(url: str) -> tuple[str, int]:
     return parts.hostname.lower(), parts.port or default
 
 
+def _too_large(url: str, limit: int, declared: str | None = None) -> ResponseTooLarge:
+    host = urlsplit(url).hostname or "?"
+    said = f" (it announced {declared} bytes)" if declared else ""
+    return ResponseTooLarge(
+        f"{host} sent an answer larger than {limit} bytes{said}; refused and not read further"
+    )
+
+
+def _announced_too_much(headers: Any, limit: int) -> str | None:
+    declared = headers.get("Content-Length")
+    return declared if declared and declared.isdigit() and int(declared) > limit else None
+
+
+class _CappedClient(httpx.Client):
+    """An httpx client that reads at most `max_response_bytes` (decoded) of any answer."""
+
+    def __init__(self, *, max_response_bytes: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_response_bytes = max_response_bytes
+
+    def send(
+        self, request: httpx.Request, *, stream: bool = False, **kwargs: Any
+    ) -> httpx.Response:
+        response = super().send(request, stream=True, **kwargs)
+        if stream:  # the caller reads (and bounds) the body itself
+            return response
+        limit = self.max_response_bytes
+        try:
+            declared = _announced_too_much(response.headers, limit)
+            if declared:
+                raise _too_large(str(request.url), limit, declared)
+            body = bytearray()
+            for chunk in response.iter_bytes(_CHUNK):
+                body += chunk
+                if len(body) > limit:
+                    raise _too_large(str(request.url), limit)
+            response._content = bytes(body)  # what Response.read() would have stored
+        finally:
+            response.close()
+        return response
+
+
+class _GuardedAdapter(requests.adapters.HTTPAdapter):
+    """For `requests`: asks Egress about every request (redirects included), refuses any host
+    but `server`'s, and reads at most `max_response_bytes` (decoded) of any answer."""
+
+    def __init__(self, egress: Egress, server: str, purpose: str, max_response_bytes: int) -> None:
+        super().__init__(max_retries=0)
+        self._egress = egress
+        self._origin = host_port(server)
+        self._purpose = purpose
+        self._limit = max_response_bytes
+
+    def send(
+        self, request: requests.PreparedRequest, stream: bool = False, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        url = request.url or ""
+        self._egress.check(url, self._purpose)
+        if host_port(url) != self._origin:
+            raise EgressDenied(
+                f"refused request to {host_port(url)[0]}: only the registered server "
+                f"{self._origin[0]} may be contacted with this repository's token"
+            )
+        response = super().send(request, True, *args, **kwargs)
+        if stream:
+            return response
+        try:
+            declared = _announced_too_much(response.headers, self._limit)
+            if declared:
+                raise _too_large(url, self._limit, declared)
+            body = bytearray()
+            for chunk in response.iter_content(_CHUNK):
+                body += chunk
+                if len(body) > self._limit:
+                    raise _too_large(url, self._limit)
+        except BaseException:
+            response.close()
+            raise
+        response._content = bytes(body)  # what Response.content would have stored
+        response._content_consumed = True
+        return response
+
+
 @dataclass(frozen=True)
 class Egress:
-    """Allowlist of (host, port) pairs. Build it once from settings + registered repositories."""
+    """Allowlist of (host, port) pairs. Build it once from settings + allowed Git servers."""
 
     allowed: frozenset[tuple[str, int]]
     on_refusal: RefusalHook | None = field(default=None, compare=False)
+    max_response_bytes: int = MAX_RESPONSE_BYTES
 
     @classmethod
     def from_urls(cls, urls: Iterable[str], on_refusal: RefusalHook | None = None) -> Egress:
@@ -99,7 +195,8 @@ class Egress:
         def guard(request: httpx.Request) -> None:
             self.check(str(request.url), purpose)
 
-        return httpx.Client(
+        return _CappedClient(
+            max_response_bytes=self.max_response_bytes,
             base_url=base_url,
             verify=ssl_context(ca_file),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
@@ -108,6 +205,18 @@ class Egress:
             event_hooks={"request": [guard]},
             trust_env=False,  # never pick up a proxy from the environment
         )
+
+    def session(self, server: str, *, purpose: str, ca_file: str | None) -> requests.Session:
+        """A `requests` session that may talk to `server` only, capped like `client()`."""
+        self.check(server, purpose)
+        session = requests.Session()
+        session.trust_env = False  # no proxies or netrc from the environment
+        adapter = _GuardedAdapter(self, server, purpose, self.max_response_bytes)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.verify = ca_file or True
+        session.max_redirects = 3
+        return session
 
 
 def ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
@@ -120,21 +229,22 @@ def ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
 
 def allowlist_from(
     settings: Settings,
-    repos: Iterable[HasServer | str],
+    git_servers: Iterable[HasServer | str],
     model_urls: Iterable[str] = (),
     *,
     on_refusal: RefusalHook | None = None,
 ) -> Egress:
     """The allowlist derived from the configuration, and only from it.
 
-    - the server registered for each repository (a `Repo` or its server URL);
+    - the Git servers an admin has allowed (`revisor.store.servers.urls()`), never the
+      servers of registered repositories as such;
     - the LDAP servers of `[ldap] servers` (when LDAP is enabled);
     - the model endpoints: `[[model.endpoints]]` plus `model_urls` (registered with
       `revisor model add`), and the local sidecar on `sidecar_host:sidecar_port`;
     - the extra hosts of `[egress] allow`.
     """
     sources: list[tuple[str, str]] = [
-        ("repository", r if isinstance(r, str) else r.server) for r in repos
+        ("Git server", r if isinstance(r, str) else r.server) for r in git_servers
     ]
     if settings.ldap.enabled:
         sources += [("[ldap] servers", u) for u in settings.ldap.servers]

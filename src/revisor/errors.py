@@ -47,6 +47,10 @@ class EgressDenied(Fatal):
     """An outbound connection to a host that is not on the allowlist was refused."""
 
 
+class ResponseTooLarge(Fatal):
+    """A remote server's answer was larger than Revisor reads (see `egress.MAX_RESPONSE_BYTES`)."""
+
+
 class PositionRejected(RevisorError):
     """The forge refused the position of one inline comment (GitLab's `line_code` 400)."""
 
@@ -57,3 +61,12 @@ class OutputInvalid(RevisorError):
 
 class AuditWriteError(Fatal):
     """An audit record could not be written, so the action it records is refused."""
+
+
+def brief(text: str, limit: int = 200) -> str:
+    """`text` made safe to store and show as an error reason: control and formatting characters
+    (newlines, ANSI escapes, bidi overrides) removed, whitespace collapsed, at most `limit`
+    characters. Used for anything a remote server said that ends up in a message."""
+    kept = "".join(" " if c.isspace() else c for c in text if c.isprintable() or c.isspace())
+    kept = " ".join(kept.split())
+    return kept if len(kept) <= limit else kept[: max(0, limit - 3)].rstrip() + "..."

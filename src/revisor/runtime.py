@@ -18,7 +18,7 @@ from revisor.egress import Egress, allowlist_from, audit_refusals
 from revisor.errors import ConfigError
 from revisor.secrets import KeyRing
 from revisor.store import db as store_db
-from revisor.store import repos
+from revisor.store import servers
 
 
 @dataclass
@@ -48,13 +48,13 @@ class Runtime:
         return AuditLog.from_settings(self.settings)
 
     def egress(self, extra_urls: tuple[str, ...] = ()) -> Egress:
-        """The allowlist as configured right now (registered Git servers, model endpoints, LDAP,
-        the sidecar); a refusal is written to the audit log."""
+        """The allowlist as configured right now (the Git servers admins allowed, model
+        endpoints, LDAP, the sidecar); a refusal is written to the audit log."""
         from revisor.llm.registry import endpoint_urls
 
         return allowlist_from(
             self.settings,
-            repos.list_all(self.db),
+            servers.urls(self.db),
             [*endpoint_urls(self.settings, self.db), *extra_urls],
             on_refusal=audit_refusals(self.audit, f"system:{self.component}"),
         )

@@ -59,6 +59,7 @@ def test_data_dir_from_environment(
 def test_repo_add_list_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     d = str(tmp_path / "data")
     run(capsys, "init", "--data-dir", d)
+    assert run(capsys, "server", "add", "https://gitlab.internal", "--data-dir", d)[0] == 0
     token = tmp_path / "token"
     token.write_text("glpat-cli-test-token-123456\n")
     code, out, _ = run(
@@ -117,6 +118,7 @@ def test_repo_add_rejects_short_secret_and_missing_files(
 ) -> None:
     d = str(tmp_path / "data")
     run(capsys, "init", "--data-dir", d)
+    assert run(capsys, "server", "add", "https://gitea.internal", "--data-dir", d)[0] == 0
     token = tmp_path / "token"
     token.write_text("tok-123456789")
     short = tmp_path / "short"
@@ -160,6 +162,7 @@ def test_repo_add_rejects_short_secret_and_missing_files(
 def test_jobs_list_show_retry_cancel(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     d = tmp_path / "data"
     run(capsys, "init", "--data-dir", str(d))
+    assert run(capsys, "server", "add", "https://gl.internal", "--data-dir", str(d))[0] == 0
     token = tmp_path / "token"
     token.write_text("tok-123456789")
     run(

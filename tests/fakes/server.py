@@ -40,6 +40,7 @@ class Response:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    chunked: bool = False  # send with Transfer-Encoding: chunked (no Content-Length)
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -67,6 +68,9 @@ class Fault:
     hang: float = 0.0  # seconds to stall before answering (longer than the client timeout)
     redirect_to: str | None = None  # answer 302 with this Location
     path_contains: str = ""
+    body: bytes | None = None  # answer `status` with this body instead of a JSON message
+    headers: dict[str, str] = field(default_factory=dict)  # sent with `body`
+    chunked: bool = False  # send `body` chunked, without a Content-Length
 
 
 class FakeServer:
@@ -153,9 +157,14 @@ class FakeServer:
         hang: float = 0.0,
         redirect_to: str | None = None,
         path_contains: str = "",
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        chunked: bool = False,
     ) -> None:
         """Make the next `times` requests fail: `status` (500, 429 with `retry_after`, 401...),
-        a stall of `hang` seconds before answering 504, or a 302 to `redirect_to`."""
+        a stall of `hang` seconds before answering 504, or a 302 to `redirect_to`. With `body`
+        (and `headers`, e.g. a Content-Type or Content-Encoding), answer `status` with exactly
+        that body, `chunked` if asked: an HTML error page, a huge or compressed answer."""
         with self._lock:
             self._faults.append(
                 Fault(
@@ -165,6 +174,9 @@ class FakeServer:
                     hang,
                     redirect_to,
                     path_contains,
+                    body,
+                    dict(headers or {}),
+                    chunked,
                 )
             )
 
@@ -207,9 +219,17 @@ class FakeServer:
             h.send_response(response.status)
             for name, value in response.headers.items():
                 h.send_header(name, value)
-            h.send_header("Content-Length", str(len(response.body)))
-            h.end_headers()
-            h.wfile.write(response.body)
+            if response.chunked:
+                h.send_header("Transfer-Encoding", "chunked")
+                h.end_headers()
+                for at in range(0, len(response.body), 64 * 1024):
+                    piece = response.body[at : at + 64 * 1024]
+                    h.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                h.wfile.write(b"0\r\n\r\n")
+            else:
+                h.send_header("Content-Length", str(len(response.body)))
+                h.end_headers()
+                h.wfile.write(response.body)
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             pass  # the client gave up (timeout test); nothing to do
 
@@ -221,6 +241,8 @@ class FakeServer:
                 return json_response({"message": "504 Gateway Timeout"}, 504)
             if fault.redirect_to is not None:
                 return Response(302, b"", {"Location": fault.redirect_to + request.path})
+            if fault.body is not None:
+                return Response(fault.status, fault.body, fault.headers, fault.chunked)
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
             return json_response({"message": f"{fault.status} injected"}, fault.status, headers)
         denied = self.authenticate(request)

@@ -30,7 +30,7 @@ from revisor import config, metrics
 from revisor.cli.core import init_data_dir
 from revisor.domain import ForgeKind
 from revisor.runtime import Runtime
-from revisor.store import jobs, repos
+from revisor.store import jobs, repos, servers
 from tests import webhook_payloads as wp
 from tests.fakes.fake_gitlab import FakeGitLab
 from tests.fakes.model import FakeFile
@@ -117,6 +117,7 @@ connect_timeout_seconds = 1.0
     settings = config.load(root / "data", environ={})
     init_data_dir(settings)
     rt = Runtime(settings, component="test")
+    servers.allow(rt.db, gl_url, added_by="test")
     repo = repos.add(
         rt.db,
         rt.keys,

@@ -15,7 +15,7 @@ from revisor.ops import checks
 from revisor.ops.checks import Check
 from revisor.ops.doctor import run_doctor
 from revisor.runtime import Runtime
-from revisor.store import repos
+from revisor.store import repos, servers
 from revisor.store.db import connect, pending_migrations
 from tests.ops.conftest import TOKEN, FakeForgeApi
 
@@ -155,6 +155,7 @@ def test_model_endpoint_down_fails_with_fix(settings: config.Settings) -> None:
 def _register(settings: config.Settings, forge: ForgeKind, url: str, project: str) -> None:
     rt = Runtime(settings)
     try:
+        servers.allow(rt.db, url, added_by="test")
         repos.add(rt.db, rt.keys, forge=forge, server=url, project=project, token=TOKEN,
                   webhook_secret="w" * 20)  # fmt: skip
     finally:

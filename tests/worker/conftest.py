@@ -13,7 +13,7 @@ from revisor import config
 from revisor.cli.core import init_data_dir
 from revisor.domain import ForgeKind
 from revisor.runtime import Runtime
-from revisor.store import jobs, repos
+from revisor.store import jobs, repos, servers
 from revisor.worker.pipeline import build_pipeline
 from revisor.worker.runner import Runner
 from tests.fakes.fake_gitlab import FakeGitLab
@@ -120,6 +120,7 @@ def appliance(tmp_path: Path) -> Iterator[Appliance]:
     settings = config.load(tmp_path / "data", environ={})
     init_data_dir(settings)
     rt = Runtime(settings, component="worker")
+    servers.allow(rt.db, gl_url, added_by="test")
     repo = repos.add(
         rt.db,
         rt.keys,

@@ -14,6 +14,8 @@ class Event(enum.StrEnum):
     ROLE_GRANTED = "auth.role.granted"
     REPO_ADDED = "repo.added"
     REPO_REMOVED = "repo.removed"
+    SERVER_ALLOWED = "server.allowed"
+    SERVER_REMOVED = "server.removed"
     SECRET_CREATED = "secret.created"  # noqa: S105 (an event name)
     SECRET_ROTATED = "secret.rotated"  # noqa: S105 (an event name)
     WEBHOOK_REJECTED = "webhook.rejected"

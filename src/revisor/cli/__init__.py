@@ -20,6 +20,7 @@ from revisor.runtime import Runtime
 
 SUBCOMMAND_MODULES = (
     "revisor.cli.core",
+    "revisor.cli.servers",
     "revisor.cli.models",
     "revisor.cli.trust",
     "revisor.cli.review",

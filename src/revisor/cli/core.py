@@ -20,11 +20,12 @@ from revisor.audit.signer import signer_paths, spawn_signer
 from revisor.cli import add_common, cli_actor
 from revisor.domain import ForgeKind
 from revisor.errors import ConfigError, RevisorError
+from revisor.gitservers import CA_DIR_NAME
 from revisor.inference.ports import ensure_free
 from revisor.inference.supervise import ProcessGroup, StopSignals
 from revisor.runtime import Runtime
 from revisor.secrets import KeyRing, read_secret_file
-from revisor.store import jobs, repos
+from revisor.store import jobs, repos, servers
 from revisor.store.db import open_database
 from revisor.web.auth.local import ensure_break_glass_admin
 from revisor.web.webhooks import hook_url
@@ -89,7 +90,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = rsub.add_parser("add", help="register a repository and print its webhook URL and secret")
     add_common(p, json_flag=True)
     p.add_argument("forge", choices=[f.value for f in ForgeKind])
-    p.add_argument("--server", required=True, help="base URL of the Git server")
+    p.add_argument(
+        "--server", required=True, help="base URL of a Git server allowed with `server add`"
+    )
     p.add_argument("--project", required=True, help="group/project (GitLab) or owner/repo (Gitea)")
     p.add_argument("--token-file", required=True, help="file holding the API token")
     p.add_argument("--webhook-secret-file", help="file holding the webhook secret (else generated)")
@@ -122,7 +125,7 @@ def init_data_dir(settings: config.Settings) -> dict[str, Any]:
     if not d.exists():
         d.mkdir(parents=True, mode=0o700)
         created.append(str(d))
-    for sub in (settings.keys_dir, settings.log_dir):
+    for sub in (settings.keys_dir, settings.log_dir, d / CA_DIR_NAME):
         if not sub.exists():
             sub.mkdir(mode=0o700)
             created.append(str(sub))
@@ -432,6 +435,7 @@ def cmd_jobs_cancel(args: argparse.Namespace, rt: Runtime) -> int:
 
 def cmd_repo_add(args: argparse.Namespace, rt: Runtime) -> int:
     forge = ForgeKind(args.forge)
+    server = servers.require_allowed(rt.db, args.server)  # a clear error, exit 2
     token = read_secret_file(args.token_file)
     generated = args.webhook_secret_file is None
     secret = secrets.token_urlsafe(32) if generated else read_secret_file(args.webhook_secret_file)
@@ -465,7 +469,7 @@ def cmd_repo_add(args: argparse.Namespace, rt: Runtime) -> int:
         rt.db,
         rt.keys,
         forge=forge,
-        server=args.server,
+        server=server,
         project=args.project,
         token=token,
         webhook_secret=secret,

@@ -14,6 +14,7 @@ fingerprint markers, but the job-level retry is where that is checked.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from revisor.domain import (
     StatusState,
 )
 from revisor.egress import parse_retry_after
-from revisor.errors import ForgeError, ForgeUnavailable
+from revisor.errors import ForgeError, ForgeUnavailable, brief
 
 T = TypeVar("T")
 
@@ -129,6 +130,30 @@ def scrub(text: str, secret: str) -> str:
     return text.replace(secret, "<redacted>") if secret else text
 
 
+REASON_LIMIT = 200  # characters of a forge's own error message kept in an error
+
+
+def reason_from_body(body: bytes | str | None) -> str:
+    """The short reason a forge gave in an error answer, and nothing else of its body.
+
+    Only the `message` (GitLab, Gitea) or `error` field of a JSON body is used; an HTML page,
+    plain text or anything unparsable gives "" (the HTTP status says enough). The reason is
+    cut to `REASON_LIMIT` characters with control characters removed (`errors.brief`).
+    """
+    if not body or len(body) > 64 * 1024:
+        return ""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    reason = data.get("message") or data.get("error") or ""
+    if not isinstance(reason, str):  # GitLab validation errors: {"message": {"field": [...]}}
+        reason = json.dumps(reason, ensure_ascii=True, separators=(",", ":"))
+    return brief(reason, REASON_LIMIT)
+
+
 def error_for_status(
     status: int,
     *,
@@ -137,8 +162,12 @@ def error_for_status(
     detail: str = "",
     retry_after: str | None = None,
 ) -> ForgeRefused | ForgeUnavailable:
-    """The revisor error for a failed HTTP answer. `detail` must already be scrubbed."""
-    detail = detail.strip().replace("\n", " ")[:300]
+    """The revisor error for a failed HTTP answer: the status and, at most, a short reason.
+
+    `detail` must already be scrubbed of the token; it is cut to `REASON_LIMIT` characters with
+    control characters removed here, so no forge body reaches `jobs.last_error` verbatim.
+    """
+    detail = brief(detail, REASON_LIMIT)
     suffix = f": {detail}" if detail else ""
     if status == 429:
         return RequestNotSent(

@@ -44,6 +44,7 @@ from revisor.forges.base import (
     RetryPolicy,
     call_with_retries,
     error_for_status,
+    reason_from_body,
     scrub,
 )
 from revisor.review.diff import parse_unified
@@ -369,11 +370,7 @@ class GiteaForge:
 
 
 def _message(response: httpx.Response) -> str:
-    try:
-        data = response.json()
-    except ValueError:
-        return response.text[:300]
-    return str(data.get("message", "")) if isinstance(data, dict) else ""
+    return reason_from_body(response.content)
 
 
 Anchors = dict[str, tuple[set[int], set[int]]]  # path -> (new lines, old lines) commentable

@@ -3,9 +3,9 @@
 We use python-gitlab's client (auth, URL building, error parsing) through its low-level
 `http_request`, with python-gitlab's own retries switched off: retry and rate-limit decisions
 are ours (`RetryPolicy`), so a long `Retry-After` goes back to the job queue instead of
-blocking a worker. Every request goes through a `requests` adapter that asks `Egress` first
-and refuses any host other than the registered server, so a redirect cannot carry the
-`PRIVATE-TOKEN` header anywhere else.
+blocking a worker. Every request goes through the `requests` session that `Egress.session()`
+builds, which asks the allowlist first, refuses any host other than the registered server (so
+a redirect cannot carry the `PRIVATE-TOKEN` header anywhere else) and caps every answer's size.
 
 Positions follow GitLab's rules: SHAs from the newest entry of `.../versions`, added line ->
 `new_line` only, removed -> `old_line` only, context -> both, and `old_path`/`new_path` as the
@@ -24,7 +24,6 @@ from urllib.parse import quote
 import gitlab
 import gitlab.exceptions
 import requests
-import requests.adapters
 
 from revisor import metrics
 from revisor.domain import (
@@ -40,7 +39,7 @@ from revisor.domain import (
     StatusState,
 )
 from revisor.egress import Egress, host_port, parse_retry_after
-from revisor.errors import EgressDenied, ForgeError, ForgeUnavailable
+from revisor.errors import ForgeError, ForgeUnavailable, brief
 from revisor.forges.base import (
     DEFAULT_RETRY,
     STATUS_NAME,
@@ -49,6 +48,7 @@ from revisor.forges.base import (
     RetryPolicy,
     call_with_retries,
     error_for_status,
+    reason_from_body,
     scrub,
 )
 from revisor.review.diff import parse_hunks
@@ -68,28 +68,6 @@ _STATE = {
 }
 
 
-class _GuardedAdapter(requests.adapters.HTTPAdapter):
-    """Checks every outgoing request (redirects included) against Egress and the server."""
-
-    def __init__(self, egress: Egress, server: str, purpose: str) -> None:
-        super().__init__(max_retries=0)
-        self._egress = egress
-        self._origin = host_port(server)
-        self._purpose = purpose
-
-    def send(
-        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
-    ) -> requests.Response:
-        url = request.url or ""
-        self._egress.check(url, self._purpose)
-        if host_port(url) != self._origin:
-            raise EgressDenied(
-                f"refused request to {host_port(url)[0]}: only the registered server "
-                f"{self._origin[0]} may be contacted with this repository's token"
-            )
-        return super().send(request, *args, **kwargs)
-
-
 def _raise_on_rate_limit(response: requests.Response, *args: Any, **kwargs: Any) -> None:
     """Response hook: python-gitlab's errors drop the headers, and Retry-After matters."""
     if response.status_code == 429:
@@ -100,13 +78,8 @@ def _raise_on_rate_limit(response: requests.Response, *args: Any, **kwargs: Any)
 
 
 def guarded_session(egress: Egress, server: str, ca_file: str | None) -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False  # no proxies or netrc from the environment
-    adapter = _GuardedAdapter(egress, server, "gitlab api")
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.verify = ca_file or True
-    session.max_redirects = 3
+    """Egress's guarded, size-capped session for `server`, plus metrics and 429 handling."""
+    session = egress.session(server, purpose="gitlab api", ca_file=ca_file)
     session.hooks["response"].append(metrics.requests_hook("gitlab"))
     session.hooks["response"].append(_raise_on_rate_limit)
     return session
@@ -167,13 +140,13 @@ class GitLabForge:
             except gitlab.exceptions.GitlabError as exc:
                 if exc.response_code is None:
                     raise ForgeError(
-                        f"{self._server}: {what} failed: {scrub(str(exc), self._token)}"
+                        f"{self._server}: {what} failed: {brief(scrub(str(exc), self._token))}"
                     ) from None
                 raise error_for_status(
                     exc.response_code,
                     server=self._server,
                     what=what,
-                    detail=scrub(str(exc.error_message), self._token),
+                    detail=scrub(reason_from_body(exc.response_body), self._token),
                 ) from None
             except requests.exceptions.SSLError:
                 raise ForgeError(

@@ -190,12 +190,42 @@ def _m005_repo_hook_keys(db: sqlite_utils.Database) -> None:
     db.execute("CREATE UNIQUE INDEX repos_hook_key ON repos (hook_key)")
 
 
+def _m006_git_servers(db: sqlite_utils.Database) -> None:
+    """Allowed Git servers (see store/servers.py). On upgrade, the servers of repositories
+    registered before this list existed are allowed, so nothing that worked stops working;
+    a stored server URL that fails today's URL check is not allowed (its repository's jobs
+    fail with an egress refusal until an admin registers it again under a valid URL)."""
+    from revisor.errors import ConfigError
+    from revisor.gitservers import canonical_server_url
+
+    db.executescript(
+        """
+        CREATE TABLE git_servers (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL UNIQUE,
+            added_by TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        """
+    )
+    for (server,) in db.execute("SELECT DISTINCT server FROM repos ORDER BY server").fetchall():
+        try:
+            url = canonical_server_url(server)
+        except ConfigError:
+            continue
+        db.execute(
+            "INSERT OR IGNORE INTO git_servers (url, added_by, created_at) VALUES (?, ?, ?)",
+            [url, "migration:006_git_servers", now()],
+        )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", _m001_initial),
     ("002_models", _m002_models),
     ("003_auth", _m003_auth),
     ("004_repos_version", _m004_repos_version),
     ("005_repo_hook_keys", _m005_repo_hook_keys),
+    ("006_git_servers", _m006_git_servers),
 ]
 
 

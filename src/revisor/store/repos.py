@@ -12,6 +12,7 @@ import sqlite_utils
 
 from revisor.domain import ForgeKind
 from revisor.errors import RevisorError
+from revisor.gitservers import canonical_server_url
 from revisor.secrets import KeyRing, aad_for
 from revisor.store.db import now
 
@@ -75,10 +76,8 @@ def row_key(forge: ForgeKind | str, server: str, project: str) -> str:
 
 
 def normalize_server(url: str) -> str:
-    url = url.strip().rstrip("/")
-    if not url.startswith(("https://", "http://")):
-        raise RevisorError(f"server URL must start with https:// or http://, got {url!r}")
-    return url
+    """The canonical form of a Git server URL; `gitservers.BadServerURL` if it is refused."""
+    return canonical_server_url(url)
 
 
 def _from_row(row: dict[str, Any]) -> Repo:

@@ -31,6 +31,7 @@ from revisor.web.auth.middleware import security_headers_middleware, session_mid
 from revisor.web.auth.routes import AuthContext, Authenticator
 from revisor.web.client_address import parse_networks, proxy_headers_middleware
 from revisor.web.dashboard import routes as dashboard_routes
+from revisor.web.dashboard import servers as dashboard_servers
 from revisor.web.health import ModelHealth
 from revisor.web.intake import Intake
 from revisor.worker.queue import Queue
@@ -98,6 +99,7 @@ def create_app(
             *metrics.routes,
             *auth_routes.routes,
             *dashboard_routes.routes,
+            *dashboard_servers.routes,
             api.router,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], include_in_schema=False

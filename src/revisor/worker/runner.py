@@ -25,11 +25,13 @@ from typing import Any
 from revisor import logs
 from revisor.audit import AuditLog, Event, Outcome
 from revisor.config import WorkerSettings
-from revisor.errors import Fatal, Retryable
+from revisor.errors import Fatal, Retryable, brief
 from revisor.store import jobs
 from revisor.store.db import PerThread
 
 log = logging.getLogger("revisor.worker")
+
+ERROR_LIMIT = 500  # characters of an error kept in jobs.last_error
 
 
 class LeaseLost(Exception):
@@ -131,7 +133,9 @@ class Runner:
             log.warning(
                 "job %s attempt %s: %s; retrying in %.0fs", job.id, job.attempts, exc, delay
             )
-            jobs.retry_later(db, job.id, self.owner, error=str(exc), delay_seconds=delay)
+            jobs.retry_later(
+                db, job.id, self.owner, error=brief(str(exc), ERROR_LIMIT), delay_seconds=delay
+            )
             return
         except Fatal as exc:
             self._fail(job, str(exc))
@@ -143,6 +147,7 @@ class Runner:
         jobs.finish(db, job.id, self.owner, outcome.state, result=outcome.result)
 
     def _fail(self, job: jobs.Job, message: str) -> None:
+        message = brief(message, ERROR_LIMIT)  # last_error holds no control characters
         if jobs.finish(self.dbs.get(), job.id, self.owner, "failed", error=message):
             self.audit.record(
                 Event.JOB_FAILED,

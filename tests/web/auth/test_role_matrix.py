@@ -14,7 +14,7 @@ from litestar import Litestar
 from revisor.config import Settings
 from revisor.domain import ForgeKind
 from revisor.secrets import KeyRing
-from revisor.store import jobs, repos
+from revisor.store import jobs, repos, servers
 from revisor.store.db import open_database
 from revisor.web.auth.guards import ADMIN, AUDIT, OPERATE, READ
 from tests.web.webapp import ROLES, client_as, make_app, settings_for
@@ -30,6 +30,9 @@ MATRIX: list[tuple[str, str, frozenset[str]]] = [
     ("GET", "/repos/{repo}", READ),
     ("POST", "/repos/{repo}/policy", OPERATE),
     ("POST", "/repos/{repo}/rotate-secret", OPERATE),
+    ("GET", "/servers", READ),
+    ("POST", "/servers/new", ADMIN),
+    ("POST", "/servers/{server}/remove", ADMIN),
     ("GET", "/models", READ),
     ("POST", "/models/{endpoint}/test", ADMIN),
     ("GET", "/audit", AUDIT),
@@ -72,6 +75,7 @@ FORMS = {
     },
     "/repos/{repo}/policy": {"min_severity": "major", "max_comments": "5"},
     "/audit/export": {},
+    "/servers/new": {"url": "https://gitea.test"},
 }
 
 
@@ -87,6 +91,7 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     settings = settings_for(tmp_path_factory.mktemp("matrix"))
     db = open_database(settings.db_path)
+    servers.allow(db, "https://gitlab.test", added_by="test")
     repo = repos.add(
         db,
         KeyRing.load(settings.keys_dir),
@@ -106,6 +111,7 @@ def _call(world: World, role: str | None, method: str, path: str) -> int:
     url = path.replace("{job}", str(world.job_id)).replace("{repo}", str(world.repo_id))
     url = url.replace("{path:str}", "openapi.yaml")  # any other name under the schema router
     url = url.replace("{endpoint}", "nope")  # unknown: no model is called
+    url = url.replace("{server}", "999")  # unknown: nothing is removed
     with client:
         if method == "GET":
             return client.get(url, follow_redirects=False).status_code
@@ -148,7 +154,8 @@ def test_matrix_covers_every_route(world: World) -> None:
             m,
             p.replace("{job}", "{job_id:int}")
             .replace("{repo}", "{repo_id:int}")
-            .replace("{endpoint}", "{endpoint_id:str}"),
+            .replace("{endpoint}", "{endpoint_id:str}")
+            .replace("{server}", "{server_id:int}"),
         )
         for m, p, _ in MATRIX
     }

@@ -15,7 +15,7 @@ from revisor.audit import AuditLog, Event
 from revisor.config import Settings
 from revisor.domain import ForgeKind
 from revisor.secrets import KeyRing
-from revisor.store import jobs, repos
+from revisor.store import jobs, repos, servers
 from revisor.store.db import now, open_database
 from tests.web.webapp import client_as, make_app, settings_for
 
@@ -49,6 +49,8 @@ def world(tmp_path: Path) -> World:
     settings = settings_for(tmp_path)
     db = open_database(settings.db_path)
     keys = KeyRing.load(settings.keys_dir)
+    for server in ("https://gitlab.test", "https://gitea.test"):
+        servers.allow(db, server, added_by="test")
     repo = repos.add(
         db,
         keys,

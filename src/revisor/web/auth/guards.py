@@ -2,10 +2,12 @@
 
 What each may do (the tests walk this matrix route by route):
 
-- READ (any role): overview, jobs, repositories, models;
-- OPERATE (maintainer, admin): retry/cancel jobs, add repositories, edit policy, rotate secrets;
+- READ (any role): overview, jobs, repositories, Git servers, models;
+- OPERATE (maintainer, admin): retry/cancel jobs, add repositories (on allowed Git servers
+  only), edit policy, rotate secrets;
 - AUDIT (auditor, admin): audit search and export;
-- ADMIN (admin): settings, disabling the break-glass admin.
+- ADMIN (admin): settings, disabling the break-glass admin, allowing and removing Git servers
+  (which is what widens the egress allowlist).
 """
 
 from __future__ import annotations

@@ -30,9 +30,10 @@ from revisor.config import Settings
 from revisor.domain import ForgeKind
 from revisor.egress import allowlist_from, audit_refusals
 from revisor.errors import AuditWriteError, ConfigError, RevisorError
+from revisor.gitservers import CA_DIR_NAME, confined_ca_file
 from revisor.llm.registry import LOCAL_ID, collect_endpoints, endpoint_urls
 from revisor.runtime import Runtime
-from revisor.store import jobs, repos
+from revisor.store import jobs, repos, servers
 from revisor.web import webhooks
 from revisor.web.auth import local
 from revisor.web.auth.csrf import csrf_guard
@@ -237,17 +238,33 @@ def webhook_url(settings: Settings, repo: repos.Repo) -> str:
     return webhooks.hook_url(settings.server.public_url, repo.forge, repo.hook_key)
 
 
-@get("/repos", guards=[require(READ)], sync_to_thread=True, include_in_schema=False)
-def repos_page(request: Request[Any, Any, Any]) -> Template:
+def _repos_page(
+    request: Request[Any, Any, Any],
+    *,
+    status: int = 200,
+    form: dict[str, str] | None = None,
+    **extra: Any,
+) -> Template:
     settings: Settings = request.app.state.settings
-    rows = repos.list_all(_intake(request).dbs.get())
+    db = _intake(request).dbs.get()
+    rows = repos.list_all(db)
     return page(
         request,
         "repos.html",
+        status=status,
         repos=rows,
         urls={r.id: webhook_url(settings, r) for r in rows},
         forges=[f.value for f in ForgeKind],
+        servers=servers.urls(db),
+        ca_dir=settings.data_dir / CA_DIR_NAME,
+        form=form or {},
+        **extra,
     )
+
+
+@get("/repos", guards=[require(READ)], sync_to_thread=True, include_in_schema=False)
+def repos_page(request: Request[Any, Any, Any]) -> Template:
+    return _repos_page(request)
 
 
 @post(
@@ -260,10 +277,14 @@ def repos_page(request: Request[Any, Any, Any]) -> Template:
     status_code=200,
 )
 def repo_add(request: Request[Any, Any, Any], data: FormData) -> Template:
+    """Register a repository on a Git server an admin has allowed (never any other). A CA
+    bundle named here must lie in `<data_dir>/ca/`. A refusal shows the form again, filled in
+    as typed (the token excepted)."""
     intake = _intake(request)
     settings: Settings = request.app.state.settings
     who = _who(request)
     secret = secrets.token_urlsafe(32)
+    db = intake.dbs.get()
 
     def audit(repo_id: int) -> None:  # inside the insert's transaction: no record, no repo
         new = repos.get(intake.dbs.get(), repo_id)
@@ -291,33 +312,27 @@ def repo_add(request: Request[Any, Any, Any], data: FormData) -> Template:
 
     try:
         forge = ForgeKind(data.get("forge", ""))
+        server = servers.require_allowed(db, data.get("server", ""))
         token = data.get("token", "").strip()
         if not token:
             raise RevisorError("an API token is required")
+        ca_file = data.get("ca_file", "").strip()
         repo = repos.add(
-            intake.dbs.get(),
+            db,
             intake.keys,
             forge=forge,
-            server=data.get("server", ""),
+            server=server,
             project=data.get("project", ""),
             token=token,
             webhook_secret=secret,
-            ca_file=data.get("ca_file") or None,
+            ca_file=confined_ca_file(ca_file, settings.data_dir) if ca_file else None,
             before_commit=audit,
         )
     except AuditWriteError:
         raise  # fail closed: nothing was registered (503)
     except (ValueError, RevisorError) as exc:
-        rows = repos.list_all(intake.dbs.get())
-        return page(
-            request,
-            "repos.html",
-            status=400,
-            repos=rows,
-            urls={r.id: webhook_url(settings, r) for r in rows},
-            forges=[f.value for f in ForgeKind],
-            error=str(exc),
-        )
+        typed = {k: data.get(k, "") for k in ("forge", "server", "project", "ca_file")}
+        return _repos_page(request, status=400, error=str(exc), form=typed)
     return _repo_page(request, repo.id, new_secret=secret, message="Repository added.")
 
 
@@ -497,7 +512,7 @@ def model_test(request: Request[Any, Any, Any], endpoint_id: FromPath[str]) -> T
         )
         egress = allowlist_from(
             settings,
-            repos.list_all(db),
+            servers.urls(db),
             endpoint_urls(settings, db),
             on_refusal=audit_refusals(intake.audit, who.actor),
         )
