@@ -18,7 +18,7 @@ from revisor.domain import ForgeKind
 from revisor.llm import registry
 from revisor.runtime import Runtime
 from revisor.secrets import KeyRing
-from revisor.store import jobs, repos
+from revisor.store import jobs, repos, servers
 from revisor.store.db import open_database
 
 
@@ -50,6 +50,7 @@ def audit_events(audit_db: Path) -> list[str]:
 def data_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     d = tmp_path / "data"
     assert main(["init", "--data-dir", str(d)]) == 0
+    assert main(["server", "add", "https://gl.internal", "--data-dir", str(d)]) == 0
     (tmp_path / "token").write_text("glpat-fail-closed-token-1234\n")
     capsys.readouterr()
     return d
@@ -149,6 +150,7 @@ def test_web_actions_refused_with_503_without_audit(tmp_path: Path) -> None:
     failed = jobs.create(db, repo_id=repo.id, mr_number=1, head_sha="c" * 40, trigger="open")
     jobs.lease(db, failed, "w", 60)
     jobs.finish(db, failed, "w", "failed", error="boom")
+    servers.allow(db, "https://gl2.test", added_by="test")  # repos.new must reach the audit
     app = make_app(settings)
     client, csrf = client_as(app, settings, "admin")
     break_audit(settings.audit_path)
