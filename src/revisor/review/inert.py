@@ -1,0 +1,197 @@
+"""The last step before anything is posted to a forge: make the text inert.
+
+GitLab runs quick actions (`/approve`, `/merge`, `/assign_reviewer @x`, ...) found in notes
+created through the API, with the bot's permissions. Its extractor
+(`Gitlab::QuickActions::Extractor`) deletes every `\\r`, then runs a line that starts, at column
+0, with `/` and a command name; it skips only what *it* thinks is code: a block opened by a line
+starting with three backticks and closed by the first line that is exactly three backticks,
+backtick pairs, `<tag>` ... `</tag>` blocks and `>>>` quotes. That is not CommonMark: it does not
+know `~~~` or indented fences, and a fence of four backticks ends, for it, at an inner ```` ``` ````
+line. So a line counts as safe here only by the stricter of the two readings:
+
+- outside fenced code (CommonMark's reading), a line whose first character after whitespace and
+  `>` quote markers is `/` gets a backslash before the slash (`\\/approve` renders as `/approve`);
+- inside fenced code, a line that starts at column 0 with `/` and a letter, digit or `_` (the
+  only shape GitLab can run) is indented by one space; `//` and `/*` comments are left alone;
+- a fence left open is closed, so it cannot swallow what follows.
+
+GitLab and Gitea also turn text into links and notifications: `@user`, `#12`, `!12`, `~label`,
+`%milestone`, `&epic`, `$snippet`, their cross-project forms (`group/project#12`,
+`group/project@sha`), e-mail addresses, `www.` hosts and URLs. Outside code, each such token is
+wrapped in a code span, which both forges render as plain text. Raw HTML is escaped (`<` becomes
+`&lt;`) except the few tags and hidden markers Revisor itself writes; link and image syntax is
+broken with a backslash. Code spans are kept as they are. Every function here is idempotent:
+text that went through it once comes out of it unchanged.
+
+The forge adapters apply `inert_fields` to every request body they send, so no caller can post
+text that skipped this module.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+__all__ = [
+    "CODE_SPAN",
+    "closes_fence",
+    "inert",
+    "inert_fields",
+    "inert_prose",
+    "inert_status",
+    "is_fenced_command",
+    "opens_fence",
+]
+
+MAX_STATUS = 255  # what both forges keep of a commit status description
+
+# A code span (backslash escapes do not work inside one). `_prose_line` checks that its opening
+# backticks are not escaped.
+CODE_SPAN = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)")
+_ODD_BACKSLASHES = re.compile(r"(?<!\\)(?:\\\\)*\\$")
+# Markup Revisor writes itself and may keep: its hidden markers and a handful of plain tags.
+_OWN_HTML = re.compile(
+    r"<!-- revisor:[a-z]+(?:=[0-9a-f]{8,64})? -->|</?(?:sub|details|summary)>", re.IGNORECASE
+)
+_KEEP = re.compile(f"{CODE_SPAN.pattern}|{_OWN_HTML.pattern}", re.IGNORECASE)
+
+_FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")
+_PROSE_COMMAND = re.compile(r"^((?:[^\S\n]|>)*)/")
+_FENCED_COMMAND = re.compile(r"^/\w")
+
+# What the forges autolink or resolve as a reference, each allowed to start only where a run of
+# the characters it is made of starts (so matching stays linear): URLs (GitLab links any
+# `scheme://` found after a non-scheme character), `www.` hosts, e-mail addresses, mentions and
+# references with their cross-project path prefix (`group/project#12`, `group/project@sha`).
+# The continuation stops at `&` so an escaped `&lt;` is not swallowed; backslashes before a
+# token go into the code span with it (else one would escape its opening backtick).
+_TAIL = r"[^\s`<>&]*"
+_REFERENCE = re.compile(
+    rf"(?<![\\a-z0-9+.\-])\\*[a-z][a-z0-9+.\-]*://{_TAIL}"
+    rf"|(?<![\\\w.+\-/])\\*(?:"
+    rf"(?:mailto|javascript|data|vbscript|file|xmpp|tel):{_TAIL}"
+    rf"|www\.{_TAIL}"
+    rf"|[\w.+\-/]*(?:(?:&amp;|[#!$&])\d|[~%][\"\w]|@\w){_TAIL})",
+    re.IGNORECASE,
+)
+# Markup characters outside code: each one not escaped yet gets a backslash.
+_UNESCAPED = r"(?<!\\)((?:\\\\)*)"
+_BACKTICK = re.compile(_UNESCAPED + "`")
+_IMAGE = re.compile(_UNESCAPED + r"!\[")
+_LINK_MIDDLE = re.compile(_UNESCAPED + r"\]\(")
+# An entity other than the ones Revisor writes could decode to `#`, `@`, `<`: show it literally.
+_ENTITY = re.compile(r"&(?!(?:lt|gt|amp|quot);)")
+_SPACE = re.compile(r"\s+")
+
+
+def is_fenced_command(line: str) -> bool:
+    """Whether a line of fenced code has the shape GitLab runs as a quick action."""
+    return bool(_FENCED_COMMAND.match(line))
+
+
+def _code(token: str) -> str:
+    return f"`{token}`"  # the token patterns exclude backticks, so one is enough
+
+
+def _escape(text: str) -> str:
+    """Prose without references: no raw HTML or entity, no link or image, no stray backtick."""
+    text = _ENTITY.sub("&amp;", text.replace("<", "&lt;"))
+    text = _BACKTICK.sub(lambda m: m.group(1) + "\\`", text)
+    text = _IMAGE.sub(lambda m: m.group(1) + "!\\[", text)
+    return _LINK_MIDDLE.sub(lambda m: m.group(1) + "\\](", text)
+
+
+def inert_prose(text: str) -> str:
+    """One line of prose (no code spans) made inert; every reference shown as code."""
+    out: list[str] = []
+    pos = 0
+    for match in _REFERENCE.finditer(text):
+        out.append(_escape(text[pos : match.start()]))
+        out.append(_code(match.group(0)))
+        pos = match.end()
+    out.append(_escape(text[pos:]))
+    return "".join(out)
+
+
+def _prose_line(line: str) -> str:
+    """A line outside fenced code: code spans and Revisor's own markup kept, the rest inert, and
+    a leading `/` escaped."""
+    out: list[str] = []
+    pos = start = 0
+    while (match := _KEEP.search(line, start)) is not None:
+        if _ODD_BACKSLASHES.search(line[pos : match.start()]):
+            start = match.start() + 1  # an escaped backtick opens nothing: look further on
+            continue
+        out.append(inert_prose(line[pos : match.start()]))
+        out.append(match.group(0))
+        pos = start = match.end()
+    out.append(inert_prose(line[pos:]))
+    return _PROSE_COMMAND.sub(lambda m: f"{m.group(1)}\\/", "".join(out), count=1)
+
+
+def opens_fence(line: str) -> str | None:
+    """The fence string a line opens (CommonMark: up to 3 spaces, 3+ backticks or tildes, and
+    no backtick in a backtick fence's info string), else None."""
+    match = _FENCE.match(line)
+    if match is None or (match.group(2)[0] == "`" and "`" in match.group(3)):
+        return None
+    return match.group(2)
+
+
+def closes_fence(line: str, fence: str) -> bool:
+    match = _FENCE.match(line)
+    return bool(
+        match
+        and match.group(2)[0] == fence[0]
+        and len(match.group(2)) >= len(fence)
+        and not match.group(3).strip()
+    )
+
+
+def inert(markdown: str) -> str:
+    """Markdown that shows the same text and makes the forge do nothing (see module doc)."""
+    lines: list[str] = []
+    fence: str | None = None
+    for line in markdown.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        if fence is None:
+            fence = opens_fence(line)
+            lines.append(line if fence is not None else _prose_line(line))
+        else:
+            if closes_fence(line, fence):
+                fence = None
+            lines.append(f" {line}" if is_fenced_command(line) else line)
+    if fence is not None:
+        lines.append(fence)
+    return "\n".join(lines)
+
+
+def inert_status(text: str) -> str:
+    """A commit-status description: one line of inert text, at most MAX_STATUS characters."""
+    raw = _SPACE.sub(" ", text).strip()[:MAX_STATUS]
+    out = inert(raw)
+    while len(out) > MAX_STATUS:  # escaping lengthened it: drop as much from the source
+        raw = raw[: len(raw) - (len(out) - MAX_STATUS)].rstrip()
+        out = inert(raw)
+    return out
+
+
+_MARKDOWN_FIELDS = frozenset({"body", "note"})
+_PLAIN_FIELDS = frozenset({"description"})
+
+
+def inert_fields(payload: Any) -> Any:
+    """A copy of a request payload whose text fields are inert, at any depth: `body` and `note`
+    as markdown, `description` as a status line. Other values are returned unchanged."""
+    if isinstance(payload, dict):
+        out: dict[Any, Any] = {}
+        for key, value in payload.items():
+            if isinstance(value, str) and key in _MARKDOWN_FIELDS:
+                out[key] = inert(value)
+            elif isinstance(value, str) and key in _PLAIN_FIELDS:
+                out[key] = inert_status(value)
+            else:
+                out[key] = inert_fields(value)
+        return out
+    if isinstance(payload, list | tuple):
+        return [inert_fields(item) for item in payload]
+    return payload
