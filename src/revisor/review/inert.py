@@ -29,12 +29,13 @@ text that skipped this module.
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import Any
 
 __all__ = [
-    "CODE_SPAN",
     "closes_fence",
+    "code_spans",
     "inert",
     "inert_fields",
     "inert_prose",
@@ -45,15 +46,15 @@ __all__ = [
 
 MAX_STATUS = 255  # what both forges keep of a commit status description
 
-# A code span (backslash escapes do not work inside one). `_prose_line` checks that its opening
-# backticks are not escaped.
-CODE_SPAN = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)")
-_ODD_BACKSLASHES = re.compile(r"(?<!\\)(?:\\\\)*\\$")
-# Markup Revisor writes itself and may keep: its hidden markers and a handful of plain tags.
-_OWN_HTML = re.compile(
-    r"<!-- revisor:[a-z]+(?:=[0-9a-f]{8,64})? -->|</?(?:sub|details|summary)>", re.IGNORECASE
-)
-_KEEP = re.compile(f"{CODE_SPAN.pattern}|{_OWN_HTML.pattern}", re.IGNORECASE)
+_TICKS = re.compile(r"`+")
+# HTML Revisor writes itself and may keep: its hidden markers, `<sub>` and a collapsed list.
+# Where one of them could open an HTML block (whose lines the forge shows raw, references and
+# all), it is kept only in the one shape Revisor writes (see `_keeps`).
+_MARKER = r"<!-- revisor:[a-z]+(?:=[0-9a-f]{8,64})? -->"
+_DETAILS = r"<details><summary>[A-Za-z0-9 ()]*</summary>|</details>"
+_OWN_HTML = re.compile(f"(?P<marker>{_MARKER})|(?P<details>{_DETAILS})|</?sub>")
+_OWN_BLOCK = re.compile(f"(?:{_DETAILS})$")
+_BLOCK_START = re.compile(r"[\s>*+\-\d.)]*")  # container markers a block may follow
 
 _FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")
 _PROSE_COMMAND = re.compile(r"^((?:[^\S\n]|>)*)/")
@@ -63,15 +64,15 @@ _FENCED_COMMAND = re.compile(r"^/\w")
 # the characters it is made of starts (so matching stays linear): URLs (GitLab links any
 # `scheme://` found after a non-scheme character), `www.` hosts, e-mail addresses, mentions and
 # references with their cross-project path prefix (`group/project#12`, `group/project@sha`).
-# The continuation stops at `&` so an escaped `&lt;` is not swallowed; backslashes before a
-# token go into the code span with it (else one would escape its opening backtick).
+# The continuation stops at `&` so an escaped `&lt;` is not swallowed. Backslashes belong to the
+# run (the forges resolve references after unescaping, and a backslash left just before a code
+# span would escape its opening backtick).
 _TAIL = r"[^\s`<>&]*"
 _REFERENCE = re.compile(
-    rf"(?<![\\a-z0-9+.\-])\\*[a-z][a-z0-9+.\-]*://{_TAIL}"
-    rf"|(?<![\\\w.+\-/])\\*(?:"
-    rf"(?:mailto|javascript|data|vbscript|file|xmpp|tel):{_TAIL}"
-    rf"|www\.{_TAIL}"
-    rf"|[\w.+\-/]*(?:(?:&amp;|[#!$&])\d|[~%][\"\w]|@\w){_TAIL})",
+    rf"(?<![\\a-z0-9+.\-])[\\a-z0-9+.\-]*://{_TAIL}"
+    rf"|(?<![\\a-z])\\*(?:mailto|javascript|data|vbscript|file|xmpp|tel):{_TAIL}"
+    rf"|(?<![\\\w.+\-/])[\\\w.+\-/]*(?:(?:&amp;|[#!$&])\d|[~%][\"\w]|@\w|www\.){_TAIL}"
+    rf"|(?:&amp;|&)\d{_TAIL}",  # an epic right after another token (the tail stops at `&`)
     re.IGNORECASE,
 )
 # Markup characters outside code: each one not escaped yet gets a backslash.
@@ -82,6 +83,7 @@ _LINK_MIDDLE = re.compile(_UNESCAPED + r"\]\(")
 # An entity other than the ones Revisor writes could decode to `#`, `@`, `<`: show it literally.
 _ENTITY = re.compile(r"&(?!(?:lt|gt|amp|quot);)")
 _SPACE = re.compile(r"\s+")
+_BLANK = re.compile(r"\s*")
 
 
 def is_fenced_command(line: str) -> bool:
@@ -110,23 +112,86 @@ def inert_prose(text: str) -> str:
         out.append(_code(match.group(0)))
         pos = match.end()
     out.append(_escape(text[pos:]))
-    return "".join(out)
+    return _join(out)
+
+
+def _escaped(line: str, index: int) -> bool:
+    """Whether the character at `index` is escaped (an odd run of backslashes before it)."""
+    run = 0
+    while index - run > 0 and line[index - run - 1] == "\\":
+        run += 1
+    return run % 2 == 1
+
+
+def code_spans(line: str) -> list[tuple[int, int]]:
+    """The (start, end) of each code span in one line, as CommonMark pairs backtick runs: an
+    opening run takes the next run of the same length; backslashes escape only an opening
+    backtick. Linear in the number of runs (times a log), whatever the line."""
+    runs = [(m.start(), m.end()) for m in _TICKS.finditer(line)]
+    by_length: dict[int, list[int]] = {}
+    for index, (start, end) in enumerate(runs):
+        by_length.setdefault(end - start, []).append(index)
+    spans: list[tuple[int, int]] = []
+    index = 0
+    while index < len(runs):
+        start, end = runs[index]
+        start += _escaped(line, start)  # an escaped first backtick is text
+        later = by_length.get(end - start, [])
+        closer = bisect.bisect_right(later, index)
+        if start < end and closer < len(later):
+            spans.append((start, runs[later[closer]][1]))
+            index = later[closer] + 1
+        else:
+            index += 1
+    return spans
+
+
+def _keeps(line: str, match: re.Match[str]) -> bool:
+    """Whether a piece of Revisor's HTML found in a prose line stays as it is."""
+    after = not _BLANK.fullmatch(line, match.end())  # text follows on the line
+    if match.group("details") is not None:  # a block of its own: the whole line, nothing else
+        return match.start() == 0 and not after
+    if not _BLOCK_START.fullmatch(line, 0, match.start()):
+        return True  # inside a paragraph's text: inline HTML
+    # At the start of a block, a marker is a block to the end of its line, and a lone <sub> a
+    # block to the next blank line; <sub> followed by text is a paragraph.
+    return not after if match.group("marker") is not None else bool(after)
+
+
+def _segment(line: str, begin: int, end: int) -> list[str]:
+    """The inert pieces of `line[begin:end]`, text between code spans."""
+    out: list[str] = []
+    pos = begin
+    for match in _OWN_HTML.finditer(line, begin, end):
+        if _keeps(line, match):
+            out += [inert_prose(line[pos : match.start()]), match.group(0)]
+            pos = match.end()
+    out.append(inert_prose(line[pos:end]))
+    return out
 
 
 def _prose_line(line: str) -> str:
     """A line outside fenced code: code spans and Revisor's own markup kept, the rest inert, and
     a leading `/` escaped."""
     out: list[str] = []
-    pos = start = 0
-    while (match := _KEEP.search(line, start)) is not None:
-        if _ODD_BACKSLASHES.search(line[pos : match.start()]):
-            start = match.start() + 1  # an escaped backtick opens nothing: look further on
-            continue
-        out.append(inert_prose(line[pos : match.start()]))
-        out.append(match.group(0))
-        pos = start = match.end()
-    out.append(inert_prose(line[pos:]))
-    return _PROSE_COMMAND.sub(lambda m: f"{m.group(1)}\\/", "".join(out), count=1)
+    pos = 0
+    for start, end in code_spans(line):
+        out += _segment(line, pos, start)
+        out.append(line[start:end])  # code spans render literally: keep them readable
+        pos = end
+    out += _segment(line, pos, len(line))
+    return _PROSE_COMMAND.sub(lambda m: f"{m.group(1)}\\/", _join(out), count=1)
+
+
+def _join(pieces: list[str]) -> str:
+    """Concatenate, with a space where two backtick runs would touch and merge into one."""
+    out: list[str] = []
+    for piece in pieces:
+        if piece and out and out[-1].endswith("`") and piece.startswith("`"):
+            out.append(" ")
+        if piece:
+            out.append(piece)
+    return "".join(out)
 
 
 def opens_fence(line: str) -> str | None:
@@ -153,6 +218,8 @@ def inert(markdown: str) -> str:
     lines: list[str] = []
     fence: str | None = None
     for line in markdown.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        if lines and _OWN_BLOCK.match(lines[-1]) and line.strip():
+            lines.append("")  # end the HTML block `<details>` opened: the rest is markdown again
         if fence is None:
             fence = opens_fence(line)
             lines.append(line if fence is not None else _prose_line(line))
@@ -168,6 +235,8 @@ def inert(markdown: str) -> str:
 def inert_status(text: str) -> str:
     """A commit-status description: one line of inert text, at most MAX_STATUS characters."""
     raw = _SPACE.sub(" ", text).strip()[:MAX_STATUS]
+    if opens_fence(raw):
+        raw = "\\" + raw[: MAX_STATUS - 1]  # one line of text, not a code block
     out = inert(raw)
     while len(out) > MAX_STATUS:  # escaping lengthened it: drop as much from the source
         raw = raw[: len(raw) - (len(out) - MAX_STATUS)].rstrip()

@@ -25,8 +25,8 @@ from dataclasses import replace
 
 from revisor.domain import Finding, InlineComment, RejectedComment, ReviewResult, Severity
 from revisor.review.inert import (
-    CODE_SPAN,
     closes_fence,
+    code_spans,
     inert,
     inert_prose,
     is_fenced_command,
@@ -91,10 +91,10 @@ def _escape_plain(text: str) -> str:
 def _escape_line(line: str) -> str:
     out: list[str] = []
     pos = 0
-    for match in CODE_SPAN.finditer(line):
-        out.append(_escape_plain(line[pos : match.start()]))
-        out.append(match.group(0))  # code spans render literally: keep them readable
-        pos = match.end()
+    for start, end in code_spans(line):
+        out.append(_escape_plain(line[pos:start]))
+        out.append(line[start:end])  # code spans render literally: keep them readable
+        pos = end
     out.append(_escape_plain(line[pos:]))
     return "".join(out)
 
