@@ -3,7 +3,14 @@ hostile text (a future code path that forgot `review.render`) still posts nothin
 
 from __future__ import annotations
 
+import ast
+import inspect
+from types import ModuleType
+
+import pytest
+
 from revisor.domain import InlineComment, StatusState
+from revisor.forges import gitea, gitlab
 from revisor.forges.gitea import GiteaForge
 from revisor.forges.gitlab import GitLabForge
 from revisor.review.markers import find_fingerprint, fingerprint_marker, is_summary
@@ -57,3 +64,37 @@ def test_gitea_posts_nothing_live(fake_gitea: FakeGitea, gitea_forge: GiteaForge
         assert live_constructs(body) == [], body
     assert find_fingerprint(bodies[0]) == FP
     assert live_constructs(fake_gitea.commit_statuses()[-1]["description"]) == []
+
+
+_SENDS = {"http_request", "http_get", "http_post", "http_put", "http_list", "request", "get",
+          "post", "put", "patch", "delete", "send", "stream"}  # fmt: skip
+
+
+def _client_calls(node: ast.AST, client: str) -> list[int]:
+    """Line numbers of the requests made on `self.<client>` (the HTTP client) under `node`."""
+    return [
+        call.lineno
+        for call in ast.walk(node)
+        if isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr in _SENDS
+        and isinstance(call.func.value, ast.Attribute)
+        and call.func.value.attr == client
+    ]
+
+
+@pytest.mark.parametrize(("module", "client"), [(gitlab, "_gl"), (gitea, "_client")])
+def test_the_http_client_is_called_only_from_the_inert_seam(
+    module: ModuleType, client: str
+) -> None:
+    """Every request goes through `_request`, and `_request` makes the payload inert first; a
+    new method that called the client directly would fail here."""
+    tree = ast.parse(inspect.getsource(module))
+    calls: dict[str, list[int]] = {}
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        for method in (n for n in cls.body if isinstance(n, ast.FunctionDef)):
+            if found := _client_calls(method, client):
+                calls[method.name] = found
+            if method.name == "_request":
+                assert "inert_fields(" in ast.unparse(method)
+    assert list(calls) == ["_request"], calls

