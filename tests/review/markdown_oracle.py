@@ -19,10 +19,12 @@ _MARKER = r"<!-- revisor:[a-z]+(?:=[0-9a-f]{8,64})? -->"
 _OWN_BLOCK = re.compile(rf"{_MARKER}|<details><summary>[A-Za-z0-9 ()]*</summary>|</details>")
 _OWN_INLINE = re.compile(rf"{_MARKER}|</?sub>")
 # Text the forges resolve: URLs (any scheme), www hosts, e-mail and mentions, issue, merge
-# request, epic and snippet numbers, labels and milestones, in any project.
+# request, epic and snippet numbers, labels and milestones, in any project, GitLab's bracketed
+# references and issue keys of an external tracker.
 _LIVE_TEXT = re.compile(
     r"www\.|[a-z][a-z0-9+.\-]*://|\b(?:mailto|javascript|data|vbscript):\S"
-    r"|@\w|[#!$&]\d|[~%][\w\"]",
+    r"|@\w|[#!$&]\d|[~%][\w\"]|\[(?:vulnerability|feature_flag|wiki_page):|\*iteration:"
+    r"|(?-i:\b[A-Z][A-Z0-9_]+-\d)",
     re.IGNORECASE,
 )
 _COMMAND_LINE = re.compile(r"^(?:[^\S\n]|>)*/")

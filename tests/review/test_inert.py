@@ -77,6 +77,9 @@ def test_an_unclosed_fence_is_closed() -> None:
         ("https://evil.test/x", "`https://evil.test/x`"),
         ("mailto:a@b.test", "`mailto:a@b.test`"),
         ("foo/http://evil.test", "foo/`http://evil.test`"),
+        ("[vulnerability:12]", "`[vulnerability:12]`"),
+        ("*iteration:7", "`*iteration:7`"),
+        ("PROJ-123", "`PROJ-123`"),
     ],
 )
 def test_references_and_autolinks_are_shown_as_code(token: str, shown: str) -> None:
@@ -153,7 +156,8 @@ _ATOMS = st.sampled_from(
         "<img src=x>", "<details>", "<details><summary>x</summary>", "</details>", "<sub>",
         "</sub>", "<!-- revisor:summary -->", "<!--", "-->", "[t](http://x)", "![i](y)",
         "[x]: http://y", "[a][b]", "&", "&#35;", "&#x40;", "&amp;", "&lt;", "\r", "\r\n", "- ",
-        "1. ", "*", "_", "<", "]", "(", ")", "#", "!", "'", '"', ":", "/",
+        "1. ", "*", "_", "<", "]", "(", ")", "#", "!", "'", '"', ":", "/", "ABC-12",
+        "[vulnerability:1]", "*iteration:2",
     ]
 )  # fmt: skip
 hostile_markdown = st.lists(st.one_of(_ATOMS, st.text(max_size=8)), max_size=30).map("".join)

@@ -63,7 +63,8 @@ _FENCED_COMMAND = re.compile(r"^/\w")
 # What the forges autolink or resolve as a reference, each allowed to start only where a run of
 # the characters it is made of starts (so matching stays linear): URLs (GitLab links any
 # `scheme://` found after a non-scheme character), `www.` hosts, e-mail addresses, mentions and
-# references with their cross-project path prefix (`group/project#12`, `group/project@sha`).
+# references with their cross-project path prefix (`group/project#12`, `group/project@sha`),
+# GitLab's bracketed references and external issue keys (`ABC-123`).
 # The continuation stops at `&` so an escaped `&lt;` is not swallowed. Backslashes belong to the
 # run (the forges resolve references after unescaping, and a backslash left just before a code
 # span would escape its opening backtick).
@@ -72,14 +73,16 @@ _REFERENCE = re.compile(
     rf"(?<![\\a-z0-9+.\-])[\\a-z0-9+.\-]*://{_TAIL}"
     rf"|(?<![\\a-z])\\*(?:mailto|javascript|data|vbscript|file|xmpp|tel):{_TAIL}"
     rf"|(?<![\\\w.+\-/])[\\\w.+\-/]*(?:(?:&amp;|[#!$&])\d|[~%][\"\w]|@\w|www\.){_TAIL}"
-    rf"|(?:&amp;|&)\d{_TAIL}",  # an epic right after another token (the tail stops at `&`)
+    rf"|(?<!\\)\\*(?:&amp;|&)\d{_TAIL}"  # an epic just after a token (tails stop at `&`)
+    rf"|(?<!\\)\\*(?:\[(?:vulnerability|feature_flag|wiki_page):|\*iteration:){_TAIL}"
+    rf"|(?<![\\\w])\\*(?-i:[A-Z][A-Z0-9_]+-\d){_TAIL}",  # an external tracker's issue key
     re.IGNORECASE,
 )
 # Markup characters outside code: each one not escaped yet gets a backslash.
 _UNESCAPED = r"(?<!\\)((?:\\\\)*)"
 _BACKTICK = re.compile(_UNESCAPED + "`")
 _IMAGE = re.compile(_UNESCAPED + r"!\[")
-_LINK_MIDDLE = re.compile(_UNESCAPED + r"\]\(")
+_LINK_MIDDLE = re.compile(_UNESCAPED + r"\](?=[(:])")  # `[t](u)` and `[ref]: u` definitions
 # An entity other than the ones Revisor writes could decode to `#`, `@`, `<`: show it literally.
 _ENTITY = re.compile(r"&(?!(?:lt|gt|amp|quot);)")
 _SPACE = re.compile(r"\s+")
@@ -100,7 +103,7 @@ def _escape(text: str) -> str:
     text = _ENTITY.sub("&amp;", text.replace("<", "&lt;"))
     text = _BACKTICK.sub(lambda m: m.group(1) + "\\`", text)
     text = _IMAGE.sub(lambda m: m.group(1) + "!\\[", text)
-    return _LINK_MIDDLE.sub(lambda m: m.group(1) + "\\](", text)
+    return _LINK_MIDDLE.sub(lambda m: m.group(1) + "\\]", text)
 
 
 def inert_prose(text: str) -> str:
