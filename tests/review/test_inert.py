@@ -47,7 +47,10 @@ def test_command_lines_are_escaped_and_still_read_the_same() -> None:
 
 
 def test_fenced_code_is_kept_except_a_command_at_column_0() -> None:
-    code = "```python\n# /approve in a comment\n  /merge indented\n// c comment\n/* c */\n```"
+    code = (
+        "```python\n# /approve in a comment\n  /merge indented\n// c comment\n/* c */\n"
+        "<details><summary>x</summary>\n@alice <b>\n```"
+    )
     assert inert(code) == code
     assert inert("~~~\n/approve\n~~~") == "~~~\n /approve\n~~~"
 
@@ -185,6 +188,7 @@ def test_rendered_model_text_is_inert(text: str) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(hostile_markdown)
+@example("``` " + "@a " * 80 + "`")  # cut to fit, it would open a fence
 def test_status_descriptions_are_inert(text: str) -> None:
     out = inert_status(text)
     assert "\n" not in out

@@ -220,12 +220,15 @@ def inert(markdown: str) -> str:
     """Markdown that shows the same text and makes the forge do nothing (see module doc)."""
     lines: list[str] = []
     fence: str | None = None
+    html_block = False  # the previous line opened (or closed) a <details> block
     for line in markdown.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        if lines and _OWN_BLOCK.match(lines[-1]) and line.strip():
-            lines.append("")  # end the HTML block `<details>` opened: the rest is markdown again
+        if html_block and line.strip():
+            lines.append("")  # end the HTML block there: what follows is markdown again
+        html_block = False
         if fence is None:
             fence = opens_fence(line)
             lines.append(line if fence is not None else _prose_line(line))
+            html_block = fence is None and bool(_OWN_BLOCK.match(lines[-1]))
         else:
             if closes_fence(line, fence):
                 fence = None
@@ -237,14 +240,16 @@ def inert(markdown: str) -> str:
 
 def inert_status(text: str) -> str:
     """A commit-status description: one line of inert text, at most MAX_STATUS characters."""
-    raw = _SPACE.sub(" ", text).strip()[:MAX_STATUS]
-    if opens_fence(raw):
-        raw = "\\" + raw[: MAX_STATUS - 1]  # one line of text, not a code block
-    out = inert(raw)
-    while len(out) > MAX_STATUS:  # escaping lengthened it: drop as much from the source
-        raw = raw[: len(raw) - (len(out) - MAX_STATUS)].rstrip()
-        out = inert(raw)
-    return out
+    raw = _SPACE.sub(" ", text).strip()
+    limit = MAX_STATUS
+    while True:  # ends: `limit` drops each turn, and an empty line fits
+        line = raw[:limit].rstrip()
+        if opens_fence(line):
+            line = "\\" + line  # one line of text, not a code block
+        out = inert(line)
+        if len(out) <= MAX_STATUS:
+            return out
+        limit -= len(out) - MAX_STATUS  # escaping lengthened it: drop as much from the source
 
 
 _MARKDOWN_FIELDS = frozenset({"body", "note"})
