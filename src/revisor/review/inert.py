@@ -73,9 +73,9 @@ _REFERENCE = re.compile(
     rf"(?<![\\a-z0-9+.\-])[\\a-z0-9+.\-]*://{_TAIL}"
     rf"|(?<![\\a-z])\\*(?:mailto|javascript|data|vbscript|file|xmpp|tel):{_TAIL}"
     rf"|(?<![\\\w.+\-/])[\\\w.+\-/]*(?:(?:&amp;|[#!$&])\d|[~%][\"\w]|@\w|www\.){_TAIL}"
-    rf"|(?<!\\)\\*(?:&amp;|&)\d{_TAIL}"  # an epic just after a token (tails stop at `&`)
+    rf"|\\*(?:&amp;|&)\d{_TAIL}"  # an epic just after a token (tails stop at `&`)
     rf"|(?<!\\)\\*(?:\[(?:vulnerability|feature_flag|wiki_page):|\*iteration:){_TAIL}"
-    rf"|(?<![\\\w])\\*(?-i:[A-Z][A-Z0-9_]+-\d){_TAIL}",  # an external tracker's issue key
+    rf"|(?:(?<![\\\w])|(?<!\\)\\+)_*(?-i:[A-Z][A-Z0-9_]+-\d){_TAIL}",  # an issue key (Jira)
     re.IGNORECASE,
 )
 # Markup characters outside code: each one not escaped yet gets a backslash.
@@ -187,10 +187,15 @@ def _prose_line(line: str) -> str:
 
 
 def _join(pieces: list[str]) -> str:
-    """Concatenate, with a space where two backtick runs would touch and merge into one."""
+    """Concatenate, with a space where two backtick runs would merge into one or a backslash
+    would escape the backtick that opens a code span."""
     out: list[str] = []
     for piece in pieces:
-        if piece and out and out[-1].endswith("`") and piece.startswith("`"):
+        if (
+            piece.startswith("`")
+            and out
+            and (out[-1].endswith("`") or _escaped(out[-1], len(out[-1])))
+        ):
             out.append(" ")
         if piece:
             out.append(piece)
