@@ -54,7 +54,7 @@ _MARKER = r"<!-- revisor:[a-z]+(?:=[0-9a-f]{8,64})? -->"
 _DETAILS = r"<details><summary>[A-Za-z0-9 ()]*</summary>|</details>"
 _OWN_HTML = re.compile(f"(?P<marker>{_MARKER})|(?P<details>{_DETAILS})|</?sub>")
 _OWN_BLOCK = re.compile(f"(?:{_DETAILS})$")
-_BLOCK_START = re.compile(r"[\s>*+\-\d.)]*")  # container markers a block may follow
+_CONTAINER_MARKS = " \t>*+-.)0123456789"  # what may come before a block on its line
 
 _FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")
 _PROSE_COMMAND = re.compile(r"^((?:[^\S\n]|>)*)/")
@@ -65,15 +65,16 @@ _FENCED_COMMAND = re.compile(r"^/\w")
 # `scheme://` found after a non-scheme character), `www.` hosts, e-mail addresses, mentions and
 # references with their cross-project path prefix (`group/project#12`, `group/project@sha`),
 # GitLab's bracketed references and external issue keys (`ABC-123`).
-# The continuation stops at `&` so an escaped `&lt;` is not swallowed. Backslashes belong to the
-# run (the forges resolve references after unescaping, and a backslash left just before a code
-# span would escape its opening backtick).
-_TAIL = r"[^\s`<>&]*"
+# The continuation stops at `&` so an escaped `&lt;` is not swallowed, and leaves out trailing
+# punctuation (`@alice,` shows as `@alice`,) and backslashes. Backslashes before a token belong
+# to it (the forges resolve references after unescaping, and a backslash left just before a
+# code span would escape its opening backtick).
+_TAIL = r"(?:[^\s`<>&]*[^\s`<>&.,;:!?'\"\\])?"  # trailing punctuation stays outside
 _REFERENCE = re.compile(
     rf"(?<![\\a-z0-9+.\-])[\\a-z0-9+.\-]*://{_TAIL}"
     rf"|(?<![\\a-z])\\*(?:mailto|javascript|data|vbscript|file|xmpp|tel):{_TAIL}"
     rf"|(?<![\\\w.+\-/])[\\\w.+\-/]*(?:(?:&amp;|[#!$&])\d|[~%][\"\w]|@\w|www\.){_TAIL}"
-    rf"|\\*(?:&amp;|&)\d{_TAIL}"  # an epic just after a token (tails stop at `&`)
+    rf"|(?<!\\)\\*(?:&amp;|&)\d{_TAIL}"  # an epic just after a token (tails stop at `&`)
     rf"|(?<!\\)\\*(?:\[(?:vulnerability|feature_flag|wiki_page):|\*iteration:){_TAIL}"
     rf"|(?:(?<![\\\w])|(?<!\\)\\+)_*(?-i:[A-Z][A-Z0-9_]+-\d){_TAIL}",  # an issue key (Jira)
     re.IGNORECASE,
@@ -149,24 +150,25 @@ def code_spans(line: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _keeps(line: str, match: re.Match[str]) -> bool:
-    """Whether a piece of Revisor's HTML found in a prose line stays as it is."""
+def _keeps(line: str, match: re.Match[str], lead: int) -> bool:
+    """Whether a piece of Revisor's HTML found in a prose line stays as it is. `lead`: the
+    length of the line's leading container markers."""
     after = not _BLANK.fullmatch(line, match.end())  # text follows on the line
     if match.group("details") is not None:  # a block of its own: the whole line, nothing else
         return match.start() == 0 and not after
-    if not _BLOCK_START.fullmatch(line, 0, match.start()):
+    if match.start() > lead:
         return True  # inside a paragraph's text: inline HTML
     # At the start of a block, a marker is a block to the end of its line, and a lone <sub> a
     # block to the next blank line; <sub> followed by text is a paragraph.
     return not after if match.group("marker") is not None else bool(after)
 
 
-def _segment(line: str, begin: int, end: int) -> list[str]:
+def _segment(line: str, begin: int, end: int, lead: int) -> list[str]:
     """The inert pieces of `line[begin:end]`, text between code spans."""
     out: list[str] = []
     pos = begin
     for match in _OWN_HTML.finditer(line, begin, end):
-        if _keeps(line, match):
+        if _keeps(line, match, lead):
             out += [inert_prose(line[pos : match.start()]), match.group(0)]
             pos = match.end()
     out.append(inert_prose(line[pos:end]))
@@ -178,11 +180,12 @@ def _prose_line(line: str) -> str:
     a leading `/` escaped."""
     out: list[str] = []
     pos = 0
+    lead = len(line) - len(line.lstrip(_CONTAINER_MARKS))
     for start, end in code_spans(line):
-        out += _segment(line, pos, start)
+        out += _segment(line, pos, start, lead)
         out.append(line[start:end])  # code spans render literally: keep them readable
         pos = end
-    out += _segment(line, pos, len(line))
+    out += _segment(line, pos, len(line), lead)
     return _PROSE_COMMAND.sub(lambda m: f"{m.group(1)}\\/", _join(out), count=1)
 
 
