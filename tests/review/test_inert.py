@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from revisor.review.inert import MAX_STATUS, inert, inert_fields, inert_status
 from revisor.review.render import escape_markdown
+from revisor.web.webhooks import COMMAND_RE
 from tests.fakes.quick_actions import extract_quick_actions
 from tests.review.markdown_oracle import live_constructs
 
@@ -53,6 +54,17 @@ def test_fenced_code_is_kept_except_a_command_at_column_0() -> None:
     )
     assert inert(code) == code
     assert inert("~~~\n/approve\n~~~") == "~~~\n /approve\n~~~"
+
+
+def test_revisors_own_command_never_survives_even_in_code() -> None:
+    """A posted comment must not ask Revisor for another review (its webhook reads
+    `/revisor review` after whitespace, in code or not)."""
+    text = "```sh\n  /revisor review\necho ok\n```\n /revisor review"
+    assert COMMAND_RE.search(text)
+    out = inert(text)
+    assert not COMMAND_RE.search(out)
+    assert out == "```sh\n```\n\\/revisor review\n```\necho ok\n```\n \\/revisor review"
+    assert inert(out) == out
 
 
 def test_an_unclosed_fence_is_closed() -> None:
@@ -152,7 +164,8 @@ def test_inert_fields_reaches_every_body_at_any_depth() -> None:
 
 _ATOMS = st.sampled_from(
     [
-        "/approve", "/merge", "/assign_reviewer @x", "/label ~x", "\n", "\n\n", " ", "    ",
+        "/approve", "/merge", "/assign_reviewer @x", "/label ~x", "/revisor review", "\n",
+        "\n\n", " ", "    ",
         "\t", ">", "> ", ">>>", "`", "``", "```", "````", "~~~", "```suggestion\n", "\\",
         "@alice", "#12", "!12", "~bug", '~"a b"', "%v1", "&12", "$3", "group/proj#1",
         "proj@abc1234", "www.evil.test", "a@b.test", "http://x.y/z", "mailto:a@b", "x.",
@@ -175,6 +188,7 @@ def test_inert_output_runs_nothing_links_nothing_and_is_stable(text: str) -> Non
     out = inert(text)
     assert commands(out) == []
     assert live_constructs(out) == []
+    assert not COMMAND_RE.search(out)
     assert inert(out) == out
 
 
@@ -184,6 +198,7 @@ def test_rendered_model_text_is_inert(text: str) -> None:
     out = escape_markdown(text)
     assert commands(out) == []
     assert live_constructs(out) == []
+    assert not COMMAND_RE.search(out)
 
 
 @settings(max_examples=200, deadline=None)
@@ -195,6 +210,7 @@ def test_status_descriptions_are_inert(text: str) -> None:
     assert len(out) <= MAX_STATUS
     assert commands(out) == []
     assert live_constructs(out) == []
+    assert not COMMAND_RE.search(out)
 
 
 @pytest.mark.parametrize("language", ["plantuml", "Mermaid", "math", "geojson", "suggestion"])

@@ -16,6 +16,7 @@ from revisor.cli.core import init_data_dir
 from revisor.domain import ForgeKind
 from revisor.runtime import Runtime
 from revisor.store import jobs, repos
+from revisor.web.webhooks import COMMAND_RE
 from revisor.worker.pipeline import build_pipeline
 from revisor.worker.runner import Runner
 from tests.fakes.fake_gitea import FakeGitea
@@ -36,7 +37,7 @@ HOSTILE = [
             "> /label ~approved\n/APPROVE\r/close\n"
             "cc @alice, see group/proj#1 and !12 ~bug %v1 &3 $4, www.evil.test, a@b.test, "
             "https://evil.test/x <img src=x onerror=alert(1)> [docs](http://evil.test)\n"
-            "~~~\n/unapprove\n~~~\n```\n/merge\nunclosed fence"
+            "~~~\n/unapprove\n  /revisor review\n~~~\n/revisor review\n```\n/merge\nunclosed fence"
         ),
         "suggestion": "x = 1\n```\n/approve\n```",
     },
@@ -67,6 +68,7 @@ def test_hostile_review_runs_no_quick_action_on_gitlab(appliance: Appliance) -> 
     assert any("Looks fine to me." in b for b in bodies)
     for body in bodies:
         assert live_constructs(body) == [], body  # ...and nothing in them is live
+        assert not COMMAND_RE.search(body)  # nor asks Revisor for another review
     statuses = appliance.gitlab.commit_statuses(appliance.head())
     assert all(live_constructs(s["description"]) == [] for s in statuses)
 
@@ -145,5 +147,6 @@ def test_hostile_review_links_and_mentions_nothing_on_gitea(
     assert sum("Revisor review" in b for b in bodies) == 1  # the summary
     for body in bodies:
         assert live_constructs(body) == [], body
+        assert not COMMAND_RE.search(body)
     for status in gitea_appliance.gitea.commit_statuses():
         assert live_constructs(status["description"]) == []

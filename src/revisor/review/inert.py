@@ -13,6 +13,8 @@ line. So a line counts as safe here only by the stricter of the two readings:
   `>` quote markers is `/` gets a backslash before the slash (`\\/approve` renders as `/approve`);
 - inside fenced code, a line that starts at column 0 with `/` and a letter, digit or `_` (the
   only shape GitLab can run) is indented by one space; `//` and `/*` comments are left alone;
+  a `/revisor` line (Revisor's own command, which its webhook accepts after whitespace) is
+  taken out of the code block, escaped;
 - a fence left open is closed, so it cannot swallow what follows.
 
 GitLab and Gitea also turn text into links and notifications: `@user`, `#12`, `!12`, `~label`,
@@ -59,6 +61,9 @@ _CONTAINER_MARKS = " \t>*+-.)0123456789"  # what may come before a block on its 
 _FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")
 _PROSE_COMMAND = re.compile(r"^((?:[^\S\n]|>)*)/")
 _FENCED_COMMAND = re.compile(r"^/\w")
+# Revisor's own command (`web.webhooks.COMMAND_RE` allows leading whitespace and knows no code):
+# a line of it in fenced code is taken out of the code, so a comment cannot re-trigger Revisor.
+_OWN_COMMAND = re.compile(r"^\s*/revisor\b", re.IGNORECASE)
 
 # What the forges autolink or resolve as a reference, each allowed to start only where a run of
 # the characters it is made of starts (so matching stays linear): URLs (GitLab links any
@@ -91,8 +96,9 @@ _BLANK = re.compile(r"\s*")
 
 
 def is_fenced_command(line: str) -> bool:
-    """Whether a line of fenced code has the shape GitLab runs as a quick action."""
-    return bool(_FENCED_COMMAND.match(line))
+    """Whether a line of fenced code has the shape of a command GitLab (a quick action) or
+    Revisor itself would run."""
+    return bool(_FENCED_COMMAND.match(line) or _OWN_COMMAND.match(line))
 
 
 def _code(token: str) -> str:
@@ -237,10 +243,13 @@ def inert(markdown: str) -> str:
             fence = opens_fence(line)
             lines.append(line if fence is not None else _prose_line(line))
             html_block = fence is None and bool(_OWN_BLOCK.match(lines[-1]))
+        elif closes_fence(line, fence):
+            fence = None
+            lines.append(line)
+        elif _OWN_COMMAND.match(line):  # out of the code for that line, escaped, and back in
+            lines += [fence, _prose_line(line.lstrip()), fence]
         else:
-            if closes_fence(line, fence):
-                fence = None
-            lines.append(f" {line}" if is_fenced_command(line) else line)
+            lines.append(f" {line}" if _FENCED_COMMAND.match(line) else line)
     if fence is not None:
         lines.append(fence)
     return "\n".join(lines)
