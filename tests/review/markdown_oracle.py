@@ -23,7 +23,7 @@ _OWN_INLINE = re.compile(rf"{_MARKER}|</?sub>")
 # references and issue keys of an external tracker.
 _LIVE_TEXT = re.compile(
     r"www\.|[a-z][a-z0-9+.\-]*://|\b(?:mailto|javascript|data|vbscript):\S"
-    r"|@\w|[#!$&]\d|[~%][\w\"]|\[(?:vulnerability|feature_flag|wiki_page):|\*iteration:"
+    r"|@\w|[#!$&]\d|[~%][\w\"*]|\[(?:vulnerability|feature_flag|wiki_page):|\*iteration:"
     r"|(?-i:\b[A-Z][A-Z0-9_]+-\d)",
     re.IGNORECASE,
 )

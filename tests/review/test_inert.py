@@ -82,6 +82,7 @@ def test_an_unclosed_fence_is_closed() -> None:
         ("~bug", "`~bug`"),
         ('~"needs review"', '`~"needs` review"'),
         ("%v1.0", "`%v1.0`"),
+        ("%*8.6", "`%*8.6`"),  # a group milestone
         ("&12", "`&12`"),
         ("$34", "`$34`"),
         ("group/project#12", "`group/project#12`"),

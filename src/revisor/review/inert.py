@@ -78,7 +78,7 @@ _TAIL = r"(?:[^\s`<>&]*[^\s`<>&.,;:!?'\"\\])?"  # trailing punctuation stays out
 _REFERENCE = re.compile(
     rf"(?<![\\a-z0-9+.\-])[\\a-z0-9+.\-]*://{_TAIL}"
     rf"|(?<![\\a-z])\\*(?:mailto|javascript|data|vbscript|file|xmpp|tel):{_TAIL}"
-    rf"|(?<![\\\w.+\-/])[\\\w.+\-/]*(?:(?:&amp;|[#!$&])\d|[~%][\"\w]|@\w|www\.){_TAIL}"
+    rf"|(?<![\\\w.+\-/])[\\\w.+\-/]*(?:(?:&amp;|[#!$&])\d|[~%][\"\w*]|@\w|www\.){_TAIL}"
     rf"|(?<!\\)\\*(?:&amp;|&)\d{_TAIL}"  # an epic just after a token (tails stop at `&`)
     rf"|(?<!\\)\\*(?:\[(?:vulnerability|feature_flag|wiki_page):|\*iteration:){_TAIL}"
     rf"|(?:(?<![\\\w])|(?<!\\)\\+)_*(?-i:[A-Z][A-Z0-9_]+-\d){_TAIL}",  # an issue key (Jira)
