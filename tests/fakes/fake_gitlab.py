@@ -18,7 +18,13 @@ Strict where the real server is strict, because that is where adapters break in 
   new_line only; removed: old_line only; context: both), else the real 400 about `line_code`;
 - lists paginate (`per_page` default 20, max 100), so a client that ignores pagination
   loses data;
-- commit statuses follow GitLab's state machine (posting `running` twice is a 400).
+- commit statuses follow GitLab's state machine (posting `running` twice is a 400);
+- quick actions run: a note or discussion created (or edited) through the API has its
+  `/command` lines executed the way `Gitlab::QuickActions::Extractor` finds them (after
+  deleting `\r`: a line starting at column 0 with `/` and a command name, case-insensitive,
+  outside its own notion of code, which is cruder than CommonMark: three-backtick blocks closed
+  by the first exact ```` ``` ```` line, backtick pairs, `<tag>`...`</tag>` and `>>>` blocks).
+  Each one is recorded in `quick_actions_run` and removed from the stored body, as GitLab does.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from .model import FakeFile, diff_lines
+from .quick_actions import extract_quick_actions
 from .server import FakeServer, Request, Response, json_response, paginate, text_response
 
 LINE_CODE_ERROR = (
@@ -63,6 +70,8 @@ class FakeMR:
     versions: list[tuple[str, str, str]] = field(default_factory=list)
     notes: list[dict[str, Any]] = field(default_factory=list)
     discussions: list[dict[str, Any]] = field(default_factory=list)
+    state: str = "opened"
+    approved_by: set[str] = field(default_factory=set)
 
 
 def _sha(n: int) -> str:
@@ -87,6 +96,8 @@ class FakeGitLab(FakeServer):
         self.files: dict[tuple[str, str, str], str] = {}  # (project, ref, path) -> content
         self.statuses: list[dict[str, Any]] = []
         self.rejected_positions: list[tuple[Any, str]] = []  # (position, why) of every 400
+        # (project, iid, command, argument) of every quick action a posted text ran
+        self.quick_actions_run: list[tuple[str, int, str, str]] = []
         self._ids = itertools.count(1000)
         self._shas = itertools.count(0xA000)
         self._state_lock = threading.RLock()
@@ -225,7 +236,7 @@ class FakeGitLab(FakeServer):
                 "project_id": self.projects[mr.project],
                 "title": mr.title,
                 "description": mr.description,
-                "state": "opened",
+                "state": mr.state,
                 "draft": mr.draft,
                 "work_in_progress": mr.draft,
                 "author": self._user(mr.author),
@@ -315,7 +326,8 @@ class FakeGitLab(FakeServer):
         if not str(data.get("body") or "").strip():
             return json_response({"message": "400 Bad request - body is missing"}, 400)
         with self._state_lock:
-            note = self._note(str(data["body"]), self.bot_username, None)
+            body = self._run_quick_actions(mr, str(data["body"]))
+            note = self._note(body, self.bot_username, None)
             mr.notes.append(note)
         return json_response(note, 201)
 
@@ -332,8 +344,21 @@ class FakeGitLab(FakeServer):
                 return json_response({"message": "403 Forbidden"}, 403)
             if not str(data.get("body") or "").strip():
                 return json_response({"message": "400 Bad request - body is missing"}, 400)
-            note["body"] = str(data["body"])
+            note["body"] = self._run_quick_actions(mr, str(data["body"]))
         return json_response(note)
+
+    def _run_quick_actions(self, mr: FakeMR, body: str) -> str:
+        """Run (record) the body's quick actions; the body GitLab stores without them."""
+        kept, commands = extract_quick_actions(body)
+        for command, argument in commands:
+            self.quick_actions_run.append((mr.project, mr.iid, command, argument))
+            if command == "approve":
+                mr.approved_by.add(self.bot_username)
+            elif command == "merge":
+                mr.state = "merged"
+            elif command == "close":
+                mr.state = "closed"
+        return kept
 
     def _position_error(self, mr: FakeMR, position: Any) -> str | None:
         """None if GitLab would accept the position, else why not (for debugging tests)."""
@@ -382,7 +407,9 @@ class FakeGitLab(FakeServer):
                 if why is not None:
                     self.rejected_positions.append((position, why))
                     return json_response({"message": LINE_CODE_ERROR}, 400)
-            note = self._note(str(data["body"]), self.bot_username, position)
+            note = self._note(
+                self._run_quick_actions(mr, str(data["body"])), self.bot_username, position
+            )
             discussion = {
                 "id": f"{next(self._ids):040x}",
                 "individual_note": False,

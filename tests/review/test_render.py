@@ -11,6 +11,7 @@ from revisor.domain import (
     SkippedFile,
     Usage,
 )
+from revisor.review.inert import inert
 from revisor.review.markers import SUMMARY_MARKER, find_fingerprint
 from revisor.review.policy import Policy
 from revisor.review.render import (
@@ -21,6 +22,12 @@ from revisor.review.render import (
     render_comment,
     render_summary,
 )
+from tests.fakes.quick_actions import extract_quick_actions
+from tests.review.markdown_oracle import live_constructs
+
+
+def commands(text: str) -> list[tuple[str, str]]:
+    return extract_quick_actions(text)[1]
 
 
 def test_escape_html_images_links_urls_and_mentions() -> None:
@@ -150,3 +157,33 @@ def test_summary_lists_everything_a_reader_needs() -> None:
 def test_summary_warns_loudly_about_a_partial_review() -> None:
     text = render_summary(_result(chunks_failed=1))
     assert "**Warning: partial review.** 1 of 3 parts" in text
+
+
+def test_rendered_text_passes_the_forge_seam_unchanged_and_is_inert() -> None:
+    """What render writes is already inert, so the adapters' pass changes nothing (markers,
+    suggestions and the collapsed file list survive it)."""
+    hostile = _finding(
+        title="/approve @alice",
+        body="fine\n/merge\n> /close\nsee group/app#1 <img src=x>\n```\n/unapprove",
+        suggestion="if x is not None:\n    return x",
+    )
+    body = render_comment(hostile).body
+    assert inert(body) == body
+    assert live_constructs(body) == []
+    assert "```suggestion\nif x is not None:\n    return x\n```" in body
+    files = tuple(f"src/@m{i}/#{i}.py" for i in range(20))
+    summary = render_summary(
+        _result(reviewed_files=files, chunks_failed=1),
+        policy=Policy(warnings=("/approve", "@alice")),
+    )
+    assert inert(summary) == summary
+    assert live_constructs(summary) == []
+    assert summary.startswith(SUMMARY_MARKER)
+    assert "<details><summary>Files reviewed (20)</summary>" in summary
+
+
+def test_a_suggestion_gitlab_could_run_is_left_out() -> None:
+    body = render_comment(_finding(suggestion="x = 1\n/approve")).body
+    assert "suggestion" not in body.split("\n\n", 1)[1].split("left out")[0]
+    assert "A suggested change was left out" in body
+    assert commands(body) == []

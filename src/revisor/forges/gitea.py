@@ -48,6 +48,7 @@ from revisor.forges.base import (
     scrub,
 )
 from revisor.review.diff import parse_unified
+from revisor.review.inert import inert_fields
 from revisor.review.markers import SUMMARY_MARKER, find_fingerprint, is_summary
 from revisor.store.repos import Repo
 
@@ -112,6 +113,8 @@ class GiteaForge:
         params: dict[str, Any] | None = None,
         json: Any = None,
     ) -> httpx.Response:
+        json = inert_fields(json)  # every text we send is inert: no quick action, no link
+
         def once() -> httpx.Response:
             try:
                 response = self._client.request(method, path, params=params, json=json)

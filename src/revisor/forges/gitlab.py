@@ -52,6 +52,7 @@ from revisor.forges.base import (
     scrub,
 )
 from revisor.review.diff import parse_hunks
+from revisor.review.inert import inert_fields
 from revisor.review.markers import SUMMARY_MARKER, find_fingerprint, is_summary
 from revisor.store.repos import Repo
 
@@ -127,6 +128,8 @@ class GitLabForge:
         query: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
     ) -> requests.Response:
+        data = inert_fields(data)  # every text we send is inert: no quick action, no link
+
         def once() -> requests.Response:
             try:
                 return self._gl.http_request(

@@ -1,11 +1,14 @@
 """Markdown for what Revisor posts: inline comments, the summary, and fingerprints.
 
 Model output is untrusted: a prompt-injected diff can make the model write anything. So model
-text is rendered inert: no raw HTML (`<` and `>` escaped), no images, no links (`[t](u)` and bare
-URLs neutralised), no @mentions or `#123`/`!123` references (they notify people). Code spans
-and fenced blocks are kept as they are (forges render them as plain text) and an unclosed fence
-is closed so it cannot swallow the hidden marker. Paths and reasons in the summary come from
-the repository and are escaped the same way.
+text is rendered inert: no raw HTML (`<` and `>` escaped), no images, no links (`[t](u)`
+neutralised), and every URL, `www.` host, e-mail address, @mention and reference (`#12`, `!12`,
+`~label`, `%milestone`, `&epic`, `$snippet`, `group/project#12`) shown as code, which neither
+forge links (see `review.inert`). Code spans and fenced blocks are kept as they are and an
+unclosed fence is closed so it cannot swallow the hidden marker. Paths and reasons in the
+summary come from the repository and are escaped the same way. Every rendered text ends with
+`inert()`, the pass the forge adapters also apply to whatever they send: no line starts a
+GitLab quick action.
 
 Fingerprints identify a finding across re-reviews: sha256 over the path, the normalised title
 and the normalised text of the anchored line, not its number, so a finding that moves because
@@ -21,6 +24,14 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 
 from revisor.domain import Finding, InlineComment, RejectedComment, ReviewResult, Severity
+from revisor.review.inert import (
+    closes_fence,
+    code_spans,
+    inert,
+    inert_prose,
+    is_fenced_command,
+    opens_fence,
+)
 from revisor.review.markers import SUMMARY_MARKER, fingerprint_marker
 from revisor.review.policy import Policy
 
@@ -46,13 +57,8 @@ def fingerprint(path: str, title: str, line_text: str) -> str:
 
 # --- escaping -------------------------------------------------------------------------------
 
-_CODE_SPAN = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)")
-_LINK = r"\[(?P<ltext>[^\]\n]*)\]\((?P<lurl>[^)\n]*)\)"
-_URL = r"(?P<url>\b(?:https?|ftp|file|javascript|data|vbscript|mailto):[^\s`<>]*)"
-_MENTION = r"(?<![\w`&])(?P<mention>@[A-Za-z0-9_][\w.\-/]*|[#!]\d+)"
-_INERT = re.compile(f"{_LINK}|{_URL}|{_MENTION}", re.IGNORECASE)
+_LINK = re.compile(r"\[(?P<ltext>[^\]\n]*)\]\((?P<lurl>[^)\n]*)\)")
 _REF_LINK = re.compile(r"\[([^\]\n]*)\]\[([^\]\n]*)\]|^\s{0,3}\[([^\]\n]+)\]:", re.MULTILINE)
-_FENCE_LINE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 
 
 def _code(text: str) -> str:
@@ -64,51 +70,75 @@ def _code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def _escape_words(text: str) -> str:
+    text = _REF_LINK.sub(lambda m: m.group(0).replace("[", "\\[").replace("]", "\\]"), text)
+    return inert_prose(text.replace(">", "&gt;"))
+
+
 def _escape_plain(text: str) -> str:
     """Escape prose outside code: HTML, images, links, URLs, mentions and references."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _INERT.sub(_inert, text)
-    text = _REF_LINK.sub(lambda m: m.group(0).replace("[", "\\[").replace("]", "\\]"), text)
-    return text.replace("![", "!\\[")
-
-
-def _inert(match: re.Match[str]) -> str:
-    if match.group("lurl") is not None:
-        inner = _INERT.sub(_inert, match.group("ltext"))
-        return f"\\[{inner}\\]({_code(match.group('lurl'))})"
-    return _code(match.group(0))
+    out: list[str] = []
+    pos = 0
+    for match in _LINK.finditer(text):
+        out.append(_escape_words(text[pos : match.start()]))
+        label = _escape_words(match.group("ltext"))
+        out.append(f"\\[{label}\\]({_code(match.group('lurl'))})")
+        pos = match.end()
+    out.append(_escape_words(text[pos:]))
+    return "".join(out)
 
 
 def _escape_line(line: str) -> str:
     out: list[str] = []
     pos = 0
-    for match in _CODE_SPAN.finditer(line):
-        out.append(_escape_plain(line[pos : match.start()]))
-        out.append(match.group(0))  # code spans render literally: keep them readable
-        pos = match.end()
+    for start, end in code_spans(line):
+        out.append(_escape_plain(line[pos:start]))
+        out.append(line[start:end])  # code spans render literally: keep them readable
+        pos = end
     out.append(_escape_plain(line[pos:]))
     return "".join(out)
+
+
+# Fenced languages a forge does not show as code but renders: diagrams drawn by a PlantUML or
+# Kroki server (which can be made to fetch URLs), maps that load tiles, math, 3D models, and
+# suggestions (the model's own suggestion field is the checked way to make one).
+_RENDERED_LANGUAGES = frozenset(
+    {
+        "actdiag", "blockdiag", "bpmn", "bytefield", "c4plantuml", "d2", "dbml", "ditaa", "dot",
+        "erd", "excalidraw", "geojson", "graphviz", "kroki", "math", "mermaid", "nomnoml",
+        "nwdiag", "packetdiag", "pikchr", "plantuml", "puml", "rackdiag", "seqdiag", "stl",
+        "structurizr", "suggestion", "svgbob", "symbolator", "tikz", "topojson", "umlet", "vega",
+        "vegalite", "wavedrom", "wireviz",
+    }
+)  # fmt: skip
+_LANGUAGE = re.compile(r"[A-Za-z0-9_+#.\-]{1,20}")
+
+
+def _fence_opener(fence: str, line: str) -> str:
+    """The opening line of a model's fenced block: its language if it is a plain one, else none."""
+    info = line.strip()[len(fence) :].split()
+    language = info[0] if info else ""
+    if _LANGUAGE.fullmatch(language) and language.lower() not in _RENDERED_LANGUAGES:
+        return fence + language
+    return fence
 
 
 def escape_markdown(text: str) -> str:
     """Model text -> markdown that shows the text and does nothing else."""
     lines: list[str] = []
     fence: str | None = None
-    for line in text.replace("\r\n", "\n").split("\n"):
-        match = _FENCE_LINE.match(line)
-        if fence is None and match:
-            fence = match.group(1)[0] * len(match.group(1))
-            lines.append(line.strip()[: len(fence) + 20].replace("<", "").replace(">", ""))
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        if fence is None:
+            fence = opens_fence(line)
+            if fence is not None:
+                lines.append(_fence_opener(fence, line))
+            else:
+                lines.append(_escape_line(line))
             continue
-        if fence is not None:
-            if match and match.group(1).startswith(fence):
-                fence = None
-            lines.append(line)
-            continue
-        lines.append(_escape_line(line))
-    if fence is not None:
-        lines.append(fence)
-    return "\n".join(lines)
+        if closes_fence(line, fence):
+            fence = None
+        lines.append(line)
+    return inert("\n".join(lines))  # closes an open fence, escapes quick actions
 
 
 # --- inline comments ------------------------------------------------------------------------
@@ -121,10 +151,15 @@ _SEVERITY_BADGE = {
 }
 
 
-def _suggestion_block(suggestion: str) -> str:
+def _suggestion_block(suggestion: str) -> str | None:
+    """The suggestion as a forge suggestion block, or None when one of its lines has the shape
+    of a quick action (GitLab may run it even inside the block, see `review.inert`)."""
+    lines = suggestion.rstrip("\n").split("\n")
+    if any(is_fenced_command(line) for line in lines):
+        return None
     longest = max((len(m) for m in re.findall(r"`{3,}", suggestion)), default=2)
     fence = "`" * max(3, longest + 1)
-    return f"{fence}suggestion\n{suggestion.rstrip(chr(10))}\n{fence}"
+    return f"{fence}suggestion\n{chr(10).join(lines)}\n{fence}"
 
 
 def render_comment(finding: Finding) -> InlineComment:
@@ -133,7 +168,8 @@ def render_comment(finding: Finding) -> InlineComment:
     if finding.body:
         parts.append(escape_markdown(finding.body))
     if finding.suggestion and finding.new_line is not None:
-        parts.append(_suggestion_block(finding.suggestion))
+        block = _suggestion_block(finding.suggestion)
+        parts.append(block or "_A suggested change was left out: a line of it starts with `/`._")
     footer = "Revisor (automated review)"
     if finding.source == "redaction":
         footer += " · detected before the model saw the code"
@@ -144,7 +180,7 @@ def render_comment(finding: Finding) -> InlineComment:
         old_path=finding.old_path,
         old_line=finding.old_line,
         new_line=finding.new_line,
-        body="\n\n".join(parts),
+        body=inert("\n\n".join(parts)),
         fingerprint=finding.fingerprint,
     )
 
@@ -310,4 +346,4 @@ def render_summary(
         f"{usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} completion tokens in "
         f"{usage.requests} request(s) · {seconds:.1f} s</sub>"
     )
-    return "\n".join(out)
+    return inert("\n".join(out))
