@@ -103,6 +103,37 @@ def test_children_share_one_group_and_close_kills_grandchildren(tmp_path: Path) 
         kill_all([grandchild] if grandchild else [])
 
 
+DEAF_PARENT = textwrap.dedent(
+    """
+    import signal, subprocess, sys, pathlib
+    # Like Granian caught mid start-up: the parent takes SIGTERM but does not pass it on, and
+    # waits for a worker that exits only when it gets SIGTERM itself.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    pathlib.Path(sys.argv[1]).write_text(str(worker.pid))
+    sys.exit(0 if worker.wait() == -signal.SIGTERM else 3)
+    """
+)
+
+
+def test_terminate_sends_sigterm_again_to_a_child_and_its_workers(tmp_path: Path) -> None:
+    """A SIGTERM lost on its way to a child's workers is sent again, before any SIGKILL."""
+    pid_file = tmp_path / "worker.pid"
+    pid_file.write_text("")
+    group = ProcessGroup()
+    worker = 0
+    try:
+        parent = group.spawn([sys.executable, "-c", DEAF_PARENT, str(pid_file)])
+        wait_for("the worker", lambda: pid_file.read_text().strip().isdigit())
+        worker = int(pid_file.read_text())
+        group.terminate([parent], timeout=60)
+        assert parent.returncode == 0  # the worker got SIGTERM; nobody was SIGKILLed
+        assert not alive(worker)
+    finally:
+        group.close(timeout=5)
+        kill_all([worker] if worker else [])
+
+
 def test_a_new_group_is_started_when_the_old_one_is_empty() -> None:
     group = ProcessGroup()
     try:

@@ -15,7 +15,7 @@ from revisor import config
 from revisor.cli.core import init_data_dir
 from revisor.domain import ForgeKind
 from revisor.runtime import Runtime
-from revisor.store import jobs, repos
+from revisor.store import jobs, repos, servers
 from revisor.web.webhooks import COMMAND_RE
 from revisor.worker.pipeline import build_pipeline
 from revisor.worker.runner import Runner
@@ -118,6 +118,7 @@ def gitea_appliance(tmp_path: Path) -> Iterator[GiteaAppliance]:
     settings = config.load(tmp_path / "data", environ={})
     init_data_dir(settings)
     rt = Runtime(settings, component="worker")
+    servers.allow(rt.db, gt_url, added_by="test")  # an admin's decision: on the allowlist
     repo = repos.add(
         rt.db,
         rt.keys,

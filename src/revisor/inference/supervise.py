@@ -41,6 +41,18 @@ def with_death_signal(argv: Sequence[str], signum: int, parent: int | None = Non
     return [sys.executable, "-I", "-S", str(DEATHSIG_SCRIPT), str(int(signum)), str(parent), *argv]
 
 
+RESEND_SECONDS = 2.0  # a stop signal is sent again this often while a child has not exited
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of `pid` (Linux: /proc/<pid>/task/*/children); none if it is gone."""
+    found: list[int] = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            found += [int(c) for c in children.read_text().split()]
+    return found
+
+
 class ProcessGroup:
     """The children of one launcher: one process group, each bound to the launcher's life."""
 
@@ -102,16 +114,32 @@ class ProcessGroup:
         )
 
     def terminate(self, procs: Sequence[subprocess.Popen[bytes]], timeout: float = 10.0) -> None:
-        """SIGTERM `procs` together, wait up to `timeout`, then SIGKILL whichever still runs."""
-        for proc in procs:
-            if proc.poll() is None:
+        """SIGTERM `procs` together, wait up to `timeout`, then SIGKILL whichever still runs.
+
+        A SIGTERM that reaches a child while it is still starting can be lost on its way to the
+        child's own workers (seen with Granian, whose main process then waits on a worker that
+        never heard of it), so every `RESEND_SECONDS` the signal goes again to the child and to
+        its direct children."""
+        deadline = time.monotonic() + timeout
+        resent = False
+        while True:
+            running = [p for p in procs if p.poll() is None]
+            if not running or time.monotonic() >= deadline:
+                break
+            for proc in running:
                 with contextlib.suppress(ProcessLookupError):
                     proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
+                if resent:  # lost by the child's own workers while it was starting?
+                    for pid in child_pids(proc.pid):
+                        with contextlib.suppress(ProcessLookupError, PermissionError):
+                            os.kill(pid, signal.SIGTERM)
+            resent = True
+            resend = min(deadline, time.monotonic() + RESEND_SECONDS)
+            for proc in running:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(max(0.0, resend - time.monotonic()))
         for proc in procs:
-            try:
-                proc.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
+            if proc.poll() is None:
                 proc.kill()
                 proc.wait()
 
