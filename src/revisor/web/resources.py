@@ -153,6 +153,7 @@ class ResourceHolder:
                 self._users -= 1
                 if self._users == 0 and self._current is not None:
                     closing, self._current = self._current, None
+                    del app.state.resources
                     closing.close()
 
 
