@@ -11,32 +11,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
-
 import sqlite_utils
 
-from revisor.audit import Event, Outcome
+from revisor.audit import AuditLog, Event, Outcome
 from revisor.errors import RevisorError
 from revisor.store import jobs
 
 log = logging.getLogger("revisor.jobactions")
 
 Enqueue = Callable[[int], None]
-
-
-class Recorder(Protocol):
-    """The slice of `revisor.audit.AuditLog` these actions need."""
-
-    def record(
-        self,
-        event: Event,
-        *,
-        actor: str,
-        target: str,
-        outcome: Outcome = Outcome.SUCCESS,
-        source: str = "",
-        **details: Any,
-    ) -> int: ...
 
 
 class JobNotFound(RevisorError):
@@ -52,7 +35,7 @@ class JobActionResult:
 
 def retry(
     db: sqlite_utils.Database,
-    audit: Recorder,
+    audit: AuditLog,
     job_id: int,
     *,
     actor: str,
@@ -71,7 +54,7 @@ def retry(
 
 
 def cancel(
-    db: sqlite_utils.Database, audit: Recorder, job_id: int, *, actor: str, source: str = ""
+    db: sqlite_utils.Database, audit: AuditLog, job_id: int, *, actor: str, source: str = ""
 ) -> JobActionResult:
     """Cancel a queued or running job (a running worker loses its lease and stops)."""
     return _change(db, audit, job_id, Event.JOB_CANCELLED, jobs.cancel, actor, source)
@@ -79,7 +62,7 @@ def cancel(
 
 def _change(
     db: sqlite_utils.Database,
-    audit: Recorder,
+    audit: AuditLog,
     job_id: int,
     event: Event,
     change: Callable[[sqlite_utils.Database, int, jobs.BeforeCommit], bool],

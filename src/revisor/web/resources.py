@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,54 +66,63 @@ class WebResources:
         egress: Egress | None = None,
     ) -> WebResources:
         """`probe_model`: probe the default model endpoint (cached) when `model_health` is
-        not given (the served app; tests pass their own probe or none)."""
-        dbs = PerThread(settings.db_path)
-        keys = KeyRing.load(settings.keys_dir)
-        audit = AuditLog.from_settings(settings)
-        queue = Queue(settings)
-        if authenticator is None and settings.ldap.enabled:
-            authenticator = _ldap_authenticator(settings, egress)
-        if model_health is None and probe_model:
+        not given (the served app; tests pass their own probe or none). If a step fails, what
+        the earlier ones opened is closed again."""
+        with ExitStack() as opened:
+            dbs = PerThread(settings.db_path)
+            opened.callback(dbs.close)
+            keys = KeyRing.load(settings.keys_dir)
+            audit = AuditLog.from_settings(settings)
+            opened.callback(audit.close)
+            queue = Queue(settings)
+            opened.callback(queue.huey.storage.close)
+            if authenticator is None and settings.ldap.enabled:
+                authenticator = _ldap_authenticator(settings, egress)
+            if model_health is None and probe_model:
 
-            def probe() -> dict[str, Any]:
-                return probe_default(
-                    settings,
-                    dbs.get(),
-                    keys,
-                    lambda extra: current_egress(settings, dbs, audit, "system:web", extra),
-                )
+                def probe() -> dict[str, Any]:
+                    return probe_default(
+                        settings,
+                        dbs.get(),
+                        keys,
+                        lambda extra: current_egress(settings, dbs, audit, "system:web", extra),
+                    )
 
-            model_health = cached(probe, ttl=MODEL_HEALTH_TTL)
-        return cls(
-            settings=settings,
-            dbs=dbs,
-            keys=keys,
-            audit=audit,
-            queue=queue,
-            intake=WebhookIntake(settings=settings, dbs=dbs, keys=keys, audit=audit, queue=queue),
-            auth=AuthContext(
+                model_health = cached(probe, ttl=MODEL_HEALTH_TTL)
+            resources = cls(
                 settings=settings,
                 dbs=dbs,
+                keys=keys,
                 audit=audit,
-                authenticator=authenticator,
-                name_key=usernames.hash_key(keys.keys[keys.current]),
-            ),
-            model_health=model_health,
-        )
+                queue=queue,
+                intake=WebhookIntake(
+                    settings=settings, dbs=dbs, keys=keys, audit=audit, queue=queue
+                ),
+                auth=AuthContext(
+                    settings=settings,
+                    dbs=dbs,
+                    audit=audit,
+                    authenticator=authenticator,
+                    name_key=usernames.hash_key(keys.keys[keys.current]),
+                ),
+                model_health=model_health,
+            )
+            opened.pop_all()  # from here on, close() closes them
+        return resources
 
     def egress(self, actor: str, extra_urls: tuple[str, ...] = ()) -> Egress:
         """The allowlist as configured right now, refusals audited as `actor`'s."""
         return current_egress(self.settings, self.dbs, self.audit, actor, extra_urls)
 
     def close(self) -> None:
-        """Reverse order of opening; each step runs even if an earlier one failed."""
-        try:
-            self.intake.close()
-        finally:
-            try:
-                self.dbs.close()
-            finally:
-                self.audit.close()
+        """Reverse order of opening, each step even if an earlier one failed: the intake (its
+        waiting writes committed, its writer thread stopped, the open sums of rejected
+        deliveries written), the queue's connection, the audit log, the database pool."""
+        with ExitStack() as closing:  # callbacks run last-in, first-out
+            closing.callback(self.dbs.close)
+            closing.callback(self.audit.close)
+            closing.callback(self.queue.huey.storage.close)
+            closing.callback(self.intake.close)
 
 
 # What a handler's parameter is annotated with to receive a dependency by its name (the
