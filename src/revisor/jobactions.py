@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+
 import sqlite_utils
 
 from revisor.audit import AuditLog, Event, Outcome
