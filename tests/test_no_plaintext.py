@@ -20,7 +20,7 @@ from revisor import logs
 from revisor.cli import main
 from revisor.domain import ForgeKind
 from revisor.store.db import PerThread
-from revisor.web.intake import Intake
+from revisor.web.intake import WebhookIntake
 from revisor.worker.queue import Queue
 from tests import webhook_payloads as wp
 from tests.fakes.model import FakeFile
@@ -56,7 +56,7 @@ def test_no_secret_reaches_disk(
     appliance.reply(finding(2, title="Hard-coded token"))
 
     # a webhook, authenticated with the plain secret, and the review it triggers
-    intake = Intake(
+    intake = WebhookIntake(
         settings,
         PerThread(settings.db_path),
         appliance.rt.keys,

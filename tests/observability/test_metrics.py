@@ -28,7 +28,7 @@ from revisor.store.db import PerThread
 from revisor.web.app import create_app
 from revisor.web.auth import sessions
 from revisor.web.intake import Answer
-from revisor.web.metrics import is_loopback, webhook_outcome
+from revisor.web.metrics_route import is_loopback, webhook_outcome
 from tests import webhook_payloads as wp
 from tests.conftest import GITLAB_SECRET, DataDir
 from tests.forges.conftest import fake_gitea, fake_gitlab, gitea_forge, gitlab_forge  # noqa: F401
@@ -101,7 +101,7 @@ def test_webhook_that_crashes_is_counted_as_error(
     def boom(*_a: object, **_k: object) -> Answer:
         raise RuntimeError("database is locked")
 
-    monkeypatch.setattr(client.app.state.intake, "check", boom)
+    monkeypatch.setattr(client.app.state.resources.intake, "check", boom)
     errors = Delta("revisor_webhook_deliveries_total", forge="gitea", outcome="error")
     r = client.post("/hooks/gitea", content=b"{}", headers={"X-Gitea-Event": "pull_request"})
     assert r.status_code == 500

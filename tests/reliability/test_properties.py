@@ -201,7 +201,7 @@ def module_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DataDi
 def client(module_data_dir: DataDir) -> Iterator[TestClient]:  # type: ignore[type-arg]
     with TestClient(app=create_app(module_data_dir.settings)) as c:
         # no 429s here: every example must reach authentication (the limiter has its own tests)
-        c.app.state.intake.limiter = RejectionLimiter(burst=10**9)
+        c.app.state.resources.intake.limiter = RejectionLimiter(burst=10**9)
         yield c
 
 

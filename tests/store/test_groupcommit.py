@@ -84,3 +84,27 @@ def test_deliveries_in_one_transaction_see_each_other(data_dir: DataDir) -> None
     assert (joined.created, joined.job_id) == (False, first.job_id)
     assert newer.superseded == (first.job_id,)
     assert [j.state for j in jobs.list_jobs(db)] == ["queued", "superseded"]
+
+
+def test_close_commits_what_is_waiting_then_stops_the_writer_thread() -> None:
+    gate = threading.Event()
+    committed: list[int] = []
+
+    def commit(items: Sequence[int]) -> list[int]:
+        gate.wait(5)  # hold the first batch: the others are still waiting when close() comes
+        committed.extend(items)
+        return list(items)
+
+    committer: GroupCommitter[int, int] = GroupCommitter(commit, name="closing-writer")
+    futures = [committer.submit_nowait(i) for i in range(5)]
+    closer = threading.Thread(target=committer.close)
+    closer.start()
+    gate.set()
+    closer.join(10)
+    assert [f.result(timeout=1) for f in futures] == list(range(5))
+    assert committed == list(range(5))
+    assert not committer.running
+    assert "closing-writer" not in {t.name for t in threading.enumerate()}
+    with pytest.raises(RuntimeError, match="closed"):
+        committer.submit_nowait(6)
+    committer.close()  # a second close is harmless

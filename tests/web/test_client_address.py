@@ -93,7 +93,10 @@ def _failed_sign_in_source(tmp_path: Path, trusted: tuple[str, ...], peer: str) 
 
     async def go() -> None:
         transport = httpx.ASGITransport(app=app, client=(peer, 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://revisor") as client:
+        async with (
+            app.lifespan(),  # ASGITransport does not run it: the resources open here
+            httpx.AsyncClient(transport=transport, base_url="http://revisor") as client,
+        ):
             page = await client.get("/login")
             token = page.text.split('name="_csrf" value="', 1)[1].split('"', 1)[0]
             r = await client.post(
@@ -131,7 +134,10 @@ def _metrics_status(tmp_path: Path, xff: str | None) -> int:
     async def go() -> None:
         nonlocal status
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://revisor") as client:
+        async with (
+            app.lifespan(),  # ASGITransport does not run it: the resources open here
+            httpx.AsyncClient(transport=transport, base_url="http://revisor") as client,
+        ):
             headers = {"x-forwarded-for": xff} if xff else {}
             status = (await client.get("/metrics", headers=headers)).status_code
 

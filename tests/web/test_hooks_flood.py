@@ -13,7 +13,7 @@ from litestar.testing import TestClient
 from revisor.domain import ForgeKind
 from revisor.web import webhooks
 from revisor.web.app import create_app
-from revisor.web.intake import Intake
+from revisor.web.intake import WebhookIntake
 from revisor.web.rejections import RejectionAudit, RejectionLimiter
 from tests import webhook_payloads as wp
 from tests.conftest import GITLAB_SECRET, DataDir
@@ -30,7 +30,7 @@ def client(data_dir: DataDir) -> Iterator[TestClient]:  # type: ignore[type-arg]
 def clock(client: TestClient) -> Clock:  # type: ignore[type-arg]
     """The intake's limiter (burst 5, one every 10 s) and audit sums on one injected clock."""
     clock = Clock()
-    intake: Intake = client.app.state.intake
+    intake: WebhookIntake = client.app.state.resources.intake
     intake.limiter = RejectionLimiter(burst=5, per_second=0.1, clock=clock)
     intake.rejections = RejectionAudit(window=60, clock=clock)
     return clock
@@ -49,7 +49,7 @@ def secret_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return seen
 
 
-def deliver(intake: Intake, d: DataDir, source: str, token: str, iid: int = 7) -> int:
+def deliver(intake: WebhookIntake, d: DataDir, source: str, token: str, iid: int = 7) -> int:
     return intake.handle(
         ForgeKind.GITLAB,
         wp.gitlab_headers(token),
@@ -70,7 +70,7 @@ def test_over_the_limit_an_address_gets_429_without_a_secret_check_others_do_not
     clock: Clock,
     secret_checks: list[int],
 ) -> None:
-    intake: Intake = client.app.state.intake
+    intake: WebhookIntake = client.app.state.resources.intake
     assert [deliver(intake, data_dir, "192.0.2.1", "wrong") for _ in range(5)] == [401] * 5
     assert len(secret_checks) == 5
     assert deliver(intake, data_dir, "192.0.2.1", "wrong") == 429
@@ -134,7 +134,7 @@ def test_a_flood_of_rejected_deliveries_writes_o1_audit_records_per_window(
     # the window closes; the next audit write of the intake (here an accepted delivery from
     # elsewhere) carries the sums
     clock.t += 60
-    accepted = client.app.state.intake.handle(
+    accepted = client.app.state.resources.intake.handle(
         ForgeKind.GITLAB,
         wp.gitlab_headers(GITLAB_SECRET),
         wp.body_of(wp.gitlab_mr(iid=99)),

@@ -50,9 +50,9 @@ def test_gitlab_open_creates_job_and_enqueues(client: TestClient, data_dir: Data
     assert r.headers["x-request-id"] == job.request_id
     # the job id goes onto the queue right after the answer
     deadline = time.monotonic() + 5
-    while client.app.state.intake.queue.depth() == 0 and time.monotonic() < deadline:
+    while client.app.state.resources.intake.queue.depth() == 0 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert client.app.state.intake.queue.depth() == 1
+    assert client.app.state.resources.intake.queue.depth() == 1
     assert "job.created" in audit_events(data_dir)
 
 
@@ -329,7 +329,7 @@ def test_readiness_shows_no_exception_text(data_dir: DataDir) -> None:
 
     app = create_app(data_dir.settings, model_health=failing_model)
     with TestClient(app=app) as c:
-        app.state.intake.queue.ping = lambda: (_ for _ in ()).throw(
+        app.state.resources.intake.queue.ping = lambda: (_ for _ in ()).throw(
             OSError("disk I/O error at /var/lib/revisor/queue.db")
         )
         r = c.get("/readyz")

@@ -9,7 +9,7 @@ import re
 from revisor.domain import ForgeKind
 from revisor.review.prompt import system_prompt
 from revisor.store import jobs
-from revisor.web.intake import Intake
+from revisor.web.intake import WebhookIntake
 from tests import webhook_payloads as wp
 from tests.fakes.model import FakeFile
 from tests.worker.conftest import Appliance
@@ -139,7 +139,7 @@ def test_urls_named_in_a_webhook_are_never_contacted(appliance: Appliance) -> No
     from revisor.store.db import PerThread
     from revisor.worker.queue import Queue
 
-    intake = Intake(
+    intake = WebhookIntake(
         settings=appliance.settings,
         dbs=PerThread(appliance.settings.db_path),
         keys=appliance.rt.keys,

@@ -9,11 +9,10 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from revisor import config, logs, metrics
+from revisor import config, jobactions, logs, metrics
 from revisor.audit import AuditLog, AuditRecord, Event, Outcome
 from revisor.audit.keys import SIGNING_KEY_NAME, ensure_signing_key
 from revisor.audit.signer import signer_paths, spawn_signer
@@ -397,36 +396,27 @@ def cmd_jobs_show(args: argparse.Namespace, rt: Runtime) -> int:
     return 0
 
 
-def _audit_if_changed(rt: Runtime, event: Event, target: str) -> Callable[[bool], None]:
-    """The audit record, written inside the change's transaction (no record, no change)."""
-
-    def audit(changed: bool) -> None:
-        if changed:
-            rt.audit.record(event, actor=cli_actor(), target=target)
-
-    return audit
-
-
 def cmd_jobs_retry(args: argparse.Namespace, rt: Runtime) -> int:
-    job = _require_job(rt, args.id)
-    audit = _audit_if_changed(rt, Event.JOB_RETRIED, f"job:{job.id}")
-    if not jobs.requeue(rt.db, job.id, before_commit=audit):
+    done = jobactions.retry(
+        rt.db, rt.audit, args.id, actor=cli_actor(), enqueue=Queue(rt.settings).enqueue
+    )
+    if not done.changed:
         raise RevisorError(
-            f"job {job.id} is {job.state}; only failed or cancelled jobs can be retried"
+            f"job {done.job_id} is {done.previous_state};"
+            " only failed or cancelled jobs can be retried"
         )
-    Queue(rt.settings).enqueue(job.id)
-    emit(args, {"id": job.id, "state": "queued"}, f"job {job.id} queued again")
+    emit(args, {"id": done.job_id, "state": "queued"}, f"job {done.job_id} queued again")
     return 0
 
 
 def cmd_jobs_cancel(args: argparse.Namespace, rt: Runtime) -> int:
-    job = _require_job(rt, args.id)
-    audit = _audit_if_changed(rt, Event.JOB_CANCELLED, f"job:{job.id}")
-    if not jobs.cancel(rt.db, job.id, before_commit=audit):
+    done = jobactions.cancel(rt.db, rt.audit, args.id, actor=cli_actor())
+    if not done.changed:
         raise RevisorError(
-            f"job {job.id} is {job.state}; only queued or running jobs can be cancelled"
+            f"job {done.job_id} is {done.previous_state};"
+            " only queued or running jobs can be cancelled"
         )
-    emit(args, {"id": job.id, "state": "cancelled"}, f"job {job.id} cancelled")
+    emit(args, {"id": done.job_id, "state": "cancelled"}, f"job {done.job_id} cancelled")
     return 0
 
 

@@ -42,7 +42,8 @@ class GroupCommitter(Generic[T, R]):
         self._commit = commit
         self._after = after
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[tuple[T, Future[R]]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[T, Future[R]] | None] = queue.SimpleQueue()
+        self._closed = False
         self._thread = threading.Thread(target=self._run, name=name or "group-commit", daemon=True)
         self._thread.start()
 
@@ -51,18 +52,39 @@ class GroupCommitter(Generic[T, R]):
 
     def submit_nowait(self, item: T) -> Future[R]:
         """For async callers: `await asyncio.wrap_future(committer.submit_nowait(item))`."""
+        if self._closed:
+            raise RuntimeError("the group committer is closed")
         future: Future[R] = Future()
         self._queue.put((item, future))
         return future
 
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Commit what is waiting, then stop the writer thread (at shutdown; idempotent)."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+        self._thread.join(timeout)
+
     def _run(self) -> None:
-        while True:
-            batch = [self._queue.get()]
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
             while len(batch) < self._max_batch:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    waiting = self._queue.get_nowait()
                 except queue.Empty:
                     break
+                if waiting is None:  # close(): commit this batch, then stop
+                    stopping = True
+                    break
+                batch.append(waiting)
             try:
                 results = self._commit([item for item, _ in batch])
                 if len(results) != len(batch):

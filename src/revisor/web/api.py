@@ -9,7 +9,6 @@ small vendored script (static/api-docs.js).
 
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import Annotated, Any
 
@@ -20,15 +19,14 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Template
 
-from revisor import __version__
-from revisor.audit import Event, Outcome
+from revisor import __version__, jobactions
 from revisor.store import jobs, repos
 from revisor.web.auth.csrf import csrf_guard
 from revisor.web.auth.guards import AUDIT, OPERATE, READ, require, signed_in
 from revisor.web.client_address import client_address
 from revisor.web.dashboard import queries
-from revisor.web.dashboard.routes import page
-from revisor.web.intake import Intake
+from revisor.web.dashboard.pages import page
+from revisor.web.resources import Audit, Dbs, Resources
 
 SCHEMA_PATH = "/api/schema"
 
@@ -37,11 +35,6 @@ def clamp_limit(limit: int, maximum: int) -> int:
     """A `limit` query parameter kept within 1..maximum: SQLite reads a negative LIMIT as "no
     limit", and a huge one would not fit its 64-bit integer."""
     return max(1, min(limit, maximum))
-
-
-def _intake(request: Request[Any, Any, Any]) -> Intake:
-    intake: Intake = request.app.state.intake
-    return intake
 
 
 @get("/me", guards=[require(READ)])
@@ -57,22 +50,22 @@ async def me(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 
 @get("/overview", guards=[require(READ)], sync_to_thread=True)
-def api_overview(request: Request[Any, Any, Any]) -> dict[str, Any]:
+def api_overview(dbs: Dbs) -> dict[str, Any]:
     """Queue depth, jobs and failures of the last 24 hours, Git server traffic."""
-    db = _intake(request).dbs.get()
+    db = dbs.get()
     t = time.time()
     return {**queries.overview(db, t), "forges": queries.forge_health(db, t)}
 
 
 @get("/jobs", guards=[require(READ)], sync_to_thread=True)
 def api_jobs(
-    request: Request[Any, Any, Any],
+    dbs: Dbs,
     job_state: Annotated[str | None, QueryParameter(name="state")] = None,
     repo: FromQuery[int | None] = None,
     limit: FromQuery[int] = 100,
 ) -> list[dict[str, Any]]:
     """Jobs, newest first; filter by state and repository id."""
-    db = _intake(request).dbs.get()
+    db = dbs.get()
     return [
         j.public()
         for j in jobs.list_jobs(db, state=job_state, repo_id=repo, limit=clamp_limit(limit, 1000))
@@ -80,39 +73,35 @@ def api_jobs(
 
 
 @get("/jobs/{job_id:int}", guards=[require(READ)], sync_to_thread=True)
-def api_job(request: Request[Any, Any, Any], job_id: FromPath[int]) -> dict[str, Any]:
+def api_job(dbs: Dbs, job_id: FromPath[int]) -> dict[str, Any]:
     """One job with its result and model usage."""
-    db = _intake(request).dbs.get()
+    db = dbs.get()
     job = jobs.get(db, job_id)
     if job is None:
         raise NotFoundException(f"no job {job_id}")
     return {**job.public(), "usage": queries.usage_for_job(db, job_id)}
 
 
-def _action(request: Request[Any, Any, Any], job_id: FromPath[int], action: str) -> dict[str, Any]:
-    intake = _intake(request)
-    db = intake.dbs.get()
-    job = jobs.get(db, job_id)
-    if job is None:
-        raise NotFoundException(f"no job {job_id}")
-    p = signed_in(request)
-
-    def audit(changed: bool) -> None:  # inside the update's transaction: no record, no change
-        intake.audit.record(
-            Event.JOB_RETRIED if action == "retry" else Event.JOB_CANCELLED,
-            actor=p.actor,
-            target=f"job:{job_id}",
-            outcome=Outcome.SUCCESS if changed else Outcome.FAILURE,
-            source=client_address(request),
-            previous_state=job.state,
-        )
-
-    change = jobs.requeue if action == "retry" else jobs.cancel
-    changed = change(db, job_id, audit)
-    if changed and action == "retry":
-        with contextlib.suppress(Exception):  # the reaper enqueues queued jobs it finds
-            intake.queue.enqueue(job_id)
-    return {"job_id": job_id, "changed": changed, "previous_state": job.state}
+def _action(
+    request: Request[Any, Any, Any], resources: Resources, job_id: int, action: str
+) -> dict[str, Any]:
+    db = resources.dbs.get()
+    actor, source = signed_in(request).actor, client_address(request)
+    try:
+        if action == "retry":
+            done = jobactions.retry(
+                db,
+                resources.audit,
+                job_id,
+                actor=actor,
+                source=source,
+                enqueue=resources.queue.enqueue,
+            )
+        else:
+            done = jobactions.cancel(db, resources.audit, job_id, actor=actor, source=source)
+    except jobactions.JobNotFound:
+        raise NotFoundException(f"no job {job_id}") from None
+    return {"job_id": job_id, "changed": done.changed, "previous_state": done.previous_state}
 
 
 @post(
@@ -121,9 +110,11 @@ def _action(request: Request[Any, Any, Any], job_id: FromPath[int], action: str)
     sync_to_thread=True,
     status_code=200,
 )
-def api_retry(request: Request[Any, Any, Any], job_id: FromPath[int]) -> dict[str, Any]:
+def api_retry(
+    request: Request[Any, Any, Any], resources: Resources, job_id: FromPath[int]
+) -> dict[str, Any]:
     """Queue a failed or cancelled job again (maintainers and admins)."""
-    return _action(request, job_id, "retry")
+    return _action(request, resources, job_id, "retry")
 
 
 @post(
@@ -132,22 +123,24 @@ def api_retry(request: Request[Any, Any, Any], job_id: FromPath[int]) -> dict[st
     sync_to_thread=True,
     status_code=200,
 )
-def api_cancel(request: Request[Any, Any, Any], job_id: FromPath[int]) -> dict[str, Any]:
+def api_cancel(
+    request: Request[Any, Any, Any], resources: Resources, job_id: FromPath[int]
+) -> dict[str, Any]:
     """Cancel a queued or running job (maintainers and admins)."""
-    return _action(request, job_id, "cancel")
+    return _action(request, resources, job_id, "cancel")
 
 
 @get("/repos", guards=[require(READ)], sync_to_thread=True)
-def api_repos(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
+def api_repos(dbs: Dbs) -> list[dict[str, Any]]:
     """Registered repositories (no secrets)."""
-    return [r.public() for r in repos.list_all(_intake(request).dbs.get())]
+    return [r.public() for r in repos.list_all(dbs.get())]
 
 
 @get("/models", guards=[require(READ)], sync_to_thread=True)
-def api_models(request: Request[Any, Any, Any]) -> dict[str, Any]:
+def api_models(resources: Resources) -> dict[str, Any]:
     """Model endpoints, their health and the last day's usage."""
-    db = _intake(request).dbs.get()
-    model_health = request.app.state.get("model_health")
+    db = resources.dbs.get()
+    model_health = resources.model_health
     return {
         "endpoints": queries.model_endpoints(db),
         "health": model_health() if model_health else None,
@@ -157,7 +150,7 @@ def api_models(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 @get("/audit", guards=[require(AUDIT)], sync_to_thread=True)
 def api_audit(
-    request: Request[Any, Any, Any],
+    audit: Audit,
     q: FromQuery[str] = "",
     event: FromQuery[str] = "",
     actor: FromQuery[str] = "",
@@ -167,7 +160,7 @@ def api_audit(
 ) -> list[dict[str, Any]]:
     """Search the audit trail (auditors and admins), newest first."""
     return queries.search_audit(
-        _intake(request).audit.db,
+        audit.db,
         text=q,
         event=event,
         actor=actor,

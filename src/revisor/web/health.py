@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from litestar import Request, Response, get
+from litestar import Response, get
+
+from revisor.web.resources import Resources, WebResources
 
 log = logging.getLogger(__name__)
-
-ModelHealth = Callable[[], dict[str, Any]]
 
 
 @get("/healthz", include_in_schema=False)
@@ -43,9 +43,8 @@ def _database_usable(db_path: Path, read: Callable[[], object]) -> None:
             raise PermissionError(f"{path} is not writable")
 
 
-def _readiness(request: Request[Any, Any, Any]) -> tuple[bool, dict[str, Any]]:
-    state = request.app.state
-    dbs = state.intake.dbs
+def _readiness(resources: WebResources) -> tuple[bool, dict[str, Any]]:
+    dbs = resources.dbs
     checks: dict[str, Any] = {
         "database": _check(
             "database",
@@ -53,9 +52,9 @@ def _readiness(request: Request[Any, Any, Any]) -> tuple[bool, dict[str, Any]]:
                 Path(dbs.path), lambda: dbs.get().execute("SELECT 1 FROM jobs LIMIT 1").fetchall()
             ),
         ),
-        "queue": _check("queue", state.intake.queue.ping),
+        "queue": _check("queue", resources.queue.ping),
     }
-    model_health: ModelHealth | None = state.get("model_health")
+    model_health = resources.model_health
     if model_health is not None:
         health = model_health()
         checks["model"] = {"ok": bool(health.get("ok")), "endpoint": health.get("endpoint")}
@@ -68,9 +67,9 @@ def _readiness(request: Request[Any, Any, Any]) -> tuple[bool, dict[str, Any]]:
 
 
 @get("/readyz", include_in_schema=False)
-async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+async def readyz(resources: Resources) -> Response[dict[str, Any]]:
     """Ready to take webhooks: database writable, queue reachable, model endpoint healthy."""
-    ok, checks = await anyio.to_thread.run_sync(lambda: _readiness(request))
+    ok, checks = await anyio.to_thread.run_sync(lambda: _readiness(resources))
     return Response({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
 
 

@@ -17,14 +17,17 @@ from litestar.params import FromPath
 
 from revisor.domain import ForgeKind
 from revisor.web.client_address import client_address
-from revisor.web.intake import Accepted, Answer, Intake, Rejected
-from revisor.web.metrics import observe_webhook
+from revisor.web.intake import Accepted, Answer, Rejected, WebhookIntake
+from revisor.web.metrics_route import observe_webhook
+from revisor.web.resources import Resources
 
 
 async def _handle(
-    request: Request[Any, Any, Any], forge: ForgeKind, hook_key: str | None = None
+    request: Request[Any, Any, Any],
+    intake: WebhookIntake,
+    forge: ForgeKind,
+    hook_key: str | None = None,
 ) -> Response[dict[str, Any]]:
-    intake: Intake = request.app.state.intake
     body = await request.body()
     request_id: str = request.state.request_id
     started, answer = time.perf_counter(), Answer(500)  # 500 if the handler raises
@@ -57,29 +60,33 @@ async def _handle(
 
 @post("/hooks/gitlab/{hook_key:str}", status_code=202, include_in_schema=False)
 async def gitlab_repo_hook(
-    request: Request[Any, Any, Any], hook_key: FromPath[str]
+    request: Request[Any, Any, Any], resources: Resources, hook_key: FromPath[str]
 ) -> Response[dict[str, Any]]:
-    return await _handle(request, ForgeKind.GITLAB, hook_key)
+    return await _handle(request, resources.intake, ForgeKind.GITLAB, hook_key)
 
 
 @post("/hooks/gitea/{hook_key:str}", status_code=202, include_in_schema=False)
 async def gitea_repo_hook(
-    request: Request[Any, Any, Any], hook_key: FromPath[str]
+    request: Request[Any, Any, Any], resources: Resources, hook_key: FromPath[str]
 ) -> Response[dict[str, Any]]:
     """Gitea and Forgejo send the same payloads; Forgejo adds X-Forgejo-* headers."""
-    return await _handle(request, ForgeKind.GITEA, hook_key)
+    return await _handle(request, resources.intake, ForgeKind.GITEA, hook_key)
 
 
 @post("/hooks/gitlab", status_code=202, include_in_schema=False)
-async def gitlab_hook(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+async def gitlab_hook(
+    request: Request[Any, Any, Any], resources: Resources
+) -> Response[dict[str, Any]]:
     """Legacy: one secret check per registered GitLab repository."""
-    return await _handle(request, ForgeKind.GITLAB)
+    return await _handle(request, resources.intake, ForgeKind.GITLAB)
 
 
 @post("/hooks/gitea", status_code=202, include_in_schema=False)
-async def gitea_hook(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+async def gitea_hook(
+    request: Request[Any, Any, Any], resources: Resources
+) -> Response[dict[str, Any]]:
     """Legacy: one secret check per registered Gitea/Forgejo repository."""
-    return await _handle(request, ForgeKind.GITEA)
+    return await _handle(request, resources.intake, ForgeKind.GITEA)
 
 
 routes = [gitlab_repo_hook, gitea_repo_hook, gitlab_hook, gitea_hook]

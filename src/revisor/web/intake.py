@@ -55,7 +55,7 @@ class Accepted:
     ignored: str = ""  # the reason, when the delivery asks for no review
 
 
-__all__ = ["Accepted", "Answer", "Intake", "Rejected"]
+__all__ = ["Accepted", "Answer", "Rejected", "WebhookIntake"]
 
 _REFUSALS = {
     401: {"error": "unauthorized"},
@@ -77,7 +77,9 @@ class _Cache:
 
 
 @dataclass
-class Intake:
+class WebhookIntake:
+    """The webhook intake of one web process (`web/resources.py` builds it once)."""
+
     settings: Settings
     dbs: PerThread
     keys: KeyRing
@@ -332,6 +334,12 @@ class Intake:
         except AuditWriteError:
             log.error("audit write failed for %d rejected-webhook record(s)", len(records))
 
+    @property
+    def writer_running(self) -> bool:
+        return self._writer.running
+
     def close(self) -> None:
-        """At shutdown: the open sums of rejected deliveries go to the audit log."""
+        """At shutdown: what is waiting is committed and the writer thread stops, then the open
+        sums of rejected deliveries go to the audit log."""
+        self._writer.close()
         self.write_audit(self.rejections.flush())

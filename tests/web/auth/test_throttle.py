@@ -12,7 +12,8 @@ from revisor.config import AuthSettings
 from revisor.store.db import open_database
 from revisor.web.auth import throttle
 from revisor.web.auth.routes import AuthContext, SignedIn, sign_in
-from tests.web.webapp import init_settings, make_app
+from revisor.web.resources import WebResources
+from tests.web.webapp import FakeDirectory, init_settings
 
 AUTH = AuthSettings(
     login_attempts_per_user=3,
@@ -85,7 +86,9 @@ def test_many_usernames_from_one_address_back_off_too(db) -> None:  # type: igno
     assert throttle.check(db, AUTH, "someone-new", ADMIN_DESK, T0 + 10).allowed
 
 
-def test_attacker_cannot_lock_the_break_glass_admin_out(tmp_path: Path) -> None:
+def test_attacker_cannot_lock_the_break_glass_admin_out(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """An attacker hammering `admin` from one address, past every limit: the admin still signs
     in from the desk, at once; the attacker, even with the right password, has to wait."""
     settings, password = init_settings(
@@ -96,7 +99,9 @@ def test_attacker_cannot_lock_the_break_glass_admin_out(tmp_path: Path) -> None:
         login_backoff_max_seconds=300.0,
     )
     assert password
-    ctx: AuthContext = make_app(settings).state.auth
+    resources = WebResources.open(settings, authenticator=FakeDirectory())
+    request.addfinalizer(resources.close)
+    ctx: AuthContext = resources.auth
     now = [T0]
     ctx.clock = lambda: now[0]
     for _ in range(40):

@@ -41,7 +41,12 @@ def cookie_value(scope: Scope, name: str) -> str | None:
     return None
 
 
-def session_middleware(dbs: PerThread, settings: AuthSettings) -> Callable[[ASGIApp], ASGIApp]:
+def session_middleware(
+    dbs: Callable[[], PerThread], settings: AuthSettings
+) -> Callable[[ASGIApp], ASGIApp]:
+    """`dbs` returns the web process's pool at request time (it is opened by the lifespan,
+    after the middleware stack is built)."""
+
     def wrap(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] == ScopeType.HTTP and not scope["path"].startswith(
@@ -51,7 +56,7 @@ def session_middleware(dbs: PerThread, settings: AuthSettings) -> Callable[[ASGI
                 session_id = cookie_value(scope, sessions.COOKIE)
                 state["principal"] = (
                     await anyio.to_thread.run_sync(
-                        lambda: sessions.lookup(dbs.get(), settings, session_id, time.time())
+                        lambda: sessions.lookup(dbs().get(), settings, session_id, time.time())
                     )
                     if session_id
                     else None

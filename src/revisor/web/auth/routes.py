@@ -12,8 +12,9 @@ import anyio.to_thread
 import sqlite_utils
 from litestar import Request, get, post
 from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, SkipValidation
 from litestar.response import Redirect, Template
 
 from revisor.audit import AuditLog, Event, Outcome
@@ -36,7 +37,7 @@ class Authenticator(Protocol):
 
 @dataclass
 class AuthContext:
-    """What the sign-in needs; kept in `app.state.auth`."""
+    """What the sign-in needs; part of the web resources, handed to the routes as `auth`."""
 
     settings: Settings
     dbs: PerThread
@@ -44,6 +45,11 @@ class AuthContext:
     authenticator: Authenticator | None
     name_key: bytes  # usernames.hash_key(): for the keyed hash of unknown usernames
     clock: Callable[[], float] = field(default=time.time)
+
+
+# The routes receive these by name (`web/resources.py` provides them; nothing to validate).
+AuthDep = NamedDependency[SkipValidation[AuthContext]]
+SettingsDep = NamedDependency[SkipValidation[Settings]]
 
 
 @dataclass(frozen=True)
@@ -213,8 +219,9 @@ def safe_next(value: str | None) -> str:
     return "/"
 
 
-def _login_page(request: Request[Any, Any, Any], *, error: str = "", status: int = 200) -> Template:
-    settings: Settings = request.app.state.settings
+def _login_page(
+    request: Request[Any, Any, Any], settings: Settings, *, error: str = "", status: int = 200
+) -> Template:
     token = request.cookies.get(csrf.LOGIN_COOKIE) or csrf.new_token()
     return Template(
         template_name="login.html",
@@ -231,20 +238,23 @@ def _login_page(request: Request[Any, Any, Any], *, error: str = "", status: int
 
 
 @get("/login", include_in_schema=False)
-async def login_form(request: Request[Any, Any, Any]) -> Template | Redirect:
+async def login_form(request: Request[Any, Any, Any], settings: SettingsDep) -> Template | Redirect:
     if principal_of(request) is not None:
         return Redirect("/", status_code=303)
-    return _login_page(request)
+    return _login_page(request, settings)
 
 
 @post("/login", include_in_schema=False, status_code=303)
 async def login_submit(
     request: Request[Any, Any, Any],
     data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+    auth: AuthDep,
 ) -> Template | Redirect:
-    ctx: AuthContext = request.app.state.auth
+    ctx = auth
     if not csrf.tokens_match(request.cookies.get(csrf.LOGIN_COOKIE, ""), data.get(csrf.FIELD)):
-        return _login_page(request, error="The form expired; please try again.", status=403)
+        return _login_page(
+            request, ctx.settings, error="The form expired; please try again.", status=403
+        )
     address = client_address(request)
     old = request.cookies.get(sessions.COOKIE)
     result = await anyio.to_thread.run_sync(
@@ -253,7 +263,7 @@ async def login_submit(
         )
     )
     if isinstance(result, str):
-        return _login_page(request, error=result, status=401)
+        return _login_page(request, ctx.settings, error=result, status=401)
     return Redirect(
         safe_next(data.get("next")),
         status_code=303,
@@ -265,8 +275,8 @@ async def login_submit(
 
 
 @post("/logout", include_in_schema=False, status_code=303, guards=[csrf.csrf_guard])
-async def logout(request: Request[Any, Any, Any]) -> Redirect:
-    ctx: AuthContext = request.app.state.auth
+async def logout(request: Request[Any, Any, Any], auth: AuthDep) -> Redirect:
+    ctx = auth
     principal = principal_of(request)
     if principal is not None:
         address = client_address(request)

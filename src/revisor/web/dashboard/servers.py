@@ -19,17 +19,20 @@ from revisor.gitservers import canonical_server_url
 from revisor.store import servers
 from revisor.web.auth.csrf import csrf_guard
 from revisor.web.auth.guards import ADMIN, READ, require
-from revisor.web.dashboard.routes import FormData, _intake, _source, _who, fmt_time, page
+from revisor.web.dashboard.pages import FormData, fmt_time, page, source, who
+from revisor.web.resources import Dbs, Resources
 
 
-def _servers_page(request: Request[Any, Any, Any], *, status: int = 200, **extra: Any) -> Template:
-    rows = servers.list_all(_intake(request).dbs.get())
+def _servers_page(
+    request: Request[Any, Any, Any], dbs: Dbs, *, status: int = 200, **extra: Any
+) -> Template:
+    rows = servers.list_all(dbs.get())
     return page(request, "servers.html", status=status, servers=rows, fmt_time=fmt_time, **extra)
 
 
 @get("/servers", guards=[require(READ)], sync_to_thread=True, include_in_schema=False)
-def servers_page(request: Request[Any, Any, Any]) -> Template:
-    return _servers_page(request)
+def servers_page(request: Request[Any, Any, Any], dbs: Dbs) -> Template:
+    return _servers_page(request, dbs)
 
 
 @post(
@@ -39,22 +42,22 @@ def servers_page(request: Request[Any, Any, Any]) -> Template:
     include_in_schema=False,
     status_code=200,
 )
-def server_add(request: Request[Any, Any, Any], data: FormData) -> Template:
-    intake = _intake(request)
-    db = intake.dbs.get()
+def server_add(request: Request[Any, Any, Any], resources: Resources, data: FormData) -> Template:
+    dbs = resources.dbs
+    db = dbs.get()
     typed = data.get("url", "")
     try:
         url = canonical_server_url(typed)
     except RevisorError as exc:
-        return _servers_page(request, status=400, error=str(exc), typed=typed)
+        return _servers_page(request, dbs, status=400, error=str(exc), typed=typed)
     if servers.find(db, url) is not None:
-        return _servers_page(request, message=f"{url} is already allowed.")
-    who = _who(request)
-    intake.audit.record(
-        Event.SERVER_ALLOWED, actor=who.actor, target=f"server:{url}", source=_source(request)
+        return _servers_page(request, dbs, message=f"{url} is already allowed.")
+    actor = who(request).actor
+    resources.audit.record(
+        Event.SERVER_ALLOWED, actor=actor, target=f"server:{url}", source=source(request)
     )
-    servers.allow(db, url, added_by=who.actor)
-    return _servers_page(request, message=f"Git server {url} allowed.")
+    servers.allow(db, url, added_by=actor)
+    return _servers_page(request, dbs, message=f"Git server {url} allowed.")
 
 
 @post(
@@ -64,23 +67,25 @@ def server_add(request: Request[Any, Any, Any], data: FormData) -> Template:
     include_in_schema=False,
     status_code=200,
 )
-def server_remove(request: Request[Any, Any, Any], server_id: FromPath[int]) -> Template:
-    intake = _intake(request)
-    db = intake.dbs.get()
+def server_remove(
+    request: Request[Any, Any, Any], resources: Resources, server_id: FromPath[int]
+) -> Template:
+    dbs = resources.dbs
+    db = dbs.get()
     try:
         server = servers.check_removable(db, str(server_id))
     except servers.ServerInUse as exc:
-        return _servers_page(request, status=409, error=str(exc))
+        return _servers_page(request, dbs, status=409, error=str(exc))
     except servers.ServerNotAllowed:
         raise NotFoundException(f"no Git server {server_id}") from None
-    intake.audit.record(
+    resources.audit.record(
         Event.SERVER_REMOVED,
-        actor=_who(request).actor,
+        actor=who(request).actor,
         target=f"server:{server.url}",
-        source=_source(request),
+        source=source(request),
     )
     servers.remove(db, str(server_id))
-    return _servers_page(request, message=f"Git server {server.url} removed.")
+    return _servers_page(request, dbs, message=f"Git server {server.url} removed.")
 
 
 routes = [servers_page, server_add, server_remove]

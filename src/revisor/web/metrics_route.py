@@ -1,4 +1,5 @@
-"""`GET /metrics` (Prometheus text format), and the one log line + counters of each webhook.
+"""The web side of the metrics: the `GET /metrics` route (Prometheus text format), and the
+one log line + counters of each webhook. The counters themselves live in `revisor.metrics`.
 
 Who may scrape: clients on the loopback interface (Prometheus on the appliance itself, or a
 reverse proxy that adds its own authentication), anyone when `[server] metrics_public = true`,
@@ -21,10 +22,10 @@ from litestar import Request, Response, get
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
 from revisor import metrics
-from revisor.config import Settings
 from revisor.domain import ForgeKind
 from revisor.web.client_address import client_address
-from revisor.web.intake import Answer, Intake
+from revisor.web.intake import Answer
+from revisor.web.resources import Resources
 
 log = logging.getLogger("revisor.web.hooks")
 
@@ -79,39 +80,41 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
-def _is_admin(request: Request[Any, Any, Any], intake: Intake, settings: Settings) -> bool:
+def _is_admin(request: Request[Any, Any, Any], resources: Resources) -> bool:
     from revisor.web.auth import sessions
     from revisor.web.auth.middleware import cookie_value
 
     session_id = cookie_value(request.scope, sessions.COOKIE)
     if not session_id:
         raise NotAuthorizedException("/metrics is for loopback clients and signed-in admins")
-    principal = sessions.lookup(intake.dbs.get(), settings.auth, session_id, time.time())
+    principal = sessions.lookup(
+        resources.dbs.get(), resources.settings.auth, session_id, time.time()
+    )
     if principal is None:
         raise NotAuthorizedException("/metrics is for loopback clients and signed-in admins")
     return principal.has("admin")
 
 
-def scrape(intake: Intake) -> bytes:
+def scrape(resources: Resources) -> bytes:
     """The exposition text: every process's counters plus the database gauges."""
-    directory = metrics.metrics_dir(intake.settings.data_dir)
+    directory = metrics.metrics_dir(resources.settings.data_dir)
     registry = metrics.registry_for_scrape(
         directory if metrics.multiprocess_enabled() else None,
-        lambda: metrics.read_snapshot(intake.dbs.get(), intake.queue.depth),
+        lambda: metrics.read_snapshot(resources.dbs.get(), resources.queue.depth),
     )
     return metrics.render(registry)
 
 
 @get("/metrics", include_in_schema=False)
-async def metrics_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
-    intake: Intake = request.app.state.intake
-    settings: Settings = request.app.state.settings
+async def metrics_endpoint(
+    request: Request[Any, Any, Any], resources: Resources
+) -> Response[bytes]:
     client = client_address(request) or None
-    if not settings.server.metrics_public and not is_loopback(client):
-        admin = await anyio.to_thread.run_sync(lambda: _is_admin(request, intake, settings))
+    if not resources.settings.server.metrics_public and not is_loopback(client):
+        admin = await anyio.to_thread.run_sync(lambda: _is_admin(request, resources))
         if not admin:
             raise PermissionDeniedException("only admins may read /metrics")
-    body = await anyio.to_thread.run_sync(lambda: scrape(intake))
+    body = await anyio.to_thread.run_sync(lambda: scrape(resources))
     return Response(body, media_type=CONTENT_TYPE)
 
 

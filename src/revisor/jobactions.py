@@ -1,0 +1,87 @@
+"""Retry and cancel a review job by hand: one function each, for the CLI, the API and the
+dashboard alike, so that every entry point writes the same audit record.
+
+The record is written inside the state change's transaction (`store.jobs._owned`): if it
+cannot be written the change is rolled back and `AuditWriteError` propagates (fail closed). A
+refused change (the job is in the wrong state) is recorded too, with outcome "failure".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from revisor.audit import AuditLog, Event, Outcome
+from revisor.errors import RevisorError
+from revisor.store import jobs
+
+log = logging.getLogger("revisor.jobactions")
+
+Enqueue = Callable[[int], None]
+
+
+class JobNotFound(RevisorError):
+    """No job has that id."""
+
+
+@dataclass(frozen=True)
+class JobActionResult:
+    job_id: int
+    changed: bool
+    previous_state: str
+
+
+def retry(
+    db: sqlite_utils.Database,
+    audit: AuditLog,
+    job_id: int,
+    *,
+    actor: str,
+    source: str = "",
+    enqueue: Enqueue | None = None,
+) -> JobActionResult:
+    """Queue a failed or cancelled job again (fresh attempt count), then put its id on the
+    queue. A lost enqueue is harmless: the reaper enqueues queued jobs it finds."""
+    result = _change(db, audit, job_id, Event.JOB_RETRIED, jobs.requeue, actor, source)
+    if result.changed and enqueue is not None:
+        try:
+            enqueue(job_id)
+        except Exception as exc:  # the job row is queued; the reaper will enqueue it
+            log.warning("enqueue of job %s failed, the reaper will retry: %s", job_id, exc)
+    return result
+
+
+def cancel(
+    db: sqlite_utils.Database, audit: AuditLog, job_id: int, *, actor: str, source: str = ""
+) -> JobActionResult:
+    """Cancel a queued or running job (a running worker loses its lease and stops)."""
+    return _change(db, audit, job_id, Event.JOB_CANCELLED, jobs.cancel, actor, source)
+
+
+def _change(
+    db: sqlite_utils.Database,
+    audit: AuditLog,
+    job_id: int,
+    event: Event,
+    change: Callable[[sqlite_utils.Database, int, jobs.BeforeCommit], bool],
+    actor: str,
+    source: str,
+) -> JobActionResult:
+    job = jobs.get(db, job_id)
+    if job is None:
+        raise JobNotFound(f"no job with id {job_id}")
+
+    def record(changed: bool) -> None:  # inside the update's transaction: no record, no change
+        audit.record(
+            event,
+            actor=actor,
+            target=f"job:{job_id}",
+            outcome=Outcome.SUCCESS if changed else Outcome.FAILURE,
+            source=source,
+            previous_state=job.state,
+        )
+
+    return JobActionResult(job_id, change(db, job_id, record), job.state)
