@@ -56,8 +56,19 @@ def open_forge(
     raise AssertionError(f"unknown forge kind {target.kind!r}")
 
 
+_HOOKS: dict[ForgeKind, ForgeHooks] = {}
+
+
 def hooks_for(kind: ForgeKind) -> ForgeHooks:
-    """The webhook rules of `kind`'s forge."""
+    """The webhook rules of `kind`'s forge (looked up once per kind: the intake asks per
+    delivery)."""
+    found = _HOOKS.get(kind)
+    if found is None:
+        found = _HOOKS[kind] = _load_hooks(kind)
+    return found
+
+
+def _load_hooks(kind: ForgeKind) -> ForgeHooks:
     if kind is ForgeKind.GITLAB:
         from revisor.forges.gitlab import hooks as gitlab_hooks
 

@@ -4,8 +4,8 @@ Three steps, so that no request holds a thread while it waits for the disk:
 - `check()` authenticates (before parsing), parses and classifies by the forge's own rules
   (`forges.hooks_for`): CPU work and reads only; the route runs it on the event loop. A
   repository's own hook URL (`/hooks/<forge>/<hook_key>`) names the one secret to check; the
-  legacy `/hooks/<forge>` tries every repository of that forge. A source address that sent too many rejected deliveries is answered 429 before any
-  secret is checked (`web/rejections.py`).
+  legacy `/hooks/<forge>` tries every repository of that forge. A source address that sent too
+  many rejected deliveries is answered 429 before any secret is checked (`web/rejections.py`).
 - `commit()` hands the delivery to the group commit (`store/groupcommit.py`): one writer thread
   records every delivery waiting at that moment in one transaction (synchronous=FULL) and their
   audit records in one more. The route awaits the returned future, so each request is answered
