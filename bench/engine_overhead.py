@@ -17,10 +17,10 @@ from collections.abc import Sequence
 
 from revisor.config import ReviewSettings
 from revisor.domain import ChatMessage, Completion, RouteHints, Usage
-from revisor.review.diff import parse_unified
 from revisor.review.engine import review_files
 from revisor.review.policy import build_policy
 from revisor.review.render import render_comment, render_summary
+from revisor.text.diff import parse_unified
 
 FILES = 30
 HUNKS_PER_FILE = 5

@@ -71,33 +71,35 @@ def _split_http(data: bytes) -> tuple[dict[str, str], bytes]:
 
 def check_webhook(data: bytes) -> None:
     from revisor.domain import ForgeKind
-    from revisor.web import webhooks as wh
+    from revisor.forges import hooks as wh
+    from revisor.forges import hooks_for
+    from revisor.forges.gitea import hooks as gitea
+    from revisor.forges.gitlab import hooks as gitlab
 
     headers, body = _split_http(data)
     for forge in ForgeKind:
         for signed_id in (False, True):
-            key = wh.delivery_key(forge, headers, body, signed_id=signed_id)
+            key = hooks_for(forge).delivery_key(headers, body, signed=signed_id)
             assert key.startswith(forge.value + ":"), key
-    wh.verify_gitea_signature(headers, body, SECRET)
+    gitea.verify_signature(headers, body, SECRET)
     for secret in (SECRET, "whsec_ZnV6ei13ZWJob29rLXNlY3JldA=="):
-        wh.verify_gitlab_signature(headers, body, secret, now=NOW, tolerance=300)
-    wh.verify_gitlab_token(headers.get("x-gitlab-token"), SECRET)
+        gitlab.verify_signature(headers, body, secret, now=NOW, tolerance=300)
+    gitlab.verify_token(headers.get("x-gitlab-token"), SECRET)
     try:
         payload = wh.parse_json(body)
     except wh.PayloadError:
         return
-    gitlab_event = headers.get("x-gitlab-event", "")
-    gitea_event = headers.get("x-forgejo-event") or headers.get("x-gitea-event", "")
-    for classify, event in ((wh.classify_gitlab, gitlab_event), (wh.classify_gitea, gitea_event)):
+    for forge in ForgeKind:
+        hooks = hooks_for(forge)
         try:
-            result = classify(event, payload)
+            result = hooks.classify(hooks.event(headers), payload)
         except wh.PayloadError:
             continue
         assert isinstance(result, wh.Trigger | wh.Ignored), result
 
 
 def check_diff(data: bytes) -> None:
-    from revisor.review.diff import parse_hunks, parse_unified
+    from revisor.text.diff import parse_hunks, parse_unified
 
     text = data.decode("utf-8", "surrogateescape")
     try:
@@ -111,8 +113,8 @@ def check_diff(data: bytes) -> None:
 
 def check_output(data: bytes) -> None:
     from revisor.errors import OutputInvalid
-    from revisor.review.diff import parse_unified
     from revisor.review.parse import anchor, parse_output
+    from revisor.text.diff import parse_unified
 
     answer, sep, diff = data.partition(SEPARATOR)
     files = None
@@ -256,7 +258,8 @@ _OUTPUT_SEEDS = [
 def _webhook_seeds() -> list[bytes]:
     from tests import webhook_payloads as wp
 
-    from revisor.web.webhooks import sign_gitea, sign_gitlab
+    from revisor.forges.gitea.hooks import sign as sign_gitea
+    from revisor.forges.gitlab.hooks import sign as sign_gitlab
 
     def http(headers: dict[str, str], body: bytes) -> bytes:
         head = "\n".join(f"{k}: {v}" for k, v in headers.items())
@@ -319,7 +322,12 @@ def _child(name: str, seconds: int, corpus: Path, out_dir: Path, extra: Sequence
     import atheris
 
     with atheris.instrument_imports(include=["revisor"]):
-        for module in ("revisor.web.webhooks", "revisor.review.diff", "revisor.review.parse"):
+        for module in (
+            "revisor.forges.gitlab.hooks",
+            "revisor.forges.gitea.hooks",
+            "revisor.text.diff",
+            "revisor.review.parse",
+        ):
             importlib.import_module(module)
     out_dir.mkdir(parents=True, exist_ok=True)
     corpus.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """The inert pass on pathological text: time per call and how it grows with the input.
 
-Every text Revisor posts goes through `review.inert.inert` (in render and again in the forge
+Every text Revisor posts goes through `text.inert.inert` (in render and again in the forge
 adapter), and model text through `render.escape_markdown`. Both run on the worker thread that
 also renews the job's lease, so they must stay linear whatever the model writes. For each
 hostile shape, a 20,000-character line and a 200,000-character one (the parser's cap on a whole
@@ -16,8 +16,8 @@ import json
 import time
 from collections.abc import Callable
 
-from revisor.review.inert import inert
 from revisor.review.render import escape_markdown
+from revisor.text.inert import inert
 
 SHAPES: dict[str, str] = {
     "prose": "see @alice and group/app#12, www.evil.test, a@b.test; /approve ",

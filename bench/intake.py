@@ -159,7 +159,7 @@ def _payload(iid: int) -> bytes:
 
 
 def _signed_headers(body: bytes) -> tuple[str, dict[str, str]]:
-    from revisor.web.webhooks import sign_gitlab
+    from revisor.forges.gitlab.hooks import sign as sign_gitlab
 
     webhook_id = str(uuid.uuid4())
     ts = str(int(time.time()))
@@ -312,7 +312,7 @@ def wrk_burst(
         return None
     work = data_dir.parent
     plan, acked_file = work / "wrk-requests.tsv", work / "wrk-acked.txt"
-    from revisor.web.webhooks import sign_gitlab
+    from revisor.forges.gitlab.hooks import sign as sign_gitlab
 
     ts = str(int(time.time()))
     with plan.open("w") as f:

@@ -154,7 +154,7 @@ def line_cases(cap: float) -> list[dict[str, Any]]:
     return rows
 
 
-OLD_COMMAND = r"^\s*/revisor\s+review\b"  # web/webhooks.COMMAND_RE before
+OLD_COMMAND = r"^\s*/revisor\s+review\b"  # forges/hooks.COMMAND_RE before
 NOTES = {  # comments any MR commenter can post; GitLab waits 10 s for the webhook's answer
     "40,000 newlines": "\n" * 40_000,
     "200,000 newlines": "\n" * 200_000,
@@ -163,7 +163,7 @@ NOTES = {  # comments any MR commenter can post; GitLab waits 10 s for the webho
 
 
 def note_cases(cap: float) -> list[dict[str, Any]]:
-    from revisor.web.webhooks import COMMAND_RE
+    from revisor.forges.hooks import COMMAND_RE
 
     rows: list[dict[str, Any]] = []
     stopped = False
@@ -282,7 +282,7 @@ def _markdown(report: dict[str, Any], cap: float) -> str:
         "",
         *table([{"figure": k, "value": v} for k, v in report["mr_text"].items()]),
         "",
-        "## `/revisor review` in a comment (web/webhooks.COMMAND_RE)",
+        "## `/revisor review` in a comment (forges/hooks.COMMAND_RE)",
         "",
         *table(report["notes"]),
         "",

@@ -30,9 +30,9 @@ from tests.worker.conftest import APP_DIFF, GL_TOKEN, MODEL_KEY, finding, write_
 from revisor import config
 from revisor.cli.core import init_data_dir
 from revisor.domain import ForgeKind
-from revisor.review.markers import find_fingerprint, is_summary
 from revisor.runtime import Runtime
 from revisor.store import jobs, repos, servers
+from revisor.text.markers import find_fingerprint, is_summary
 from revisor.worker.queue import Queue
 
 PROJECT = "group/app"

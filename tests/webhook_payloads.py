@@ -8,8 +8,9 @@ import time
 import uuid
 from typing import Any
 
+from revisor.forges.gitea.hooks import sign as sign_gitea
+from revisor.forges.gitlab.hooks import sign as sign_gitlab
 from revisor.store.repos import Repo
-from revisor.web.webhooks import sign_gitea, sign_gitlab
 
 HEAD = "da1560886d4f094c3e6c9ef40349f7d38b5d27d7"
 OLDREV = "c4ff1bb5ef4d02c0b6e9de1d3f7b5c1a4a5b6c7d"

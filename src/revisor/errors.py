@@ -51,10 +51,6 @@ class ResponseTooLarge(Fatal):
     """A remote server's answer was larger than Revisor reads (see `egress.MAX_RESPONSE_BYTES`)."""
 
 
-class PositionRejected(RevisorError):
-    """The forge refused the position of one inline comment (GitLab's `line_code` 400)."""
-
-
 class OutputInvalid(RevisorError):
     """The model's answer could not be turned into findings."""
 

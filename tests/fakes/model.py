@@ -1,6 +1,6 @@
 """Seed data shared by the fakes: one changed file of a merge request, and its diff lines.
 
-The fakes deliberately do not use `revisor.review.diff`: they enumerate diff lines with their
+The fakes deliberately do not use `revisor.text.diff`: they enumerate diff lines with their
 own few lines of code, so a bug in our parser cannot hide a bug in our positions.
 """
 

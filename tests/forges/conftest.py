@@ -15,19 +15,18 @@ if _ROOT not in sys.path:
 
 from revisor.domain import ForgeKind  # noqa: E402
 from revisor.egress import Egress  # noqa: E402
-from revisor.forges.base import RetryPolicy  # noqa: E402
-from revisor.forges.gitea import GiteaForge  # noqa: E402
-from revisor.forges.gitlab import GitLabForge  # noqa: E402
-from revisor.store.repos import Repo  # noqa: E402
+from revisor.forges.base import ForgeTarget, RetryPolicy  # noqa: E402
+from revisor.forges.gitea.api import GiteaForge  # noqa: E402
+from revisor.forges.gitlab.api import GitLabForge  # noqa: E402
 from tests.fakes import FakeGitea, FakeGitLab  # noqa: E402
 
 FAST = RetryPolicy(attempts=3, backoff=0.01, max_wait=1.0)
 
 
-def make_repo(kind: ForgeKind, url: str, project: str, ca_file: str | None = None) -> Repo:
-    return Repo(
-        id=1, forge=kind, server=url, project=project, ca_file=ca_file, enabled=True, policy={}
-    )
+def make_repo(
+    kind: ForgeKind, url: str, project: str, ca_file: str | None = None, token: str = ""
+) -> ForgeTarget:
+    return ForgeTarget(kind, url, project, token, ca_file)
 
 
 @pytest.fixture
@@ -48,17 +47,13 @@ def fake_gitea() -> Iterator[FakeGitea]:
 
 @pytest.fixture
 def gitlab_forge(fake_gitlab: FakeGitLab) -> GitLabForge:
-    repo = make_repo(ForgeKind.GITLAB, fake_gitlab.url, "group/app")
-    return GitLabForge(
-        repo, fake_gitlab.token or "", Egress.from_urls([fake_gitlab.url]), timeout=2, retry=FAST
-    )
+    repo = make_repo(ForgeKind.GITLAB, fake_gitlab.url, "group/app", token=fake_gitlab.token or "")
+    return GitLabForge(repo, Egress.from_urls([fake_gitlab.url]), timeout=2, retry=FAST)
 
 
 @pytest.fixture
 def gitea_forge(fake_gitea: FakeGitea) -> Iterator[GiteaForge]:
-    repo = make_repo(ForgeKind.GITEA, fake_gitea.url, "owner/app")
-    forge = GiteaForge(
-        repo, fake_gitea.token or "", Egress.from_urls([fake_gitea.url]), timeout=2, retry=FAST
-    )
+    repo = make_repo(ForgeKind.GITEA, fake_gitea.url, "owner/app", token=fake_gitea.token or "")
+    forge = GiteaForge(repo, Egress.from_urls([fake_gitea.url]), timeout=2, retry=FAST)
     yield forge
     forge.close()

@@ -8,9 +8,8 @@ from revisor.domain import FileStatus, ForgeKind, InlineComment, StatusState
 from revisor.egress import Egress
 from revisor.errors import EgressDenied, ForgeError, ForgeUnavailable
 from revisor.forges import open_forge
-from revisor.forges.gitea import GiteaForge
-from revisor.review.markers import SUMMARY_MARKER, fingerprint_marker
-from revisor.store.repos import RepoSecrets
+from revisor.forges.gitea.api import GiteaForge
+from revisor.text.markers import SUMMARY_MARKER, fingerprint_marker
 from tests.fakes import FakeFile, FakeGitea, modified
 
 from .conftest import FAST, make_repo
@@ -189,10 +188,8 @@ def test_errors(fake_gitea: FakeGitea, gitea_forge: GiteaForge) -> None:
 
 def test_timeout(fake_gitea: FakeGitea) -> None:
     fake_gitea.add_pull_request(R, 12, [modified("a.py")])
-    repo = make_repo(ForgeKind.GITEA, fake_gitea.url, R)
-    forge = GiteaForge(
-        repo, "gitea-test-token", Egress.from_urls([fake_gitea.url]), timeout=0.3, retry=FAST
-    )
+    repo = make_repo(ForgeKind.GITEA, fake_gitea.url, R, token="gitea-test-token")
+    forge = GiteaForge(repo, Egress.from_urls([fake_gitea.url]), timeout=0.3, retry=FAST)
     fake_gitea.inject(times=1, hang=3)
     assert forge.fetch_merge_request(12).ref.number == 12
     fake_gitea.inject(times=3, hang=3)
@@ -215,9 +212,8 @@ def test_redirects_are_not_followed(fake_gitea: FakeGitea, gitea_forge: GiteaFor
 
 def test_open_forge_and_egress(fake_gitea: FakeGitea) -> None:
     fake_gitea.add_pull_request(R, 13, [modified("a.py")])
-    repo = make_repo(ForgeKind.GITEA, fake_gitea.url, R)
-    secrets = RepoSecrets("gitea-test-token", "w", None)
-    forge = open_forge(repo, secrets, Egress.from_urls([fake_gitea.url]))
+    repo = make_repo(ForgeKind.GITEA, fake_gitea.url, R, token="gitea-test-token")
+    forge = open_forge(repo, Egress.from_urls([fake_gitea.url]))
     assert forge.fetch_merge_request(13).ref.number == 13
     with pytest.raises(EgressDenied):
-        open_forge(repo, secrets, Egress.from_urls(["https://elsewhere.example"]))
+        open_forge(repo, Egress.from_urls(["https://elsewhere.example"]))

@@ -9,9 +9,8 @@ from revisor.egress import Egress
 from revisor.errors import EgressDenied, ForgeError, ForgeUnavailable
 from revisor.forges import open_forge
 from revisor.forges.base import RetryPolicy
-from revisor.forges.gitlab import GitLabForge
-from revisor.review.markers import SUMMARY_MARKER, fingerprint_marker
-from revisor.store.repos import RepoSecrets
+from revisor.forges.gitlab.api import GitLabForge
+from revisor.text.markers import SUMMARY_MARKER, fingerprint_marker
 from tests.fakes import FakeFile, FakeGitLab, modified
 
 from .conftest import FAST, make_repo
@@ -258,10 +257,8 @@ def test_rate_limit_with_short_retry_after_is_waited_out(
 
 def test_timeouts(fake_gitlab: FakeGitLab) -> None:
     fake_gitlab.add_merge_request(P, 12, [modified("a.py")])
-    repo = make_repo(ForgeKind.GITLAB, fake_gitlab.url, P)
-    forge = GitLabForge(
-        repo, "glpat-test-token", Egress.from_urls([fake_gitlab.url]), timeout=0.3, retry=FAST
-    )
+    repo = make_repo(ForgeKind.GITLAB, fake_gitlab.url, P, token="glpat-test-token")
+    forge = GitLabForge(repo, Egress.from_urls([fake_gitlab.url]), timeout=0.3, retry=FAST)
     fake_gitlab.inject(times=1, hang=3)
     assert forge.fetch_merge_request(12).ref.number == 12  # one slow answer: retried
     fake_gitlab.inject(times=3, hang=3)
@@ -298,8 +295,8 @@ def test_redirect_to_another_host_is_refused(fake_gitlab: FakeGitLab) -> None:
         other.add_merge_request(P, 15, [modified("a.py")])
         # Even a host on the egress allowlist is refused: the token is for this server only.
         for allowed in ([fake_gitlab.url], [fake_gitlab.url, other.url]):
-            repo = make_repo(ForgeKind.GITLAB, fake_gitlab.url, P)
-            forge = GitLabForge(repo, "glpat-test-token", Egress.from_urls(allowed), retry=FAST)
+            repo = make_repo(ForgeKind.GITLAB, fake_gitlab.url, P, token="glpat-test-token")
+            forge = GitLabForge(repo, Egress.from_urls(allowed), retry=FAST)
             fake_gitlab.inject(times=1, redirect_to=other.url)
             with pytest.raises(EgressDenied):
                 forge.fetch_merge_request(15)
@@ -309,20 +306,17 @@ def test_redirect_to_another_host_is_refused(fake_gitlab: FakeGitLab) -> None:
 
 
 def test_server_not_on_the_allowlist_is_refused(fake_gitlab: FakeGitLab) -> None:
-    repo = make_repo(ForgeKind.GITLAB, fake_gitlab.url, P)
+    repo = make_repo(ForgeKind.GITLAB, fake_gitlab.url, P, token="t")
     with pytest.raises(EgressDenied):
-        open_forge(
-            repo, RepoSecrets("t", "w", None), Egress.from_urls(["https://elsewhere.example"])
-        )
+        open_forge(repo, Egress.from_urls(["https://elsewhere.example"]))
     assert fake_gitlab.requests == []
 
 
 def test_open_forge_builds_a_working_gitlab_adapter(fake_gitlab: FakeGitLab) -> None:
     fake_gitlab.add_merge_request(P, 16, [modified("a.py")])
-    repo = make_repo(ForgeKind.GITLAB, fake_gitlab.url, P)
+    repo = make_repo(ForgeKind.GITLAB, fake_gitlab.url, P, token="glpat-test-token")
     forge = open_forge(
         repo,
-        RepoSecrets("glpat-test-token", "w", None),
         Egress.from_urls([fake_gitlab.url]),
         retry=RetryPolicy(attempts=1),
     )

@@ -10,10 +10,11 @@ from types import ModuleType
 import pytest
 
 from revisor.domain import InlineComment, StatusState
-from revisor.forges import gitea, gitlab
-from revisor.forges.gitea import GiteaForge
-from revisor.forges.gitlab import GitLabForge
-from revisor.review.markers import find_fingerprint, fingerprint_marker, is_summary
+from revisor.forges.gitea import api as gitea
+from revisor.forges.gitea.api import GiteaForge
+from revisor.forges.gitlab import api as gitlab
+from revisor.forges.gitlab.api import GitLabForge
+from revisor.text.markers import find_fingerprint, fingerprint_marker, is_summary
 from tests.fakes import FakeGitea, FakeGitLab
 from tests.fakes.model import modified
 from tests.review.markdown_oracle import live_constructs

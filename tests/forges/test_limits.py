@@ -14,8 +14,8 @@ from revisor.domain import ForgeKind
 from revisor.egress import MAX_RESPONSE_BYTES, Egress
 from revisor.errors import ForgeUnavailable, ResponseTooLarge
 from revisor.forges.base import ForgeRefused, reason_from_body
-from revisor.forges.gitea import GiteaForge
-from revisor.forges.gitlab import GitLabForge
+from revisor.forges.gitea.api import GiteaForge
+from revisor.forges.gitlab.api import GitLabForge
 from tests.fakes import FakeGitea, FakeGitLab
 from tests.fakes.server import FakeServer
 from tests.forges.conftest import FAST, make_repo
@@ -29,15 +29,15 @@ Build = Callable[[FakeServer, Egress], GitLabForge | GiteaForge]
 def gitlab(fake: FakeServer, egress: Egress) -> GitLabForge:
     assert isinstance(fake, FakeGitLab)
     fake.add_merge_request("group/app", 7, files=[])
-    repo = make_repo(ForgeKind.GITLAB, fake.url, "group/app")
-    return GitLabForge(repo, fake.token or "", egress, timeout=5, retry=FAST)
+    repo = make_repo(ForgeKind.GITLAB, fake.url, "group/app", token=fake.token or "")
+    return GitLabForge(repo, egress, timeout=5, retry=FAST)
 
 
 def gitea(fake: FakeServer, egress: Egress) -> GiteaForge:
     assert isinstance(fake, FakeGitea)
     fake.add_pull_request("owner/app", 7, files=[])
-    repo = make_repo(ForgeKind.GITEA, fake.url, "owner/app")
-    return GiteaForge(repo, fake.token or "", egress, timeout=5, retry=FAST)
+    repo = make_repo(ForgeKind.GITEA, fake.url, "owner/app", token=fake.token or "")
+    return GiteaForge(repo, egress, timeout=5, retry=FAST)
 
 
 ADAPTERS = [(FakeGitLab, gitlab), (FakeGitea, gitea)]

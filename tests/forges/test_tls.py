@@ -16,7 +16,6 @@ from revisor.domain import ForgeKind
 from revisor.egress import Egress
 from revisor.errors import ForgeError, ForgeUnavailable
 from revisor.forges import open_forge
-from revisor.store.repos import RepoSecrets
 from tests.fakes import FakeGitea, FakeGitLab, modified
 
 from .conftest import FAST, make_repo
@@ -113,10 +112,15 @@ def test_ca_file_makes_an_internal_ca_trusted(
     tls_fake: FakeGitLab | FakeGitea, pki: dict[str, str]
 ) -> None:
     assert tls_fake.url.startswith("https://localhost:")
-    repo = make_repo(_forge_kind(tls_fake), tls_fake.url, "owner/app", ca_file=pki["ca"])
+    repo = make_repo(
+        _forge_kind(tls_fake),
+        tls_fake.url,
+        "owner/app",
+        ca_file=pki["ca"],
+        token=tls_fake.token or "",
+    )
     forge = open_forge(
         repo,
-        RepoSecrets(tls_fake.token or "", "w", None),
         Egress.from_urls([tls_fake.url]),
         retry=FAST,
     )
@@ -124,10 +128,9 @@ def test_ca_file_makes_an_internal_ca_trusted(
 
 
 def test_unknown_ca_is_refused_for_good(tls_fake: FakeGitLab | FakeGitea, tmp_path: Path) -> None:
-    repo = make_repo(_forge_kind(tls_fake), tls_fake.url, "owner/app")
+    repo = make_repo(_forge_kind(tls_fake), tls_fake.url, "owner/app", token=tls_fake.token or "")
     forge = open_forge(
         repo,
-        RepoSecrets(tls_fake.token or "", "w", None),
         Egress.from_urls([tls_fake.url]),
         retry=FAST,
     )

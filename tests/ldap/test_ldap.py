@@ -9,14 +9,10 @@ from pathlib import Path
 import pytest
 
 from revisor.config import LdapSettings
+from revisor.directory import make_tls
 from revisor.egress import Egress
 from revisor.errors import ConfigError, EgressDenied
-from revisor.web.auth.ldap import (
-    InvalidCredentials,
-    LdapAuthenticator,
-    LdapUnavailable,
-    make_tls,
-)
+from revisor.web.auth.ldap import InvalidCredentials, LdapAuthenticator, LdapUnavailable
 from tests.ldap.slapd import (
     GROUP_ROLES,
     PASSWORDS,

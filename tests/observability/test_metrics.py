@@ -21,8 +21,8 @@ from revisor import metrics
 from revisor.audit import AuditLog, Event
 from revisor.egress import Egress
 from revisor.errors import AuditWriteError, EgressDenied, ForgeError, ForgeUnavailable
-from revisor.forges.gitea import GiteaForge
-from revisor.forges.gitlab import GitLabForge
+from revisor.forges.gitea.api import GiteaForge
+from revisor.forges.gitlab.api import GitLabForge
 from revisor.store import jobs
 from revisor.store.db import PerThread
 from revisor.web.app import create_app

@@ -26,8 +26,8 @@ from typing import Any
 
 import httpx
 
-from revisor.review.markers import find_fingerprint, is_summary
 from revisor.store import jobs
+from revisor.text.markers import find_fingerprint, is_summary
 from tests import webhook_payloads as wp
 from tests.worker.conftest import Appliance
 
@@ -181,7 +181,7 @@ def send_mr_hook(
 
 def delivery_rows(app: Appliance) -> dict[str, int | None]:
     """delivery id -> job id, from the database (the key is `gitlab:<id>:sha256:<body hash>`
-    for the unsigned ids sent here, see `webhooks.delivery_key`)."""
+    for the unsigned ids sent here, see `forges/*/hooks.delivery_key`)."""
     rows = app.rt.db.execute("SELECT key, job_id FROM deliveries").fetchall()
     return {k.removeprefix("gitlab:").partition(":sha256:")[0]: j for k, j in rows}
 

@@ -21,9 +21,12 @@ from litestar.testing import TestClient
 
 from revisor.domain import ForgeKind, LineKind
 from revisor.errors import OutputInvalid
-from revisor.review.diff import parse_hunks
+from revisor.forges import hooks as webhooks
+from revisor.forges import hooks_for
+from revisor.forges.gitea import hooks as gitea_hooks
+from revisor.forges.gitlab import hooks as gitlab_hooks
 from revisor.review.parse import RawFinding, anchor, parse_output
-from revisor.web import webhooks
+from revisor.text.diff import parse_hunks
 from revisor.web.app import create_app
 from revisor.web.rejections import RejectionLimiter
 from tests import webhook_payloads as wp
@@ -128,7 +131,7 @@ def _check_decision(decision: object) -> None:
 @settings(max_examples=300, deadline=None)
 @given(events, st.one_of(mutated_payloads(), st.dictionaries(st.text(max_size=15), json_values)))
 def test_classifiers_return_a_decision_or_a_payload_error(event: str, payload: Any) -> None:
-    for classify in (webhooks.classify_gitlab, webhooks.classify_gitea):
+    for classify in (gitlab_hooks.classify, gitea_hooks.classify):
         try:
             decision = classify(event, payload)
         except webhooks.PayloadError as exc:
@@ -171,15 +174,15 @@ header_maps = st.dictionaries(
 def test_authentication_and_dedup_keys_never_raise(
     headers: dict[str, str], body: bytes, secret: str
 ) -> None:
-    assert webhooks.verify_gitlab_token(headers.get("x-gitlab-token"), secret) in (True, False)
-    assert webhooks.verify_gitea_signature(headers, body, secret) in (True, False)
-    verdict = webhooks.verify_gitlab_signature(headers, body, secret, now=1e9, tolerance=300)
+    assert gitlab_hooks.verify_token(headers.get("x-gitlab-token"), secret) in (True, False)
+    assert gitea_hooks.verify_signature(headers, body, secret) in (True, False)
+    verdict = gitlab_hooks.verify_signature(headers, body, secret, now=1e9, tolerance=300)
     assert verdict is None or isinstance(verdict, str)
     if not secret:  # an empty secret never authenticates anything
-        assert webhooks.verify_gitlab_token(headers.get("x-gitlab-token"), secret) is False
-        assert webhooks.verify_gitea_signature(headers, body, secret) is False
+        assert gitlab_hooks.verify_token(headers.get("x-gitlab-token"), secret) is False
+        assert gitea_hooks.verify_signature(headers, body, secret) is False
     for forge in ForgeKind:
-        key = webhooks.delivery_key(forge, headers, body)
+        key = hooks_for(forge).delivery_key(headers, body, signed=False)
         assert key.startswith(f"{forge.value}:")
         assert len(key) <= 250
 
@@ -249,7 +252,7 @@ def test_hook_routes_never_answer_5xx(
     gitea = dict(headers)
     if authenticated:  # past authentication, so classification and storage are exercised
         gitlab["X-Gitlab-Token"] = GITLAB_SECRET
-        gitea["X-Gitea-Signature"] = webhooks.sign_gitea(GITEA_SECRET, body)
+        gitea["X-Gitea-Signature"] = gitea_hooks.sign(GITEA_SECRET, body)
     routes = (
         ("/hooks/gitlab", gitlab),
         ("/hooks/gitea", gitea),

@@ -1,6 +1,6 @@
 """An independent judge of posted markdown: what in it would a forge act on?
 
-It parses with markdown-it (CommonMark, HTML on), not with `review.inert`'s own line rules, and
+It parses with markdown-it (CommonMark, HTML on), not with `text.inert`'s own line rules, and
 reports every live construct: a link, an image, raw HTML other than Revisor's own few pieces,
 text that GitLab or Gitea would turn into a link, mention or reference, and every line outside
 fenced code that starts with `/` after whitespace or `>` markers. GitLab's own quick-action

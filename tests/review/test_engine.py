@@ -11,10 +11,10 @@ import pytest
 from revisor.config import ReviewSettings
 from revisor.domain import ChatMessage, Completion, RouteHints, Severity, Usage
 from revisor.errors import ConfigError, ModelUnavailable
-from revisor.review.diff import parse_unified
 from revisor.review.engine import review_files
 from revisor.review.policy import build_policy
 from revisor.review.prompt import prompt_version
+from revisor.text.diff import parse_unified
 
 DIFF = """\
 diff --git a/src/app.py b/src/app.py

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from revisor.errors import OutputInvalid
-from revisor.review.diff import parse_hunks, parse_unified
 from revisor.review.parse import parse_output
+from revisor.text.diff import parse_hunks, parse_unified
 
 # Text biased towards diff syntax, so the parser's deeper branches are reached.
 _DIFF_ATOMS = st.sampled_from(

@@ -11,8 +11,6 @@ from revisor.domain import (
     SkippedFile,
     Usage,
 )
-from revisor.review.inert import inert
-from revisor.review.markers import SUMMARY_MARKER, find_fingerprint
 from revisor.review.policy import Policy
 from revisor.review.render import (
     apply_policy,
@@ -22,6 +20,8 @@ from revisor.review.render import (
     render_comment,
     render_summary,
 )
+from revisor.text.inert import inert
+from revisor.text.markers import SUMMARY_MARKER, find_fingerprint
 from tests.fakes.quick_actions import extract_quick_actions
 from tests.review.markdown_oracle import live_constructs
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from revisor.domain import ForgeKind
 from revisor.store import repos
 from revisor.store.db import MIGRATIONS, connect, migrate
 from revisor.web.webhooks import is_hook_key
@@ -42,4 +41,4 @@ def test_the_migration_gives_existing_repositories_a_key(tmp_path: Path) -> None
     assert all(is_hook_key(k) for k in keys)
     with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"), db.conn:  # the index
         db.execute("UPDATE repos SET hook_key = ? WHERE project = 'o/r1'", [keys[0]])
-    assert repos.find_by_project(db, ForgeKind.GITEA, "o/r2")[0].hook_key == keys[2]
+    assert next(r for r in repos.list_all(db) if r.project == "o/r2").hook_key == keys[2]

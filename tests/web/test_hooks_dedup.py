@@ -10,8 +10,8 @@ import pytest
 from litestar.testing import TestClient
 
 from revisor.domain import ForgeKind
+from revisor.forges import hooks_for
 from revisor.store import jobs
-from revisor.web import webhooks
 from revisor.web.app import create_app
 from tests import webhook_payloads as wp
 from tests.conftest import GITEA_SECRET, GITLAB_SECRET, SIGNING_SECRET, DataDir
@@ -101,10 +101,13 @@ def test_a_signed_gitlab_delivery_is_deduplicated_by_its_signed_id_only(
 def test_the_dedup_key_rule(
     forge: ForgeKind, headers: dict[str, str], signed_id: bool, expected: str
 ) -> None:
-    key = webhooks.delivery_key(forge, headers, b"{}", signed_id=signed_id)
+    key = hooks_for(forge).delivery_key(headers, b"{}", signed=signed_id)
     assert key.startswith(expected)
     if "sha256:" in expected:
         assert key.endswith(":sha256:" + hashlib.sha256(b"{}").hexdigest())
-        other = webhooks.delivery_key(forge, headers, b"[]", signed_id=signed_id)
+        other = hooks_for(forge).delivery_key(headers, b"[]", signed=signed_id)
         assert other != key
-    assert len(webhooks.delivery_key(forge, {k: "x" * 5000 for k in headers}, b"")) <= 250
+    assert (
+        len(hooks_for(forge).delivery_key({k: "x" * 5000 for k in headers}, b"", signed=False))
+        <= 250
+    )

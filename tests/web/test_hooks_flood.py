@@ -11,7 +11,8 @@ import pytest
 from litestar.testing import TestClient
 
 from revisor.domain import ForgeKind
-from revisor.web import webhooks
+from revisor.forges.gitea.hooks import GiteaHooks
+from revisor.forges.gitlab.hooks import GitLabHooks
 from revisor.web.app import create_app
 from revisor.web.intake import WebhookIntake
 from revisor.web.rejections import RejectionAudit, RejectionLimiter
@@ -39,13 +40,13 @@ def clock(client: TestClient) -> Clock:  # type: ignore[type-arg]
 @pytest.fixture
 def secret_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     seen: list[int] = []
-    real = webhooks.authenticate
+    for cls in (GitLabHooks, GiteaHooks):  # every secret check goes through `verify`
 
-    def spy(*args: Any, **kw: Any) -> str | None:
-        seen.append(1)
-        return real(*args, **kw)
+        def spy(self: Any, *args: Any, real: Any = cls.verify, **kw: Any) -> str | None:
+            seen.append(1)
+            return real(self, *args, **kw)  # type: ignore[no-any-return]
 
-    monkeypatch.setattr(webhooks, "authenticate", spy)
+        monkeypatch.setattr(cls, "verify", spy)
     return seen
 
 

@@ -12,7 +12,9 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from revisor.web.webhooks import COMMAND_RE, Ignored, Trigger, classify_gitea, classify_gitlab
+from revisor.forges.gitea.hooks import classify as classify_gitea
+from revisor.forges.gitlab.hooks import classify as classify_gitlab
+from revisor.forges.hooks import COMMAND_RE, Ignored, Trigger
 from tests import webhook_payloads as wp
 
 _LINE_COMMAND = re.compile(r"/revisor[^\S\n]+review\b", re.IGNORECASE)

@@ -14,9 +14,9 @@ import pytest
 from revisor import config
 from revisor.cli.core import init_data_dir
 from revisor.domain import ForgeKind
+from revisor.forges.hooks import COMMAND_RE
 from revisor.runtime import Runtime
 from revisor.store import jobs, repos, servers
-from revisor.web.webhooks import COMMAND_RE
 from revisor.worker.pipeline import build_pipeline
 from revisor.worker.runner import Runner
 from tests.fakes.fake_gitea import FakeGitea

@@ -50,14 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"revisor {__version__}")
     parser.add_argument("--data-dir", default=None, help=argparse.SUPPRESS)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue  # a subcommand group that is not part of this build
-        module.register(subparsers)
+    for name in SUBCOMMAND_MODULES:  # every group is part of every build: a missing one is a bug
+        importlib.import_module(name).register(subparsers)
     return parser
 
 

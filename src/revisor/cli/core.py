@@ -19,6 +19,7 @@ from revisor.audit.signer import signer_paths, spawn_signer
 from revisor.cli import add_common, cli_actor
 from revisor.domain import ForgeKind
 from revisor.errors import ConfigError, RevisorError
+from revisor.forges import hooks_for
 from revisor.gitservers import CA_DIR_NAME
 from revisor.inference.ports import ensure_free
 from revisor.inference.supervise import ProcessGroup, StopSignals
@@ -432,7 +433,7 @@ def cmd_repo_add(args: argparse.Namespace, rt: Runtime) -> int:
     if len(secret) < 16:
         raise ConfigError("the webhook secret must be at least 16 characters")
     signing = read_secret_file(args.signing_secret_file) if args.signing_secret_file else None
-    if forge is not ForgeKind.GITLAB and signing:
+    if signing and not hooks_for(forge).signs_deliveries:
         raise ConfigError("--signing-secret-file is for GitLab signed webhooks only")
     if args.ca_file and not Path(args.ca_file).is_file():
         raise ConfigError(f"CA file {args.ca_file} does not exist")

@@ -24,10 +24,10 @@ from revisor.domain import ChatModel, ReviewResult, Severity, Usage
 from revisor.egress import Egress
 from revisor.errors import ConfigError, ModelUnavailable
 from revisor.llm.registry import build_router
-from revisor.review.diff import parse_unified
 from revisor.review.engine import review_files
 from revisor.review.policy import build_policy
 from revisor.runtime import Runtime
+from revisor.text.diff import parse_unified
 
 EXIT_FINDINGS, EXIT_INCOMPLETE = 1, 3
 

@@ -1,7 +1,7 @@
 """The `Forge` protocol: everything the review pipeline needs from a Git server.
 
-Each adapter (`gitlab.py`, `gitea.py`) implements it and is the only place that knows its
-forge's API. Shared here: retries with a bounded budget, and turning HTTP outcomes into
+Each adapter (`gitlab/api.py`, `gitea/api.py`) implements it and is the only place that knows
+its forge's API. Shared here: retries with a bounded budget, and turning HTTP outcomes into
 `revisor.errors` types with messages an admin can act on.
 
 Retry policy, and why it is split in two: a worker that sleeps for minutes holds a queue slot,
@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from revisor.domain import (
     ExistingComment,
     FileDiff,
+    ForgeKind,
     InlineComment,
     MergeRequest,
     PostResult,
@@ -34,6 +35,29 @@ from revisor.errors import ForgeError, ForgeUnavailable, brief
 T = TypeVar("T")
 
 STATUS_NAME = "revisor"  # the commit-status name/context every forge shows
+
+
+@dataclass(frozen=True)
+class ForgeTarget:
+    """Where an adapter talks and as whom: a plain value, built by the caller from whatever it
+    stores (forges never see a database row)."""
+
+    kind: ForgeKind
+    server: str
+    project: str
+    token: str = field(repr=False)  # never let a token reach a log through repr()
+    ca_file: str | None = None
+
+
+@dataclass(frozen=True)
+class Access:
+    """What `revisor doctor` learns of a target: whether the token can review there, and if
+    not, what to do about it; plus the server's clock (its Date header), when it sent one."""
+
+    ok: bool
+    detail: str
+    fix: str = ""
+    server_time: float | None = None
 
 
 class Forge(Protocol):

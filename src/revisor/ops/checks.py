@@ -8,7 +8,6 @@ data dir by looking at it: a pending migration stays visible until `revisor init
 
 from __future__ import annotations
 
-import email.utils
 import shutil
 import sqlite3
 import stat
@@ -17,15 +16,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
-import httpx
 import sqlite_utils
 
+from revisor import forges
 from revisor.config import LdapSettings, Settings
-from revisor.domain import ForgeKind
 from revisor.egress import Egress, allowlist_from
-from revisor.errors import ConfigError, RevisorError
+from revisor.errors import ConfigError, EgressDenied, RevisorError
+from revisor.forges import ForgeTarget
 from revisor.inference import manifest as model_manifest
 from revisor.secrets import KEK_PREFIX, KEK_SUFFIX, KeyRing
 from revisor.store.db import pending_migrations
@@ -297,132 +296,22 @@ class Probe:
     server_time: float | None = None
 
 
-def _server_time(response: httpx.Response) -> float | None:
-    value = response.headers.get("date")
-    if not value:
-        return None
+def check_forge(target: ForgeTarget, egress: Egress, *, name: str, timeout: float = 5.0) -> Probe:
+    """The token's access to the project, asked through the forge seam (`forges.check_access`)."""
     try:
-        return email.utils.parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
-        return None
-
-
-def probe_gitlab(client: httpx.Client, project: str, name: str) -> Probe:
-    """Token validity and scope (`api` is needed to post), then the project's visibility."""
-    r = client.get("/api/v4/personal_access_tokens/self")
-    when = _server_time(r)
-    if r.status_code == 401:
-        return Probe(
-            failed(
-                name,
-                "GitLab refused the token (HTTP 401): expired, revoked or mistyped",
-                "create a project access token with the `api` scope (role Developer or more) "
-                "and register it again: `revisor repo remove ID` then `revisor repo add ...`",
-            ),
-            when,
-        )
-    scope_note = ""
-    if r.status_code == 200:
-        scopes = r.json().get("scopes") or []
-        if "api" not in scopes:
-            return Probe(
-                failed(
-                    name,
-                    f"the token's scopes are {', '.join(scopes) or 'none'}; posting needs `api`",
-                    "create a token with the `api` scope and register it again "
-                    "(`revisor repo remove ID`, `revisor repo add ...`)",
-                ),
-                when,
-            )
-        scope_note = ", token scope api"
-    r = client.get(f"/api/v4/projects/{quote(project, safe='')}")
-    when = when or _server_time(r)
-    if r.status_code != 200:
-        return Probe(
-            failed(
-                name,
-                f"project {project}: HTTP {r.status_code}",
-                f"give the token's user at least the Developer role in {project}, "
-                "or fix the project path (`revisor repo list`)",
-            ),
-            when,
-        )
-    return Probe(passed(name, f"{project} reachable{scope_note}"), when)
-
-
-def probe_gitea(client: httpx.Client, project: str, name: str) -> Probe:
-    """Token validity, then the repository and the token user's permission on it."""
-    r = client.get("/api/v1/user")
-    when = _server_time(r)
-    if r.status_code in (401, 403):
-        return Probe(
-            failed(
-                name,
-                f"Gitea refused the token (HTTP {r.status_code})",
-                "create an access token with the scopes write:repository and write:issue "
-                "and register it again (`revisor repo remove ID`, `revisor repo add ...`)",
-            ),
-            when,
-        )
-    r = client.get(f"/api/v1/repos/{project}")
-    when = when or _server_time(r)
-    if r.status_code != 200:
-        return Probe(
-            failed(
-                name,
-                f"repository {project}: HTTP {r.status_code}",
-                f"give the token's user write access to {project}, or fix the repository "
-                "name (`revisor repo list`)",
-            ),
-            when,
-        )
-    perms = r.json().get("permissions") or {}
-    if not perms.get("push"):
-        return Probe(
-            failed(
-                name,
-                f"the token's user can read {project} but not write: reviews and commit "
-                "statuses would be refused",
-                f"add the token's user to {project} as a collaborator with write access",
-            ),
-            when,
-        )
-    return Probe(passed(name, f"{project} reachable, write access"), when)
-
-
-def check_forge(
-    forge: ForgeKind,
-    server: str,
-    project: str,
-    token: str,
-    egress: Egress,
-    *,
-    name: str,
-    ca_file: str | None = None,
-    timeout: float = 5.0,
-) -> Probe:
-    headers = (
-        {"PRIVATE-TOKEN": token}
-        if forge is ForgeKind.GITLAB
-        else {"Authorization": f"token {token}", "Accept": "application/json"}
-    )
-    probe = probe_gitlab if forge is ForgeKind.GITLAB else probe_gitea
-    try:
-        with egress.client(
-            server, purpose="doctor", ca_file=ca_file, timeout=timeout, headers=headers
-        ) as client:
-            return probe(client, project, name)
-    except RevisorError as exc:  # refused by the egress allowlist
+        access = forges.check_access(target, egress, timeout=timeout)
+    except EgressDenied as exc:
         return Probe(failed(name, str(exc), "check `revisor repo list` and [egress] allow"))
-    except httpx.HTTPError as exc:
+    except RevisorError as exc:
         return Probe(
             failed(
                 name,
-                f"{server} unreachable: {type(exc).__name__}: {exc}",
+                f"{target.server} unreachable: {exc}",
                 "check DNS, routes and the firewall (appliance/nftables.conf allows only the "
                 "configured hosts); for an internal CA pass --ca-file to `revisor repo add`",
             )
         )
+    return Probe(Check(name, access.ok, access.detail, access.fix), access.server_time)
 
 
 def check_clock(server_times: Iterable[tuple[str, float]], now: float | None = None) -> Check:
@@ -452,7 +341,7 @@ def check_ldap(settings: LdapSettings, egress: Egress) -> Check:
     import ldap3
     from ldap3.core import exceptions as lexc
 
-    from revisor.web.auth.ldap import check_settings, make_tls
+    from revisor.directory import check_settings, make_tls
 
     fix_cfg = "fix the [ldap] section of revisor.toml (see docs/install.md)"
     try:

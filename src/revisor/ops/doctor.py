@@ -12,6 +12,7 @@ import functools
 from collections.abc import Collection
 
 from revisor.errors import RevisorError
+from revisor.forges import ForgeTarget
 from revisor.ops import checks
 from revisor.ops.checks import Check
 from revisor.runtime import Runtime
@@ -136,16 +137,8 @@ def _probe_repo(
                 "repository again",
             )
         ]
-    probe = checks.check_forge(
-        repo.forge,
-        repo.server,
-        repo.project,
-        token,
-        rt.egress(),
-        name=name,
-        ca_file=repo.ca_file,
-        timeout=timeout,
-    )
+    target = ForgeTarget(repo.forge, repo.server, repo.project, token, repo.ca_file)
+    probe = checks.check_forge(target, rt.egress(), name=name, timeout=timeout)
     if probe.server_time is not None:
         times.append((repo.server, probe.server_time))
     return [probe.check]

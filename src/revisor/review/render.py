@@ -4,7 +4,7 @@ Model output is untrusted: a prompt-injected diff can make the model write anyth
 text is rendered inert: no raw HTML (`<` and `>` escaped), no images, no links (`[t](u)`
 neutralised), and every URL, `www.` host, e-mail address, @mention and reference (`#12`, `!12`,
 `~label`, `%milestone`, `&epic`, `$snippet`, `group/project#12`) shown as code, which neither
-forge links (see `review.inert`). Code spans and fenced blocks are kept as they are and an
+forge links (see `text.inert`). Code spans and fenced blocks are kept as they are and an
 unclosed fence is closed so it cannot swallow the hidden marker. Paths and reasons in the
 summary come from the repository and are escaped the same way. Every rendered text ends with
 `inert()`, the pass the forge adapters also apply to whatever they send: no line starts a
@@ -24,7 +24,8 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 
 from revisor.domain import Finding, InlineComment, RejectedComment, ReviewResult, Severity
-from revisor.review.inert import (
+from revisor.review.policy import Policy
+from revisor.text.inert import (
     closes_fence,
     code_spans,
     inert,
@@ -32,8 +33,7 @@ from revisor.review.inert import (
     is_fenced_command,
     opens_fence,
 )
-from revisor.review.markers import SUMMARY_MARKER, fingerprint_marker
-from revisor.review.policy import Policy
+from revisor.text.markers import SUMMARY_MARKER, fingerprint_marker
 
 __all__ = [
     "apply_policy",
@@ -153,7 +153,7 @@ _SEVERITY_BADGE = {
 
 def _suggestion_block(suggestion: str) -> str | None:
     """The suggestion as a forge suggestion block, or None when one of its lines has the shape
-    of a quick action (GitLab may run it even inside the block, see `review.inert`)."""
+    of a quick action (GitLab may run it even inside the block, see `text.inert`)."""
     lines = suggestion.rstrip("\n").split("\n")
     if any(is_fenced_command(line) for line in lines):
         return None

@@ -109,11 +109,6 @@ class Intake:
     created: bool = False  # False when it joined a job already queued for the same head
 
 
-def record_delivery(db: sqlite_utils.Database, **delivery: Any) -> Intake:
-    """Record one delivery in its own transaction (see `record_deliveries`)."""
-    return record_deliveries(db, [Delivery(**delivery)])[0]
-
-
 def record_deliveries(db: sqlite_utils.Database, deliveries: Sequence[Delivery]) -> list[Intake]:
     """Record webhook deliveries and the jobs they trigger, all in ONE transaction.
 

@@ -160,14 +160,6 @@ def get_by_key(
     return _from_row(rows[0]) if rows else None
 
 
-def find_by_project(db: sqlite_utils.Database, forge: ForgeKind, project: str) -> list[Repo]:
-    """Repositories of this forge kind with this project path (case-insensitive, as forges are)."""
-    rows = db.query(
-        "SELECT * FROM repos WHERE forge = ? AND lower(project) = lower(?)", [forge.value, project]
-    )
-    return [_from_row(r) for r in rows]
-
-
 def version(db: sqlite_utils.Database) -> int:
     """Bumped by every insert, update and delete on `repos` (triggers, migration 004)."""
     row = db.execute("SELECT version FROM repos_version WHERE id = 1").fetchone()

@@ -1,11 +1,11 @@
 """Webhook intake: verify, classify, dedup, persist the job, enqueue its id, answer.
 
 Three steps, so that no request holds a thread while it waits for the disk:
-- `check()` authenticates (before parsing), parses and classifies: CPU work and reads only; the
-  route runs it on the event loop. A repository's own hook URL (`/hooks/<forge>/<hook_key>`)
-  names the one secret to check; the legacy `/hooks/<forge>` tries every repository of that
-  forge. A source address that sent too many rejected deliveries is answered 429 before any
-  secret is checked (`web/rejections.py`).
+- `check()` authenticates (before parsing), parses and classifies by the forge's own rules
+  (`forges.hooks_for`): CPU work and reads only; the route runs it on the event loop. A
+  repository's own hook URL (`/hooks/<forge>/<hook_key>`) names the one secret to check; the
+  legacy `/hooks/<forge>` tries every repository of that forge. A source address that sent too
+  many rejected deliveries is answered 429 before any secret is checked (`web/rejections.py`).
 - `commit()` hands the delivery to the group commit (`store/groupcommit.py`): one writer thread
   records every delivery waiting at that moment in one transaction (synchronous=FULL) and their
   audit records in one more. The route awaits the returned future, so each request is answered
@@ -28,11 +28,12 @@ from revisor.audit import AuditLog, AuditRecord, Event, Outcome
 from revisor.config import Settings
 from revisor.domain import ForgeKind
 from revisor.errors import AuditWriteError
+from revisor.forges import Ignored, PayloadError, hooks_for
+from revisor.forges.hooks import parse_json
 from revisor.secrets import KeyRing
 from revisor.store import jobs, repos
 from revisor.store.db import PerThread
 from revisor.store.groupcommit import GroupCommitter
-from revisor.web import webhooks
 from revisor.web.rejections import Rejected, RejectionAudit, RejectionLimiter
 from revisor.worker.queue import Queue
 
@@ -141,14 +142,12 @@ class WebhookIntake:
         )
         if isinstance(candidates, Rejected):
             return candidates
+        hooks = hooks_for(forge)
         try:
-            payload = webhooks.parse_json(body)
-            event = self._event_name(forge, headers)
-            classify = (
-                webhooks.classify_gitlab if forge is ForgeKind.GITLAB else webhooks.classify_gitea
-            )
-            decision = classify(event, payload)
-        except webhooks.PayloadError as exc:
+            payload = parse_json(body)
+            event = hooks.event(headers)
+            decision = hooks.classify(event, payload)
+        except PayloadError as exc:
             return Answer(400, {"error": str(exc)})
         found = next(
             ((r, s) for r, s in candidates if r.project.lower() == decision.project.lower()), None
@@ -158,10 +157,9 @@ class WebhookIntake:
             return Answer(404, {"error": f"repository {decision.project!r} is not {where}"})
         repo, secrets = found
         if not repo.enabled:
-            decision = webhooks.Ignored(decision.project, "repository is disabled")
-        signed_id = forge is ForgeKind.GITLAB and bool(secrets.signing_secret)
-        key = webhooks.delivery_key(forge, headers, body, signed_id=signed_id)
-        if isinstance(decision, webhooks.Ignored):
+            decision = Ignored(decision.project, "repository is disabled")
+        key = hooks.delivery_key(headers, body, signed=bool(secrets.signing_secret))
+        if isinstance(decision, Ignored):
             return Accepted(jobs.Delivery(key, repo.id, event), source, decision.reason)
         delivery = jobs.Delivery(
             key,
@@ -235,17 +233,11 @@ class WebhookIntake:
             details={"repo_id": d.repo_id, "mr": d.mr_number, "head_sha": d.head_sha},
         )
 
-    def _event_name(self, forge: ForgeKind, headers: Mapping[str, str]) -> str:
-        if forge is ForgeKind.GITLAB:
-            return headers.get("x-gitlab-event", "")
-        return headers.get("x-forgejo-event") or headers.get("x-gitea-event", "")
-
     def _check_secret(
         self, forge: ForgeKind, headers: Mapping[str, str], body: bytes, secret: repos.RepoSecrets
     ) -> str | None:
         """One secret check (None: it holds, else why not)."""
-        return webhooks.authenticate(
-            forge,
+        return hooks_for(forge).verify(
             headers,
             body,
             secret.webhook_secret,

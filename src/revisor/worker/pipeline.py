@@ -31,7 +31,7 @@ from revisor.domain import (
     UsageRecord,
 )
 from revisor.errors import ModelUnavailable, Retryable, RevisorError
-from revisor.forges import open_forge
+from revisor.forges import ForgeTarget, open_forge
 from revisor.forges.base import Forge
 from revisor.llm.client import Router
 from revisor.llm.registry import build_router
@@ -65,7 +65,10 @@ def review_job(ctx: JobContext, rt: Runtime, dbs: PerThread) -> JobOutcome:
     settings, db, job = rt.settings, dbs.get(), ctx.job
     repo = repos.get(db, job.repo_id)
     egress = rt.egress()
-    forge = open_forge(repo, repos.load_secrets(db, rt.keys, repo), egress)
+    token = repos.load_secrets(db, rt.keys, repo).token
+    forge = open_forge(
+        ForgeTarget(repo.forge, repo.server, repo.project, token, repo.ca_file), egress
+    )
     audit = rt.audit
     started = time.monotonic()
 

@@ -183,7 +183,7 @@ def test_adding_a_repository_and_editing_its_policy(world: World) -> None:
         )
         assert r.status_code == 200
         db = open_database(world.settings.db_path)
-        added = repos.find_by_project(db, ForgeKind.GITEA, "o/r")[0]
+        added = next(r for r in repos.list_all(db) if r.project == "o/r")
         db.conn.close()
         assert f"http://127.0.0.1:8080/hooks/gitea/{added.hook_key}</code>" in r.text
         bad = client.post(

@@ -25,7 +25,6 @@ send the client to a host that is not on the egress allowlist.
 from __future__ import annotations
 
 import math
-import ssl
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +36,10 @@ from ldap3.core import exceptions as lexc
 from ldap3.utils.conv import escape_filter_chars
 
 from revisor.config import LdapSettings
+from revisor.directory import check_settings, make_tls
 from revisor.egress import Egress
 from revisor.errors import ConfigError, RevisorError
 
-ROLES = ("admin", "maintainer", "auditor", "viewer")
 MAX_USERNAME = 256
 
 
@@ -80,40 +79,6 @@ def normalize_dn(dn: str) -> str:
 def roles_for(groups: Iterable[str], group_roles: Mapping[str, str]) -> frozenset[str]:
     wanted = {normalize_dn(dn): role for dn, role in group_roles.items()}
     return frozenset(wanted[g] for g in groups if g in wanted)
-
-
-def check_settings(settings: LdapSettings) -> None:
-    """Refuse configurations that would send passwords in clear or map to unknown roles."""
-    if not settings.servers:
-        raise ConfigError("[ldap] servers is empty")
-    for url in settings.servers:
-        scheme = urlsplit(url).scheme
-        if scheme == "ldap" and not settings.start_tls:
-            raise ConfigError(
-                f"[ldap] {url}: plain ldap:// needs start_tls = true (passwords never go in clear)"
-            )
-        if scheme not in {"ldap", "ldaps"}:
-            raise ConfigError(f"[ldap] {url}: use ldaps://host:636 or ldap://host:389 + start_tls")
-    if settings.ca_file and not Path(settings.ca_file).is_file():
-        raise ConfigError(f"[ldap] ca_file {settings.ca_file} does not exist")
-    for dn, role in settings.group_roles.items():
-        if role not in ROLES:
-            raise ConfigError(
-                f"[ldap.group_roles] {dn!r}: unknown role {role!r} ({', '.join(ROLES)})"
-            )
-    if not settings.user_base:
-        raise ConfigError("[ldap] user_base is empty")
-    if "{username}" not in settings.user_filter:
-        raise ConfigError("[ldap] user_filter must contain {username}")
-
-
-def make_tls(ca_file: str) -> ldap3.Tls:
-    """Always CERT_REQUIRED: ldap3's default (CERT_NONE) would accept any certificate."""
-    return ldap3.Tls(
-        validate=ssl.CERT_REQUIRED,
-        version=ssl.PROTOCOL_TLS_CLIENT,
-        ca_certs_file=ca_file or None,
-    )
 
 
 class LdapAuthenticator:

@@ -40,6 +40,7 @@ from revisor.forges.base import (
     DEFAULT_RETRY,
     STATUS_NAME,
     ForgeRefused,
+    ForgeTarget,
     RequestNotSent,
     RetryPolicy,
     call_with_retries,
@@ -47,10 +48,9 @@ from revisor.forges.base import (
     reason_from_body,
     scrub,
 )
-from revisor.review.diff import parse_unified
-from revisor.review.inert import inert_fields
-from revisor.review.markers import SUMMARY_MARKER, find_fingerprint, is_summary
-from revisor.store.repos import Repo
+from revisor.text.diff import parse_unified
+from revisor.text.inert import inert_fields
+from revisor.text.markers import SUMMARY_MARKER, find_fingerprint, is_summary
 
 log = logging.getLogger(__name__)
 
@@ -71,31 +71,32 @@ class GiteaForge:
 
     def __init__(
         self,
-        repo: Repo,
-        token: str,
+        target: ForgeTarget,
         egress: Egress,
         *,
         timeout: float = 30.0,
         retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        owner, _, name = repo.project.partition("/")
+        owner, _, name = target.project.partition("/")
         if not owner or not name or "/" in name:
-            raise ForgeError(f"Gitea project must be 'owner/repo', got {repo.project!r}")
-        self._server = repo.server
-        self._project = repo.project
+            raise ForgeError(f"Gitea project must be 'owner/repo', got {target.project!r}")
+        self._server = target.server
+        self._project = target.project
         self._repo_path = f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
-        self._token = token
+        self._token = target.token
         self._retry = retry
         self._sleep = sleep
         self._client = egress.client(
-            f"{repo.server}/api/v1",
+            f"{target.server}/api/v1",
             purpose="gitea api",
-            ca_file=repo.ca_file,
+            ca_file=target.ca_file,
             timeout=timeout,
-            headers={"Authorization": f"token {token}", "Accept": "application/json"},
+            headers={"Authorization": f"token {target.token}", "Accept": "application/json"},
         )
         self._client.event_hooks["response"].append(metrics.httpx_hook("gitea"))
+        self.server_date: str | None = None  # the Date header of the latest answer
+        self._client.event_hooks["response"].append(self._note_date)
         self._bot_login: str | None = None
         self._diff_cache: tuple[str, list[FileDiff]] | None = None  # (head sha, files)
 
@@ -103,6 +104,17 @@ class GiteaForge:
         self._client.close()
 
     # --- HTTP plumbing ----------------------------------------------------------------------
+
+    def _note_date(self, response: httpx.Response) -> None:
+        self.server_date = response.headers.get("date") or self.server_date
+
+    def probe(self, path: str) -> tuple[int, Any]:
+        """One GET for `revisor doctor`: its status and JSON body. A refusal (4xx) comes back
+        as its status with no body instead of raising; anything else raises as usual."""
+        try:
+            return 200, self._json("GET", path, what=f"read {path}")
+        except ForgeRefused as exc:
+            return exc.status, None
 
     def _request(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from revisor.domain import DiffLine, FileStatus, LineKind
-from revisor.review.diff import parse_hunks, parse_unified
+from revisor.text.diff import parse_hunks, parse_unified
 
 MODIFIED = """\
 diff --git a/src/app.py b/src/app.py

@@ -61,7 +61,7 @@ _CONTAINER_MARKS = " \t>*+-.)0123456789"  # what may come before a block on its 
 _FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")
 _PROSE_COMMAND = re.compile(r"^((?:[^\S\n]|>)*)/")
 _FENCED_COMMAND = re.compile(r"^/\w")
-# Revisor's own command (`web.webhooks.COMMAND_RE` allows leading whitespace and knows no code):
+# Revisor's own command (`forges.hooks.COMMAND_RE` allows leading whitespace and knows no code):
 # a line of it in fenced code is taken out of the code, so a comment cannot re-trigger Revisor.
 _OWN_COMMAND = re.compile(r"^\s*/revisor\b", re.IGNORECASE)
 

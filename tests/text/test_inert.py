@@ -1,6 +1,6 @@
 """Everything Revisor posts is inert: no quick action runs, nothing links, mentions or refers.
 
-Two judges that do not share code with `review.inert`: the port of GitLab's quick-action
+Two judges that do not share code with `text.inert`: the port of GitLab's quick-action
 extractor in the strict fake (`tests.fakes.quick_actions`), and a CommonMark parser
 (`tests.review.markdown_oracle`).
 """
@@ -11,9 +11,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from revisor.review.inert import MAX_STATUS, inert, inert_fields, inert_status
+from revisor.forges.hooks import COMMAND_RE
 from revisor.review.render import escape_markdown
-from revisor.web.webhooks import COMMAND_RE
+from revisor.text.inert import MAX_STATUS, inert, inert_fields, inert_status
 from tests.fakes.quick_actions import extract_quick_actions
 from tests.review.markdown_oracle import live_constructs
 

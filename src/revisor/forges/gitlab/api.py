@@ -44,6 +44,7 @@ from revisor.forges.base import (
     DEFAULT_RETRY,
     STATUS_NAME,
     ForgeRefused,
+    ForgeTarget,
     RequestNotSent,
     RetryPolicy,
     call_with_retries,
@@ -51,10 +52,9 @@ from revisor.forges.base import (
     reason_from_body,
     scrub,
 )
-from revisor.review.diff import parse_hunks
-from revisor.review.inert import inert_fields
-from revisor.review.markers import SUMMARY_MARKER, find_fingerprint, is_summary
-from revisor.store.repos import Repo
+from revisor.text.diff import parse_hunks
+from revisor.text.inert import inert_fields
+from revisor.text.markers import SUMMARY_MARKER, find_fingerprint, is_summary
 
 log = logging.getLogger(__name__)
 
@@ -91,26 +91,28 @@ class GitLabForge:
 
     def __init__(
         self,
-        repo: Repo,
-        token: str,
+        target: ForgeTarget,
         egress: Egress,
         *,
         timeout: float = 30.0,
         retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._server = repo.server
-        self._project = repo.project
-        self._pid = quote(repo.project, safe="")
-        self._token = token
+        self._server = target.server
+        self._project = target.project
+        self._pid = quote(target.project, safe="")
+        self._token = target.token
         self._retry = retry
         self._sleep = sleep
-        egress.check(repo.server, "gitlab api")
+        egress.check(target.server, "gitlab api")
+        session = guarded_session(egress, target.server, target.ca_file)
+        self.server_date: str | None = None  # the Date header of the latest answer
+        session.hooks["response"].append(self._note_date)
         self._gl = gitlab.Gitlab(
-            repo.server,
-            private_token=token,
-            session=guarded_session(egress, repo.server, repo.ca_file),
-            ssl_verify=repo.ca_file or True,
+            target.server,
+            private_token=target.token,
+            session=session,
+            ssl_verify=target.ca_file or True,
             timeout=timeout,
             retry_transient_errors=False,
             keep_base_url=True,
@@ -118,6 +120,17 @@ class GitLabForge:
         self._bot_id: int | None = None
 
     # --- HTTP plumbing ----------------------------------------------------------------------
+
+    def _note_date(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.server_date = response.headers.get("Date") or self.server_date
+
+    def probe(self, path: str) -> tuple[int, Any]:
+        """One GET for `revisor doctor`: its status and JSON body. A refusal (4xx) comes back
+        as its status with no body instead of raising; anything else raises as usual."""
+        try:
+            return 200, self._json("get", path, what=f"read {path}")
+        except ForgeRefused as exc:
+            return exc.status, None
 
     def _request(
         self,

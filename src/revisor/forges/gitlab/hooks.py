@@ -1,0 +1,185 @@
+"""GitLab's webhooks: authentication, event classification and the dedup key (`ForgeHooks`).
+
+`X-Gitlab-Token` carries the plain secret, compared in constant time. Signed webhooks (Standard
+Webhooks format) carry `webhook-id`, `webhook-timestamp` and `webhook-signature: v1,<base64
+HMAC-SHA256 of "{id}.{timestamp}.{body}">`; a repository with a signing secret accepts only
+those (a plain token is then refused).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from collections.abc import Mapping
+from typing import Any
+
+from revisor.domain import ForgeKind
+from revisor.forges.hooks import (
+    COMMAND_RE,
+    Ignored,
+    PayloadError,
+    Trigger,
+    body_bound_key,
+    equal,
+    number,
+    obj,
+    sha,
+    text,
+)
+
+
+def verify_token(header: str | None, secret: str) -> bool:
+    if not secret or not header:
+        return False
+    return equal(header, secret)
+
+
+def _signing_key(secret: str) -> bytes:
+    """Standard Webhooks secrets look like `whsec_<base64>`; anything else is used as is."""
+    if secret.startswith("whsec_"):
+        try:
+            return base64.b64decode(secret[len("whsec_") :], validate=True)
+        except binascii.Error:
+            pass
+    return secret.encode()
+
+
+def sign(secret: str, webhook_id: str, timestamp: str, body: bytes) -> str:
+    """The `webhook-signature` value GitLab sends (used by tests and the intake benchmark)."""
+    mac = hmac.new(_signing_key(secret), f"{webhook_id}.{timestamp}.".encode() + body, "sha256")
+    return "v1," + base64.b64encode(mac.digest()).decode()
+
+
+def verify_signature(
+    headers: Mapping[str, str], body: bytes, secret: str, *, now: float, tolerance: float
+) -> str | None:
+    """None when the signature holds, else the reason it does not."""
+    if not secret:
+        return "no signing secret configured"
+    webhook_id = headers.get("webhook-id", "")
+    timestamp = headers.get("webhook-timestamp", "")
+    signatures = headers.get("webhook-signature", "")
+    if not webhook_id or not timestamp or not signatures:
+        return "missing webhook-id, webhook-timestamp or webhook-signature"
+    try:
+        ts = int(timestamp)
+    except ValueError:
+        return "webhook-timestamp is not a number"
+    # Compared, not subtracted: `now - ts` raised OverflowError (a 500) on a 309-digit timestamp.
+    if not now - tolerance <= ts <= now + tolerance:
+        return "webhook-timestamp outside the allowed clock skew"
+    expected = sign(secret, webhook_id, timestamp, body).encode()
+    ok = False
+    for candidate in signatures.split():
+        if not candidate.startswith("v1,"):
+            continue  # unknown algorithm versions are skipped, not trusted
+        ok |= hmac.compare_digest(candidate.encode(), expected)
+    return None if ok else "signature does not match"
+
+
+def verify(
+    headers: Mapping[str, str],
+    body: bytes,
+    webhook_secret: str,
+    signing_secret: str | None,
+    *,
+    now: float,
+    tolerance: float,
+) -> str | None:
+    """With a signing secret: the Standard Webhooks signature only. Without one: the plain
+    token, compared in constant time."""
+    if signing_secret:
+        return verify_signature(headers, body, signing_secret, now=now, tolerance=tolerance)
+    ok = verify_token(headers.get("x-gitlab-token"), webhook_secret)
+    return None if ok else "token missing or wrong"
+
+
+def delivery_key(headers: Mapping[str, str], body: bytes, *, signed: bool) -> str:
+    """The rule: a delivery id counts on its own only when the signature covers it.
+
+    - `signed`: `webhook-id` is part of the signed `{webhook-id}.{webhook-timestamp}.{body}`, so
+      only the secret's holder chose it and GitLab keeps it across retries: the key is that id.
+    - `Idempotency-Key` / `X-Gitlab-Event-UUID` beside a plain token: the id plus sha256(body).
+    - No id: sha256(body).
+    """
+    if signed and (webhook_id := headers.get("webhook-id", "").strip()):
+        return f"{ForgeKind.GITLAB.value}:{webhook_id[:200]}"
+    return body_bound_key(
+        ForgeKind.GITLAB, headers, ("idempotency-key", "x-gitlab-event-uuid"), body
+    )
+
+
+def event(headers: Mapping[str, str]) -> str:
+    return headers.get("x-gitlab-event", "")
+
+
+def classify(event: str, payload: Mapping[str, Any]) -> Trigger | Ignored:
+    """GitLab `X-Gitlab-Event` + payload -> what to do. Tolerates older GitLab payloads."""
+    project = text(obj(payload, "project").get("path_with_namespace"))
+    if not project:
+        raise PayloadError("payload has no project.path_with_namespace")
+    kind = text(payload.get("object_kind"))
+    attrs = obj(payload, "object_attributes")
+    if kind == "merge_request" or event == "Merge Request Hook":
+        iid = number(attrs.get("iid"), "object_attributes.iid")
+        head = sha(obj(attrs, "last_commit").get("id"))
+        action = text(attrs.get("action"))
+        if attrs.get("draft") is True or attrs.get("work_in_progress") is True:
+            return Ignored(project, "draft merge request")
+        if text(attrs.get("state")) not in {"", "opened"}:
+            return Ignored(project, f"merge request is {attrs.get('state')}")
+        if action in {"open", "reopen"}:
+            return Trigger(project, iid, head, action)
+        # "update" covers pushes and edits alike; only new commits (oldrev) warrant a review.
+        # Some GitLab versions omit the action entirely: oldrev is the signal there too.
+        if action in {"update", ""} and sha(attrs.get("oldrev")):
+            return Trigger(project, iid, head, "update")
+        if action == "update":
+            return Ignored(project, "update without new commits")
+        return Ignored(project, f"merge request action {action or 'missing'!r}")
+    if kind == "note" or event == "Note Hook":
+        if text(attrs.get("noteable_type")) != "MergeRequest":
+            return Ignored(project, "comment is not on a merge request")
+        if not COMMAND_RE.search(text(attrs.get("note"))):
+            return Ignored(project, "comment has no /revisor command")
+        mr = obj(payload, "merge_request")
+        iid = number(mr.get("iid"), "merge_request.iid")
+        return Trigger(project, iid, sha(obj(mr, "last_commit").get("id")), "command")
+    return Ignored(project, f"event {event or kind or 'unknown'!r} is not reviewed")
+
+
+class GitLabHooks:
+    """`ForgeHooks` for GitLab (the module's functions, looked up at call time)."""
+
+    @property
+    def signs_deliveries(self) -> bool:
+        return True
+
+    @property
+    def kind(self) -> ForgeKind:
+        return ForgeKind.GITLAB
+
+    def verify(
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        webhook_secret: str,
+        signing_secret: str | None,
+        *,
+        now: float,
+        tolerance: float,
+    ) -> str | None:
+        return verify(headers, body, webhook_secret, signing_secret, now=now, tolerance=tolerance)
+
+    def event(self, headers: Mapping[str, str]) -> str:
+        return event(headers)
+
+    def classify(self, event: str, payload: Mapping[str, Any]) -> Trigger | Ignored:
+        return classify(event, payload)
+
+    def delivery_key(self, headers: Mapping[str, str], body: bytes, *, signed: bool) -> str:
+        return delivery_key(headers, body, signed=signed)
+
+
+HOOKS = GitLabHooks()
