@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from revisor.backoff import backoff
 from revisor.domain import ChatMessage, Completion, RouteHints, Usage, UsageRecord
 from revisor.egress import Egress, parse_retry_after
 from revisor.errors import ConfigError, ModelError, ModelUnavailable
@@ -72,8 +73,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, rng: Callable[[], float]) -> float:
         """Backoff before attempt `attempt + 1`: exponential, capped, with 50-100% jitter."""
-        backoff = self.base_delay * float(2 ** max(0, attempt - 1))
-        return min(self.max_delay, backoff) * (0.5 + rng() / 2)
+        return backoff(max(1, attempt), self.base_delay, self.max_delay, jitter=rng)
 
 
 UsageCallback = Callable[[UsageRecord], None]
