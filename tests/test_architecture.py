@@ -84,3 +84,10 @@ def test_nothing_forge_specific_in_the_engine_or_worker() -> None:
         )
         == {}
     )
+
+
+@pytest.mark.parametrize("package", ["audit", "llm"])
+def test_audit_and_llm_do_not_import_the_store(package: str) -> None:
+    """The audit log opens its own file (`revisor.sqlitefile`); llm/ gets endpoint rows from
+    `store/endpoints.py` through its callers."""
+    assert offending(modules(package), ("revisor.store",)) == {}

@@ -18,14 +18,15 @@ from revisor.audit import AuditLog, AuditRecord, Event, Outcome
 from revisor.audit.keys import SIGNING_KEY_NAME, ensure_signing_key
 from revisor.audit.signer import signer_paths, spawn_signer
 from revisor.cli import add_common, cli_actor
+from revisor.context import Context
 from revisor.domain import ForgeKind
 from revisor.errors import ConfigError, RevisorError
 from revisor.gitservers import CA_DIR_NAME
 from revisor.inference.ports import ensure_free
 from revisor.inference.supervise import ProcessGroup, StopSignals
-from revisor.runtime import Runtime
+from revisor.llm.registry import uses_embedded_model
 from revisor.secrets import KeyRing, read_secret_file
-from revisor.store import jobs, repos, servers
+from revisor.store import endpoints, jobs, repos, servers
 from revisor.store.db import open_database
 from revisor.web.auth.local import ensure_break_glass_admin
 from revisor.web.webhooks import hook_url
@@ -208,7 +209,7 @@ def _replace_file(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def cmd_init(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_init(args: argparse.Namespace, rt: Context) -> int:
     if args.tls_hostname and not args.self_signed_tls:
         raise ConfigError("--tls-hostname needs --self-signed-tls")
     result = init_data_dir(rt.settings)
@@ -263,7 +264,7 @@ def granian_tls(settings: config.Settings) -> dict[str, Any]:
     return {"ssl_cert": cert, "ssl_key": key}
 
 
-def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_serve(args: argparse.Namespace, rt: Context) -> int:
     from granian import Granian
     from granian.constants import Interfaces, Loops
 
@@ -285,14 +286,14 @@ def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
     return 0
 
 
-def cmd_worker(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_worker(args: argparse.Namespace, rt: Context) -> int:
     from revisor.worker.main import run_worker
 
-    run_worker(rt, concurrency=args.concurrency or rt.settings.worker.concurrency)
+    run_worker(rt.settings, concurrency=args.concurrency or rt.settings.worker.concurrency)
     return 0
 
 
-def cmd_up(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_up(args: argparse.Namespace, rt: Context) -> int:
     """Serve + worker (+ sidecar) as child processes; Ctrl-C or SIGTERM stops them all.
 
     The stop signals are caught before anything starts and both ports are checked before
@@ -310,12 +311,12 @@ def cmd_up(args: argparse.Namespace, rt: Runtime) -> int:
                 launcher_log.info("stopped by %s", stop.name)
 
 
-def _up(args: argparse.Namespace, rt: Runtime, group: ProcessGroup, stop: StopSignals) -> int:
+def _up(args: argparse.Namespace, rt: Context, group: ProcessGroup, stop: StopSignals) -> int:
     s = rt.settings.server
     data = ["--data-dir", str(rt.settings.data_dir)]
     base = [sys.executable, "-m", "revisor"]
     sidecar = None
-    if rt.uses_embedded_model():
+    if uses_embedded_model(rt.settings, endpoints.list_endpoints(rt.db)):
         from revisor.inference.sidecar import Sidecar
 
         sidecar = Sidecar.from_settings(rt.settings)
@@ -378,26 +379,26 @@ def _job_line(job: jobs.Job) -> str:
     )
 
 
-def cmd_jobs_list(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_jobs_list(args: argparse.Namespace, rt: Context) -> int:
     found = jobs.list_jobs(rt.db, state=args.state, limit=args.limit)
     emit(args, [j.public() for j in found], "\n".join(_job_line(j) for j in found) or "no jobs")
     return 0
 
 
-def _require_job(rt: Runtime, job_id: int) -> jobs.Job:
+def _require_job(rt: Context, job_id: int) -> jobs.Job:
     job = jobs.get(rt.db, job_id)
     if job is None:
         raise RevisorError(f"no job with id {job_id}")
     return job
 
 
-def cmd_jobs_show(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_jobs_show(args: argparse.Namespace, rt: Context) -> int:
     job = _require_job(rt, args.id)
     emit(args, job.public(), json.dumps(job.public(), indent=2, default=str))
     return 0
 
 
-def _audit_if_changed(rt: Runtime, event: Event, target: str) -> Callable[[bool], None]:
+def _audit_if_changed(rt: Context, event: Event, target: str) -> Callable[[bool], None]:
     """The audit record, written inside the change's transaction (no record, no change)."""
 
     def audit(changed: bool) -> None:
@@ -407,7 +408,7 @@ def _audit_if_changed(rt: Runtime, event: Event, target: str) -> Callable[[bool]
     return audit
 
 
-def cmd_jobs_retry(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_jobs_retry(args: argparse.Namespace, rt: Context) -> int:
     job = _require_job(rt, args.id)
     audit = _audit_if_changed(rt, Event.JOB_RETRIED, f"job:{job.id}")
     if not jobs.requeue(rt.db, job.id, before_commit=audit):
@@ -419,7 +420,7 @@ def cmd_jobs_retry(args: argparse.Namespace, rt: Runtime) -> int:
     return 0
 
 
-def cmd_jobs_cancel(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_jobs_cancel(args: argparse.Namespace, rt: Context) -> int:
     job = _require_job(rt, args.id)
     audit = _audit_if_changed(rt, Event.JOB_CANCELLED, f"job:{job.id}")
     if not jobs.cancel(rt.db, job.id, before_commit=audit):
@@ -433,7 +434,7 @@ def cmd_jobs_cancel(args: argparse.Namespace, rt: Runtime) -> int:
 # --- repo ---------------------------------------------------------------------------------------
 
 
-def cmd_repo_add(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_repo_add(args: argparse.Namespace, rt: Context) -> int:
     forge = ForgeKind(args.forge)
     server = servers.require_allowed(rt.db, args.server)  # a clear error, exit 2
     token = read_secret_file(args.token_file)
@@ -489,7 +490,7 @@ def cmd_repo_add(args: argparse.Namespace, rt: Runtime) -> int:
     return 0
 
 
-def cmd_repo_list(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_repo_list(args: argparse.Namespace, rt: Context) -> int:
     found = repos.list_all(rt.db)
     text = "\n".join(
         f"{r.id:>4}  {r.forge.value:<7} {r.project:<40} {r.server}"
@@ -500,7 +501,7 @@ def cmd_repo_list(args: argparse.Namespace, rt: Runtime) -> int:
     return 0
 
 
-def cmd_repo_remove(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_repo_remove(args: argparse.Namespace, rt: Context) -> int:
     def audit(repo: repos.Repo) -> None:  # inside the delete's transaction
         rt.audit.record(
             Event.REPO_REMOVED, actor=cli_actor(), target=f"repo:{repo.id}", project=repo.project

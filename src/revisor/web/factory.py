@@ -14,7 +14,9 @@ from typing import Any
 from litestar import Litestar
 
 from revisor import config, logs, metrics
-from revisor.runtime import Runtime
+from revisor.context import Context
+from revisor.egress import audit_refusals
+from revisor.outbound import model_health
 from revisor.web.app import create_app
 
 
@@ -37,5 +39,13 @@ def build() -> Litestar:
     settings = config.load(config.default_data_dir())
     logs.configure("web", settings.log, settings.log_dir)
     metrics.register_process(settings.data_dir, "web")
-    rt = Runtime(settings, component="web")
-    return create_app(settings, model_health=cached(rt.model_health, ttl=5.0))
+    ctx = Context(settings, component="web")
+
+    def probe() -> dict[str, Any]:
+        try:
+            refusals = audit_refusals(ctx.audit, ctx.actor)
+            return model_health(settings, ctx.db, ctx.keys, on_refusal=refusals)
+        except Exception as exc:  # a probe reports, it never raises
+            return {"ok": False, "detail": f"{type(exc).__name__}: {exc}"[:200]}
+
+    return create_app(settings, model_health=cached(probe, ttl=5.0))

@@ -28,12 +28,12 @@ from litestar.response import Redirect, Template
 from revisor.audit import AuditLog, AuditRecord, Event, Outcome
 from revisor.config import Settings
 from revisor.domain import ForgeKind
-from revisor.egress import allowlist_from, audit_refusals
+from revisor.egress import audit_refusals
 from revisor.errors import AuditWriteError, ConfigError, RevisorError
 from revisor.gitservers import CA_DIR_NAME, confined_ca_file
-from revisor.llm.registry import LOCAL_ID, collect_endpoints, endpoint_urls
-from revisor.runtime import Runtime
-from revisor.store import jobs, repos, servers
+from revisor.llm.registry import LOCAL_ID, SidecarChoice, select_endpoints, sidecar_endpoint
+from revisor.outbound import configured_egress
+from revisor.store import endpoints, jobs, repos, servers
 from revisor.web import webhooks
 from revisor.web.auth import local
 from revisor.web.auth.csrf import csrf_guard
@@ -504,18 +504,9 @@ def model_test(request: Request[Any, Any, Any], endpoint_id: FromPath[str]) -> T
     if endpoint_id not in known | {e["id"] for e in queries.model_endpoints(db)}:
         raise NotFoundException(f"no model endpoint {endpoint_id!r}")
     try:
-        sidecar_url = sidecar_key = None
-        if endpoint_id == LOCAL_ID:
-            sidecar_url, sidecar_key = Runtime(settings, component="web").sidecar_endpoint()
-        found = collect_endpoints(
-            settings, db, intake.keys, sidecar_url=sidecar_url, sidecar_key=sidecar_key
-        )
-        egress = allowlist_from(
-            settings,
-            servers.urls(db),
-            endpoint_urls(settings, db),
-            on_refusal=audit_refusals(intake.audit, who.actor),
-        )
+        sidecar: SidecarChoice = sidecar_endpoint(settings) if endpoint_id == LOCAL_ID else "never"
+        found = select_endpoints(settings, endpoints.with_keys(db, intake.keys), sidecar=sidecar)
+        egress = configured_egress(settings, db, on_refusal=audit_refusals(intake.audit, who.actor))
         result = model_probe.probe(found.endpoints[endpoint_id], egress)
     except ConfigError as exc:
         result = model_probe.ProbeResult(endpoint_id, ok=False, latency_ms=0, error=str(exc))
