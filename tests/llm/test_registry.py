@@ -175,3 +175,41 @@ def test_build_router_checks_settings(
     found = collect_endpoints(s, db, keys, sidecar_url="http://127.0.0.1:9")
     with pytest.raises(ConfigError, match="fallback"):
         registry.build_router(s, found, egress)
+
+
+def test_one_function_decides_which_endpoints_and_when_the_sidecar(
+    tmp_path: Path, db: sqlite_utils.Database, keys: KeyRing
+) -> None:
+    """`select_endpoints` is where the worker, /readyz, `model list`, `review` and the dashboard
+    learn which endpoints to use; the sidecar joins them only when asked to, or (the default)
+    when nothing external is configured: that is when `revisor up` starts it."""
+    (tmp_path / "keys").mkdir(exist_ok=True)
+    s = settings(tmp_path, sidecar_port=8089)
+    alone = registry.select_endpoints(s, [])
+    assert set(alone.endpoints) == {"local"}
+    assert alone.endpoints["local"].url == "http://127.0.0.1:8089/v1"
+    key = alone.endpoints["local"].api_key
+    assert key
+    assert (tmp_path / "keys" / "sidecar-api.key").read_text() == key
+    assert registry.uses_embedded_model(s, [])
+
+    add_endpoint(db, keys, endpoint_id="gpu1", url="http://h:8000", api_key="sk-gpu")
+    registered = endpoints.with_keys(db, keys)
+    assert not registry.uses_embedded_model(s, registered)
+    assert set(registry.select_endpoints(s, registered).endpoints) == {"gpu1"}
+    listed = registry.select_endpoints(s, registered, sidecar="always")
+    assert set(listed.endpoints) == {"gpu1", "local"}
+    assert listed.endpoints["local"].api_key == key  # read, never created by a listing
+    assert listed.endpoints["gpu1"].api_key == "sk-gpu"
+    with pytest.raises(ConfigError, match="no model endpoint"):
+        registry.select_endpoints(s, [], sidecar="never")
+    started = registry.SidecarAt("http://127.0.0.1:9999", "k")
+    assert registry.select_endpoints(s, [], sidecar=started).endpoints["local"].url == (
+        "http://127.0.0.1:9999/v1"
+    )
+
+
+def test_listing_does_not_create_the_sidecar_key(tmp_path: Path) -> None:
+    s = settings(tmp_path)
+    assert registry.sidecar_endpoint(s, create_key=False).api_key is None
+    assert not (tmp_path / "keys" / "sidecar-api.key").exists()
