@@ -20,8 +20,8 @@ import pytest
 from revisor import config
 from revisor.audit import AuditLog
 from revisor.cli import main
-from revisor.cli.core import granian_tls
 from revisor.cli.observe import probe_web
+from revisor.cli.processes import granian_tls
 from revisor.context import Context
 from revisor.errors import ConfigError
 from revisor.web import tls

@@ -1,8 +1,9 @@
 """The `revisor` command: the composition root.
 
-Each subcommand module exposes `register(subparsers)`; handlers take `(args, runtime)` and return
-an exit code. Settings are built once here, from `--data-dir` (or `REVISOR_DATA_DIR`), and passed
-down inside the `Context`.
+Each subcommand module exposes `register(subparsers)`; handlers take `(args, rt)` and return an
+exit code. Settings are built once here, from `--data-dir` (or `REVISOR_DATA_DIR`), and passed
+down in a `revisor.context.Context`, which opens the database, keys and audit log on first use
+and is closed here once the command ends.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from revisor.errors import RevisorError
 
 SUBCOMMAND_MODULES = (
     "revisor.cli.core",
+    "revisor.cli.processes",
     "revisor.cli.servers",
     "revisor.cli.models",
     "revisor.cli.trust",
