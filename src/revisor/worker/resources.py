@@ -54,7 +54,6 @@ class Connections:
         self._router: Router | None = None
         self._routers: list[Router] = []  # every router built, closed at exit (jobs may hold one)
         self.generation = 0  # bumped whenever the egress is rebuilt
-        self.builds = 0  # routers built (a test counts them)
 
     def _config_key(self) -> Hashable:
         db = self._dbs.get()
@@ -82,7 +81,6 @@ class Connections:
                 found = select_endpoints(self._settings, endpoints.with_keys(db, self._keys))
                 self._router = build_router(self._settings, found, egress)
                 self._routers.append(self._router)
-                self.builds += 1
             return self._router
 
     def metered(self, on_usage: UsageSink) -> ChatModel:
