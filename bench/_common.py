@@ -258,11 +258,12 @@ class BenchAppliance:
     concurrency: int = 1
     extra_toml: str = ""
     settings: config.Settings = field(init=False)
+    _resources: Any = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         from revisor.cli.core import init_data_dir
+        from revisor.context import Context
         from revisor.domain import ForgeKind
-        from revisor.runtime import Runtime
         from revisor.store import repos, servers
 
         data = self.root / "data"
@@ -294,7 +295,7 @@ context_tokens = {MODEL_CONTEXT}
         )
         self.settings = config.load(data, environ={})
         init_data_dir(self.settings)
-        self.rt = Runtime(self.settings, component="worker")
+        self.rt = Context(self.settings, component="worker")
         servers.allow(self.rt.db, self.gitlab_url, added_by="bench")
         self.repo = repos.add(
             self.rt.db,
@@ -307,12 +308,13 @@ context_tokens = {MODEL_CONTEXT}
         )
 
     def runner(self) -> Any:
-        from revisor.worker.pipeline import build_pipeline
-        from revisor.worker.runner import Runner
+        from revisor.worker.resources import WorkerResources
 
-        return Runner(
-            self.settings.worker, self.rt.dbs, self.rt.audit, build_pipeline(self.rt, self.rt.dbs)
-        )
+        if self._resources is None:
+            self._resources = WorkerResources.assemble(
+                self.settings, self.rt.dbs, self.rt.audit, self.rt.keys
+            )
+        return self._resources.runner
 
     def job(self, job_id: int) -> Any:
         from revisor.store import jobs
@@ -320,6 +322,8 @@ context_tokens = {MODEL_CONTEXT}
         return jobs.get(self.rt.db, job_id)
 
     def close(self) -> None:
+        if self._resources is not None:
+            self._resources.close()
         self.rt.close()
 
 

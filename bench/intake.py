@@ -60,14 +60,14 @@ def prepare_data_dir(root: Path, server_url: str = "https://gitlab.bench.invalid
     """An initialised data dir with one signed GitLab repository. Returns the data dir."""
     from revisor import config
     from revisor.cli.core import init_data_dir
+    from revisor.context import Context
     from revisor.domain import ForgeKind
-    from revisor.runtime import Runtime
     from revisor.store import repos
 
     data = root / "data"
     settings = config.load(data, environ={})
     init_data_dir(settings)
-    rt = Runtime(settings)
+    rt = Context(settings)
     repos.add(
         rt.db,
         rt.keys,

@@ -29,8 +29,8 @@ from tests.worker.conftest import APP_DIFF, GL_TOKEN, MODEL_KEY, finding, write_
 
 from revisor import config
 from revisor.cli.core import init_data_dir
+from revisor.context import Context
 from revisor.domain import ForgeKind
-from revisor.runtime import Runtime
 from revisor.store import jobs, repos, servers
 from revisor.text.markers import find_fingerprint, is_summary
 from revisor.worker.queue import Queue
@@ -62,7 +62,7 @@ def soak(mrs: int, concurrency: int, timeout: float) -> dict[str, Any]:
             write_config(root, model_url)
             settings = config.load(root / "data", environ={})
             init_data_dir(settings)
-            rt = Runtime(settings)
+            rt = Context(settings)
             servers.allow(rt.db, gl_url, added_by="bench")
             repo = repos.add(
                 rt.db,

@@ -8,8 +8,8 @@ import pytest
 
 from revisor import config
 from revisor.cli.core import init_data_dir
+from revisor.context import Context
 from revisor.domain import ForgeKind
-from revisor.runtime import Runtime
 from revisor.store import repos
 
 GITLAB_SECRET = "gl-webhook-secret-0123456789"
@@ -21,7 +21,7 @@ TOKEN = "glpat-test-token-abcdefghij"
 @dataclass
 class DataDir:
     settings: config.Settings
-    rt: Runtime
+    rt: Context
     gitlab: repos.Repo
     gitea: repos.Repo
     signed: repos.Repo
@@ -32,7 +32,7 @@ def data_dir(tmp_path: Path) -> Iterator[DataDir]:
     """An initialised data dir with a GitLab, a Gitea and a signed-GitLab repository."""
     settings = config.load(tmp_path / "data", environ={})
     init_data_dir(settings)
-    rt = Runtime(settings)
+    rt = Context(settings)
     gl = repos.add(
         rt.db,
         rt.keys,

@@ -161,3 +161,10 @@ def test_text_formats_depend_on_the_domain_only() -> None:
 
 def test_the_doctor_does_not_import_the_web_layer() -> None:
     assert offending(modules("ops"), ("revisor.web", "httpx")) == {}
+
+
+@pytest.mark.parametrize("package", ["audit", "llm"])
+def test_audit_and_llm_do_not_import_the_store(package: str) -> None:
+    """The audit log opens its own file (`revisor.sqlitefile`); llm/ gets endpoint rows from
+    `store/endpoints.py` through its callers."""
+    assert offending(modules(package), ("revisor.store",)) == {}

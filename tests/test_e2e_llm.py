@@ -24,8 +24,8 @@ import pytest
 
 from revisor import config
 from revisor.cli.core import init_data_dir
+from revisor.context import Context
 from revisor.domain import ForgeKind
-from revisor.runtime import Runtime
 from revisor.store import jobs, repos, servers, usage
 from tests import webhook_payloads as wp
 from tests.fakes.fake_gitlab import FakeGitLab
@@ -93,7 +93,7 @@ def test_webhook_to_posted_review_on_the_bundled_model(tmp_path: Path) -> None:
     data = tmp_path / "data"
     settings = config.load(data, environ=env)
     init_data_dir(settings)
-    rt = Runtime(settings)
+    rt = Context(settings)
     servers.allow(rt.db, gitlab_url, added_by="test")
     repo = repos.add(
         rt.db,

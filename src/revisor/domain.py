@@ -8,7 +8,7 @@ and the worker hands them from one stage to the next.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -283,3 +283,18 @@ class ChatModel(Protocol):
         json_mode: bool = True,
         hints: RouteHints | None = None,
     ) -> Completion: ...
+
+    def context_for(self, hints: RouteHints | None) -> int:
+        """The context window (tokens) a prompt for these hints must fit: that of the endpoint
+        it routes to (and of its fallback)."""
+        ...
+
+
+UsageSink = Callable[[UsageRecord], None]  # called once per request sent to a model endpoint
+
+
+class MeteredModel(Protocol):
+    """Where the worker gets its model for one job: a `ChatModel` that reports the usage of
+    every request it sends (failed attempts included) to the job's sink."""
+
+    def metered(self, on_usage: UsageSink) -> ChatModel: ...

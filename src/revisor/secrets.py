@@ -14,6 +14,7 @@ re-sealed with it in one transaction; afterwards the old key files can be delete
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets as _secrets
 import sqlite3
@@ -259,3 +260,14 @@ def delete_old_keys(
             path.unlink()
             deleted.append(path)
     return deleted
+
+
+SIDECAR_KEY_FILE = "sidecar-api.key"  # in <data dir>/keys/, next to the key-encryption keys
+
+
+def ensure_api_key(path: Path) -> str:
+    """The sidecar's API key: read from its 0600 file, created on first use."""
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):  # another process created it first
+            write_private_file(path, _secrets.token_urlsafe(32).encode())
+    return read_secret_file(path)

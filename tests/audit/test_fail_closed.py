@@ -14,11 +14,10 @@ from tests.web.webapp import client_as, make_app, settings_for
 
 from revisor import config
 from revisor.cli import main
+from revisor.context import Context
 from revisor.domain import ForgeKind
-from revisor.llm import registry
-from revisor.runtime import Runtime
 from revisor.secrets import KeyRing
-from revisor.store import jobs, repos, servers
+from revisor.store import endpoints, jobs, repos, servers
 from revisor.store.db import open_database
 
 
@@ -82,7 +81,7 @@ def test_cli_repo_add_and_remove_refused_without_audit(
     break_audit(audit_db)
     assert repo_add(data_dir) != 0
     assert "could not be written" in capsys.readouterr().err
-    rt = Runtime(config.load(data_dir, environ={}))
+    rt = Context(config.load(data_dir, environ={}))
     assert repos.list_all(rt.db) == []  # not registered
     rt.close()
 
@@ -92,7 +91,7 @@ def test_cli_repo_add_and_remove_refused_without_audit(
 
     break_audit(audit_db)
     assert main(["repo", "remove", "1", "--data-dir", str(data_dir)]) != 0
-    rt = Runtime(config.load(data_dir, environ={}))
+    rt = Context(config.load(data_dir, environ={}))
     assert [r.id for r in repos.list_all(rt.db)] == [1]  # still there
     rt.close()
 
@@ -101,7 +100,7 @@ def test_cli_job_retry_and_cancel_refused_without_audit(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert repo_add(data_dir) == 0
-    rt = Runtime(config.load(data_dir, environ={}))
+    rt = Context(config.load(data_dir, environ={}))
     queued = jobs.create(rt.db, repo_id=1, mr_number=3, head_sha="a" * 40, trigger="open")
     failed = jobs.create(rt.db, repo_id=1, mr_number=4, head_sha="b" * 40, trigger="open")
     jobs.lease(rt.db, failed, "w", 60)
@@ -130,8 +129,8 @@ def test_cli_model_add_refused_without_audit(data_dir: Path) -> None:
         ]
     )
     assert code != 0
-    rt = Runtime(config.load(data_dir, environ={}))
-    assert registry.list_endpoints(rt.db) == []
+    rt = Context(config.load(data_dir, environ={}))
+    assert endpoints.list_endpoints(rt.db) == []
     rt.close()
 
 

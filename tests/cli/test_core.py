@@ -10,7 +10,7 @@ import pytest
 
 from revisor import config
 from revisor.cli import main
-from revisor.runtime import Runtime
+from revisor.context import Context
 from revisor.store import jobs
 
 
@@ -179,7 +179,7 @@ def test_jobs_list_show_retry_cancel(tmp_path: Path, capsys: pytest.CaptureFixtu
         "--data-dir",
         str(d),
     )
-    rt = Runtime(config.load(d, environ={}))
+    rt = Context(config.load(d, environ={}))
     queued = jobs.create(rt.db, repo_id=1, mr_number=3, head_sha="a" * 40, trigger="open")
     failed = jobs.create(rt.db, repo_id=1, mr_number=4, head_sha="b" * 40, trigger="open")
     jobs.lease(rt.db, failed, "w", 60)

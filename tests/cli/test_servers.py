@@ -10,7 +10,8 @@ import pytest
 from revisor import config
 from revisor.audit import AuditLog
 from revisor.cli import main
-from revisor.runtime import Runtime
+from revisor.context import Context
+from revisor.outbound import configured_egress
 from tests.test_gitservers import BAD_URLS
 
 
@@ -48,9 +49,9 @@ def repo_add(
 
 
 def egress_hosts(d: Path) -> frozenset[tuple[str, int]]:
-    rt = Runtime(config.load(d, environ={}))
+    rt = Context(config.load(d, environ={}))
     try:
-        return rt.egress().allowed
+        return configured_egress(rt.settings, rt.db).allowed
     finally:
         rt.close()
 

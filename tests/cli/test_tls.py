@@ -20,10 +20,10 @@ import pytest
 from revisor import config
 from revisor.audit import AuditLog
 from revisor.cli import main
-from revisor.cli.core import granian_tls
 from revisor.cli.observe import probe_web
+from revisor.cli.processes import granian_tls
+from revisor.context import Context
 from revisor.errors import ConfigError
-from revisor.runtime import Runtime
 from revisor.web import tls
 from tests.reliability.harness import Server
 
@@ -175,7 +175,7 @@ def test_forwarded_for_from_a_trusted_proxy_reaches_the_audit_log(https_server: 
 @pytest.mark.slow
 def test_status_probes_the_https_server(https_server: Server) -> None:
     env = {"REVISOR_SERVER__PORT": str(https_server.port)}
-    rt = Runtime(config.load(https_server.data_dir, environ=env))
+    rt = Context(config.load(https_server.data_dir, environ=env))
     try:
         service = probe_web(rt)
     finally:

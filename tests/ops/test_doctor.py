@@ -10,11 +10,11 @@ import pytest
 
 from revisor import config
 from revisor.cli import main
+from revisor.context import Context
 from revisor.domain import ForgeKind
 from revisor.ops import checks
 from revisor.ops.checks import Check
 from revisor.ops.doctor import run_doctor
-from revisor.runtime import Runtime
 from revisor.store import repos, servers
 from revisor.store.db import connect, pending_migrations
 from tests.ops.conftest import TOKEN, FakeForgeApi
@@ -23,7 +23,7 @@ NO_MODEL = {"model_endpoint"}
 
 
 def doctor(settings: config.Settings, skip: set[str] = NO_MODEL) -> list[Check]:
-    rt = Runtime(settings)
+    rt = Context(settings)
     try:
         return run_doctor(rt, skip=skip, timeout=3.0)
     finally:
@@ -153,7 +153,7 @@ def test_model_endpoint_down_fails_with_fix(settings: config.Settings) -> None:
 
 
 def _register(settings: config.Settings, forge: ForgeKind, url: str, project: str) -> None:
-    rt = Runtime(settings)
+    rt = Context(settings)
     try:
         servers.allow(rt.db, url, added_by="test")
         repos.add(rt.db, rt.keys, forge=forge, server=url, project=project, token=TOKEN,

@@ -11,10 +11,10 @@ import pytest
 
 from revisor import config
 from revisor.cli.core import init_data_dir
+from revisor.context import Context
 from revisor.domain import ForgeKind
-from revisor.runtime import Runtime
 from revisor.store import jobs, repos, servers
-from revisor.worker.pipeline import build_pipeline
+from revisor.worker.resources import WorkerResources
 from revisor.worker.runner import Runner
 from tests.fakes.fake_gitlab import FakeGitLab
 from tests.fakes.model import FakeFile
@@ -52,10 +52,11 @@ def finding(
 class Appliance:
     root: Path
     settings: config.Settings
-    rt: Runtime
+    rt: Context
     gitlab: FakeGitLab
     model: FakeOpenAI
     repo: repos.Repo
+    resources: WorkerResources | None = None
 
     def head(self, iid: int = 7) -> str:
         return self.gitlab.mrs[("group/app", iid)].versions[0][2]
@@ -70,9 +71,18 @@ class Appliance:
         )
 
     def runner(self) -> Runner:
-        return Runner(
-            self.settings.worker, self.rt.dbs, self.rt.audit, build_pipeline(self.rt, self.rt.dbs)
-        )
+        """The runner of the worker's resources, built once for the appliance (like
+        `revisor worker` does for its process) and sharing the appliance's handles."""
+        if self.resources is None:
+            self.resources = WorkerResources.assemble(
+                self.settings, self.rt.dbs, self.rt.audit, self.rt.keys
+            )
+        return self.resources.runner
+
+    def close(self) -> None:
+        if self.resources is not None:
+            self.resources.close()
+        self.rt.close()
 
     def job(self, job_id: int) -> jobs.Job:
         job = jobs.get(self.rt.db, job_id)
@@ -119,7 +129,7 @@ def appliance(tmp_path: Path) -> Iterator[Appliance]:
     write_config(tmp_path, model_url)
     settings = config.load(tmp_path / "data", environ={})
     init_data_dir(settings)
-    rt = Runtime(settings, component="worker")
+    rt = Context(settings, component="worker")
     servers.allow(rt.db, gl_url, added_by="test")
     repo = repos.add(
         rt.db,
@@ -134,6 +144,6 @@ def appliance(tmp_path: Path) -> Iterator[Appliance]:
     app = Appliance(tmp_path, settings, rt, gitlab, model, repo)
     app.reply(finding(3))
     yield app
-    rt.close()
+    app.close()
     gitlab.stop()
     model.stop()

@@ -13,12 +13,11 @@ import pytest
 
 from revisor import config
 from revisor.cli.core import init_data_dir
+from revisor.context import Context
 from revisor.domain import ForgeKind
 from revisor.forges.hooks import COMMAND_RE
-from revisor.runtime import Runtime
 from revisor.store import jobs, repos, servers
-from revisor.worker.pipeline import build_pipeline
-from revisor.worker.runner import Runner
+from revisor.worker.resources import WorkerResources
 from tests.fakes.fake_gitea import FakeGitea
 from tests.fakes.model import FakeFile
 from tests.llm.fake_openai import FakeOpenAI
@@ -88,7 +87,7 @@ GT_TOKEN = "gitea-worker-test-token-xyz"
 
 @dataclass
 class GiteaAppliance:
-    rt: Runtime
+    rt: Context
     gitea: FakeGitea
     model: FakeOpenAI
     repo: repos.Repo
@@ -98,12 +97,13 @@ class GiteaAppliance:
         job_id = jobs.create(
             self.rt.db, repo_id=self.repo.id, mr_number=3, head_sha=pr.head_sha, trigger="open"
         )
-        Runner(
-            self.rt.settings.worker,
-            self.rt.dbs,
-            self.rt.audit,
-            build_pipeline(self.rt, self.rt.dbs),
-        )(job_id)
+        resources = WorkerResources.assemble(
+            self.rt.settings, self.rt.dbs, self.rt.audit, self.rt.keys
+        )
+        try:
+            resources.runner(job_id)
+        finally:
+            resources.close()
         job = jobs.get(self.rt.db, job_id)
         assert job is not None
         return job
@@ -117,8 +117,8 @@ def gitea_appliance(tmp_path: Path) -> Iterator[GiteaAppliance]:
     write_config(tmp_path, model.start())
     settings = config.load(tmp_path / "data", environ={})
     init_data_dir(settings)
-    rt = Runtime(settings, component="worker")
-    servers.allow(rt.db, gt_url, added_by="test")  # an admin's decision: on the allowlist
+    rt = Context(settings, component="worker")
+    servers.allow(rt.db, gt_url, added_by="test")
     repo = repos.add(
         rt.db,
         rt.keys,

@@ -1,9 +1,12 @@
-"""The worker pipeline end to end against the strict fake GitLab and a fake model endpoint."""
+"""The worker pipeline end to end against the strict fake GitLab and a fake model endpoint.
+
+What `review_job` decides on its own (dedup, partial reviews, superseded and skipped jobs, the
+audit of model requests) is tested without HTTP in test_review_job.py; here are the behaviours
+that depend on the real adapters: GitLab positions, HTTP failures, retries, a revoked token."""
 
 from __future__ import annotations
 
 from revisor.store import usage
-from tests.fakes.model import FakeFile
 from tests.fakes.server import Request, Response
 from tests.worker.conftest import Appliance, finding
 
@@ -37,17 +40,6 @@ def test_review_posts_inline_comment_summary_and_status(appliance: Appliance) ->
     assert {"model.request", "forge.comment.posted", "forge.status.set"} <= set(events)
 
 
-def test_second_review_of_same_code_posts_no_duplicates(appliance: Appliance) -> None:
-    runner = appliance.runner()
-    runner(appliance.new_job())
-    runner(second := appliance.new_job())
-    assert appliance.job(second).state == "done"
-    assert len(appliance.gitlab.discussions("group/app", 7)) == 1
-    notes = appliance.gitlab.notes("group/app", 7)
-    assert len(notes) == 1  # the summary was edited in place
-    assert "already posted" in notes[0]["body"].lower()
-
-
 def test_position_outside_diff_goes_to_summary(appliance: Appliance) -> None:
     """A finding the anchor moves onto the diff is posted; GitLab refusals end in the summary."""
     appliance.reply(finding(3), finding(4, title="Returns the command", severity="major"))
@@ -57,18 +49,6 @@ def test_position_outside_diff_goes_to_summary(appliance: Appliance) -> None:
         pos = d["notes"][0]["position"]
         assert pos["new_line"] in {2, 3, 4}
     assert appliance.gitlab.rejected_positions == []
-
-
-def test_model_garbage_gives_partial_review_said_loudly(appliance: Appliance) -> None:
-    appliance.model.reply = "I am a small model and I like turtles."
-    appliance.runner()(job_id := appliance.new_job())
-    job = appliance.job(job_id)
-    assert job.state == "done"
-    assert job.result is not None
-    assert job.result["partial"] is True
-    summary = appliance.gitlab.notes("group/app", 7)[0]["body"]
-    assert "partial review" in summary.lower()
-    assert appliance.gitlab.commit_statuses(appliance.head())[-1]["state"] == "failed"
 
 
 def test_model_down_retries_with_backoff_then_dead_letter(appliance: Appliance) -> None:
@@ -99,36 +79,6 @@ def test_revoked_token_fails_with_admin_message(appliance: Appliance) -> None:
     assert job.state == "failed"
     assert "token" in (job.last_error or "").lower()
     assert "glpat" not in (job.last_error or "")
-
-
-def test_head_moved_means_superseded_and_nothing_posted(appliance: Appliance) -> None:
-    job_id = appliance.new_job()
-    appliance.gitlab.push("group/app", 7, files=[FakeFile("app.py", "@@ -1 +1 @@\n-a\n+b\n")])
-    appliance.runner()(job_id)
-    assert appliance.job(job_id).state == "superseded"
-    assert appliance.gitlab.discussions("group/app", 7) == []
-    assert appliance.gitlab.notes("group/app", 7) == []
-
-
-def test_repository_policy_can_disable_reviews(appliance: Appliance) -> None:
-    appliance.gitlab.add_file("group/app", "main", ".revisor.toml", "enabled = false\n")
-    appliance.runner()(job_id := appliance.new_job())
-    assert appliance.job(job_id).state == "skipped"
-    assert appliance.model.chat_count() == 0
-
-
-def test_model_requests_are_audited_with_prompt_hash_and_redactions(appliance: Appliance) -> None:
-    diff = '@@ -1,2 +1,3 @@\n x = 1\n+key = "glpat-Aa1Bb2Cc3Dd4Ee5Ff6Gg"\n y = 2\n'
-    appliance.gitlab.add_merge_request("group/app", 7, files=[FakeFile("app.py", diff)])
-    appliance.runner()(job_id := appliance.new_job())
-    assert appliance.job(job_id).state == "done"
-    (request,) = [r for r in appliance.rt.audit.records() if r["event"] == "model.request"]
-    details = request["details"]
-    assert details["job_id"] == job_id
-    assert details["redactions"] == 1
-    assert len(details["prompt_sha256"]) == 64
-    assert (details["prompt_tokens"], details["completion_tokens"]) == (42, 7)
-    assert "glpat-Aa1Bb2Cc3Dd4Ee5Ff6Gg" not in str(appliance.model.bodies)
 
 
 def test_a_failure_to_set_the_status_does_not_hide_the_real_error(appliance: Appliance) -> None:

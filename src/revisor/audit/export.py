@@ -38,7 +38,7 @@ from revisor.audit.events import Event, Outcome
 from revisor.audit.keys import fingerprint, key_id, public_key_pem
 from revisor.audit.log import AuditLog
 from revisor.errors import AuditWriteError, RevisorError
-from revisor.store.db import now
+from revisor.sqlitefile import now
 
 EXPORT_TYPE = "revisor.audit.export.v1"
 FORMATS = ("jsonl", "syslog", "cef")

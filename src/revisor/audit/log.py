@@ -31,7 +31,7 @@ from revisor.audit.keys import SIGNING_KEY_NAME, Signer, fingerprint
 from revisor.audit.notary import RemoteSigner
 from revisor.audit.ship import Shipper, ship, shipper_for
 from revisor.errors import AuditWriteError
-from revisor.store.db import connect, now
+from revisor.sqlitefile import connect, now
 
 if TYPE_CHECKING:
     from revisor.config import Settings

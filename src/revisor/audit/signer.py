@@ -55,7 +55,7 @@ from revisor.audit.log import GENESIS, record_hash
 from revisor.audit.notary import SignerError, read_line
 from revisor.audit.ship import Shipper, ship, shipper_for
 from revisor.secrets import write_private_file
-from revisor.store.db import now
+from revisor.sqlitefile import now
 
 if TYPE_CHECKING:
     from revisor.config import Settings

@@ -1,8 +1,9 @@
 """The `revisor` command: the composition root.
 
-Each subcommand module exposes `register(subparsers)`; handlers take `(args, runtime)` and return
-an exit code. Settings are built once here, from `--data-dir` (or `REVISOR_DATA_DIR`), and passed
-down inside the `Runtime`.
+Each subcommand module exposes `register(subparsers)`; handlers take `(args, rt)` and return an
+exit code. Settings are built once here, from `--data-dir` (or `REVISOR_DATA_DIR`), and passed
+down in a `revisor.context.Context`, which opens the database, keys and audit log on first use
+and is closed here once the command ends.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from revisor import __version__, config
+from revisor.context import Context
 from revisor.errors import RevisorError
-from revisor.runtime import Runtime
 
 SUBCOMMAND_MODULES = (
     "revisor.cli.core",
+    "revisor.cli.processes",
     "revisor.cli.servers",
     "revisor.cli.models",
     "revisor.cli.trust",
@@ -59,9 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.umask(0o077)  # databases, logs and exports are for the revisor user alone
     data_dir = config.default_data_dir() if args.data_dir is None else Path(args.data_dir)
-    rt: Runtime | None = None
+    rt: Context | None = None
     try:
-        rt = Runtime(config.load(data_dir))
+        rt = Context(config.load(data_dir))
         result: int = args.func(args, rt)
         return result
     except RevisorError as exc:

@@ -1,37 +1,29 @@
-"""Core commands: init, serve, worker, up, jobs, repo."""
+"""Core commands: init, jobs, repo (serve, worker and up are in `cli/processes.py`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from revisor import config, jobactions, logs, metrics
+from revisor import config, jobactions
 from revisor.audit import AuditLog, AuditRecord, Event, Outcome
 from revisor.audit.keys import SIGNING_KEY_NAME, ensure_signing_key
-from revisor.audit.signer import signer_paths, spawn_signer
 from revisor.cli import add_common, cli_actor
+from revisor.context import Context
 from revisor.domain import ForgeKind
 from revisor.errors import ConfigError, RevisorError
 from revisor.forges import hooks_for
 from revisor.gitservers import CA_DIR_NAME
-from revisor.inference.ports import ensure_free
-from revisor.inference.supervise import ProcessGroup, StopSignals
-from revisor.runtime import Runtime
 from revisor.secrets import KeyRing, read_secret_file
 from revisor.store import jobs, repos, servers
 from revisor.store.db import open_database
 from revisor.web.auth.local import ensure_break_glass_admin
 from revisor.web.webhooks import hook_url
 from revisor.worker.queue import Queue
-
-launcher_log = logging.getLogger("revisor.inference.launcher")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,24 +41,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         " this machine's name); 127.0.0.1 is always included",
     )
     p.set_defaults(func=cmd_init)
-
-    p = sub.add_parser("serve", help="run the web server (Litestar under Granian)")
-    add_common(p)
-    p.add_argument("--host", default=None)
-    p.add_argument("--port", type=int, default=None)
-    p.add_argument("--workers", type=int, default=None)
-    p.set_defaults(func=cmd_serve)
-
-    p = sub.add_parser("worker", help="run the Huey consumer that reviews jobs")
-    add_common(p)
-    p.add_argument("--concurrency", type=int, default=None)
-    p.set_defaults(func=cmd_worker)
-
-    p = sub.add_parser("up", help="run web server, worker and model sidecar together")
-    add_common(p)
-    p.add_argument("--host", default=None)
-    p.add_argument("--port", type=int, default=None)
-    p.set_defaults(func=cmd_up)
 
     jp = sub.add_parser("jobs", help="list, show, retry and cancel review jobs")
     jsub = jp.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
@@ -208,7 +182,7 @@ def _replace_file(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def cmd_init(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_init(args: argparse.Namespace, rt: Context) -> int:
     if args.tls_hostname and not args.self_signed_tls:
         raise ConfigError("--tls-hostname needs --self-signed-tls")
     result = init_data_dir(rt.settings)
@@ -236,137 +210,6 @@ def cmd_init(args: argparse.Namespace, rt: Runtime) -> int:
     return 0
 
 
-# --- serve / worker / up ----------------------------------------------------------------------
-
-
-def granian_tls(settings: config.Settings) -> dict[str, Any]:
-    """Granian's TLS arguments ({} for plain HTTP), after checking the files; says on stderr
-    when the server will speak plain HTTP, or when public_url does not match."""
-    web, public_url = settings.web, settings.server.public_url
-    if not web.tls:
-        if not settings.auth.cookie_secure:
-            print(
-                "revisor serve: plain HTTP (no [web] tls_cert): fine for local development; an"
-                " appliance serves HTTPS (`revisor init --self-signed-tls`, docs/operations.md)",
-                file=sys.stderr,
-            )
-        return {}
-    from revisor.web.tls import check_readable
-
-    cert, key = check_readable(settings.data_path(web.tls_cert), settings.data_path(web.tls_key))
-    if not public_url.startswith("https://"):
-        print(
-            f"revisor serve: [server] public_url is {public_url} but this server speaks HTTPS;"
-            " Git servers are given that URL for their webhooks: make it https://",
-            file=sys.stderr,
-        )
-    return {"ssl_cert": cert, "ssl_key": key}
-
-
-def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
-    from granian import Granian
-    from granian.constants import Interfaces, Loops
-
-    s = rt.settings.server
-    tls_files = granian_tls(rt.settings)
-    os.environ["REVISOR_DATA_DIR"] = str(rt.settings.data_dir)
-    metrics.clean(metrics.metrics_dir(rt.settings.data_dir), keep_live=True)
-    Granian(
-        target="revisor.web.factory:build",
-        factory=True,
-        address=args.host or s.host,
-        port=args.port or s.port,
-        interface=Interfaces.ASGI,
-        loop=Loops.uvloop,  # a dependency; measurably faster than asyncio's loop here
-        workers=args.workers or s.workers,
-        log_access=False,
-        **tls_files,
-    ).serve()
-    return 0
-
-
-def cmd_worker(args: argparse.Namespace, rt: Runtime) -> int:
-    from revisor.worker.main import run_worker
-
-    run_worker(rt, concurrency=args.concurrency or rt.settings.worker.concurrency)
-    return 0
-
-
-def cmd_up(args: argparse.Namespace, rt: Runtime) -> int:
-    """Serve + worker (+ sidecar) as child processes; Ctrl-C or SIGTERM stops them all.
-
-    The stop signals are caught before anything starts and both ports are checked before
-    anything starts (a busy one ends the command with exit code 2, naming its holder). Every
-    child dies with this process, even a SIGKILLed one (revisor/inference/supervise.py).
-    """
-    with StopSignals() as stop:
-        logs.configure(logs.LAUNCHER, rt.settings.log, rt.settings.log_dir)
-        group = ProcessGroup()
-        try:
-            return _up(args, rt, group, stop)
-        finally:
-            group.close(timeout=30)
-            if stop.is_set():
-                launcher_log.info("stopped by %s", stop.name)
-
-
-def _up(args: argparse.Namespace, rt: Runtime, group: ProcessGroup, stop: StopSignals) -> int:
-    s = rt.settings.server
-    data = ["--data-dir", str(rt.settings.data_dir)]
-    base = [sys.executable, "-m", "revisor"]
-    sidecar = None
-    if rt.uses_embedded_model():
-        from revisor.inference.sidecar import Sidecar
-
-        sidecar = Sidecar.from_settings(rt.settings)
-        sidecar.check_port()
-    ensure_free(
-        args.host or s.host,
-        args.port or s.port,
-        what="the web server",
-        setting="--port, server.port, REVISOR_SERVER__PORT",
-    )
-    metrics.clean(metrics.metrics_dir(rt.settings.data_dir), keep_live=False)
-    children: dict[str, subprocess.Popen[bytes]] = {}
-    signer: list[subprocess.Popen[bytes]] = []
-    try:
-        if stop.is_set():  # asked to stop while checking: start nothing
-            return 0
-        if sidecar is not None:
-            launcher_log.info("starting the model sidecar on %s", sidecar.base_url)
-            sidecar.start(group)
-            if not sidecar.wait_healthy(timeout=180, stop=stop.is_set):
-                return 0
-            launcher_log.info("model sidecar ready (model %s)", sidecar.model_id)
-        serve = [*base, "serve", *data]
-        if args.host:
-            serve += ["--host", args.host]
-        if args.port:
-            serve += ["--port", str(args.port)]
-        # The audit key in its own process, as on the appliance; serve and worker ask it to sign.
-        _key_dir, sock = signer_paths(rt.settings)
-        env = {**os.environ, "REVISOR_AUDIT__SIGNER_SOCKET": str(sock)}
-        signer.append(spawn_signer([*base, "signer", *data], sock, group.spawn))
-        children["serve"] = group.spawn(serve, env=env)
-        children["worker"] = group.spawn([*base, "worker", *data], env=env)
-        while not stop.wait(0.5):
-            for name, child in {"signer": signer[0], **children}.items():
-                if child.poll() is not None:
-                    launcher_log.error("%s exited with %s; stopping", name, child.returncode)
-                    return 1
-            if sidecar is not None and not sidecar.running():
-                launcher_log.error("model sidecar exited; see %s", sidecar.log_path)
-                return 1
-        return 0
-    finally:
-        # The worker and the web server first (they use the model and may still checkpoint),
-        # then the signer and the sidecar.
-        group.terminate(list(children.values()), timeout=30)
-        group.terminate(signer, timeout=30)
-        if sidecar is not None:
-            sidecar.stop()
-
-
 # --- jobs ---------------------------------------------------------------------------------------
 
 
@@ -378,26 +221,26 @@ def _job_line(job: jobs.Job) -> str:
     )
 
 
-def cmd_jobs_list(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_jobs_list(args: argparse.Namespace, rt: Context) -> int:
     found = jobs.list_jobs(rt.db, state=args.state, limit=args.limit)
     emit(args, [j.public() for j in found], "\n".join(_job_line(j) for j in found) or "no jobs")
     return 0
 
 
-def _require_job(rt: Runtime, job_id: int) -> jobs.Job:
+def _require_job(rt: Context, job_id: int) -> jobs.Job:
     job = jobs.get(rt.db, job_id)
     if job is None:
         raise RevisorError(f"no job with id {job_id}")
     return job
 
 
-def cmd_jobs_show(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_jobs_show(args: argparse.Namespace, rt: Context) -> int:
     job = _require_job(rt, args.id)
     emit(args, job.public(), json.dumps(job.public(), indent=2, default=str))
     return 0
 
 
-def cmd_jobs_retry(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_jobs_retry(args: argparse.Namespace, rt: Context) -> int:
     done = jobactions.retry(
         rt.db, rt.audit, args.id, actor=cli_actor(), enqueue=Queue(rt.settings).enqueue
     )
@@ -410,7 +253,7 @@ def cmd_jobs_retry(args: argparse.Namespace, rt: Runtime) -> int:
     return 0
 
 
-def cmd_jobs_cancel(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_jobs_cancel(args: argparse.Namespace, rt: Context) -> int:
     done = jobactions.cancel(rt.db, rt.audit, args.id, actor=cli_actor())
     if not done.changed:
         raise RevisorError(
@@ -424,7 +267,7 @@ def cmd_jobs_cancel(args: argparse.Namespace, rt: Runtime) -> int:
 # --- repo ---------------------------------------------------------------------------------------
 
 
-def cmd_repo_add(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_repo_add(args: argparse.Namespace, rt: Context) -> int:
     forge = ForgeKind(args.forge)
     server = servers.require_allowed(rt.db, args.server)  # a clear error, exit 2
     token = read_secret_file(args.token_file)
@@ -480,7 +323,7 @@ def cmd_repo_add(args: argparse.Namespace, rt: Runtime) -> int:
     return 0
 
 
-def cmd_repo_list(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_repo_list(args: argparse.Namespace, rt: Context) -> int:
     found = repos.list_all(rt.db)
     text = "\n".join(
         f"{r.id:>4}  {r.forge.value:<7} {r.project:<40} {r.server}"
@@ -491,7 +334,7 @@ def cmd_repo_list(args: argparse.Namespace, rt: Runtime) -> int:
     return 0
 
 
-def cmd_repo_remove(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_repo_remove(args: argparse.Namespace, rt: Context) -> int:
     def audit(repo: repos.Repo) -> None:  # inside the delete's transaction
         rt.audit.record(
             Event.REPO_REMOVED, actor=cli_actor(), target=f"repo:{repo.id}", project=repo.project

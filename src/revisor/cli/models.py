@@ -11,14 +11,18 @@ from typing import Any
 from revisor import logs
 from revisor.audit import Event
 from revisor.cli import add_common, cli_actor
-from revisor.errors import ConfigError, RevisorError
+from revisor.context import Context
+from revisor.egress import audit_refusals
+from revisor.errors import ConfigError
 from revisor.inference import manifest as model_manifest
-from revisor.inference.sidecar import API_KEY_FILE, Sidecar
+from revisor.inference.sidecar import Sidecar
 from revisor.inference.supervise import StopSignals
 from revisor.llm import registry
-from revisor.llm.client import Endpoint, EndpointClient
-from revisor.runtime import Runtime
+from revisor.llm.client import Endpoint
+from revisor.llm.health import probe_endpoint
+from revisor.outbound import configured_egress
 from revisor.secrets import read_secret_file
+from revisor.store import endpoints
 
 launcher_log = logging.getLogger("revisor.inference.launcher")
 
@@ -81,13 +85,13 @@ def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
 # --- model add / remove / hash ------------------------------------------------------------------
 
 
-def cmd_model_add(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_model_add(args: argparse.Namespace, rt: Context) -> int:
     if any(e.id == args.id for e in rt.settings.model.endpoints):
         raise ConfigError(f"endpoint {args.id!r} is configured in revisor.toml; edit it there")
     api_key = read_secret_file(args.api_key_file) if args.api_key_file else None
 
     def audit() -> None:  # inside the insert's transaction: no record, no endpoint
-        new = registry.get_endpoint(rt.db, args.id)
+        new = endpoints.get(rt.db, args.id)
         rt.audit.record(
             Event.CONFIG_CHANGED,
             actor=cli_actor(),
@@ -98,11 +102,11 @@ def cmd_model_add(args: argparse.Namespace, rt: Runtime) -> int:
             default=new.is_default,
         )
 
-    stored = registry.add_endpoint(
+    stored = endpoints.add(
         rt.db,
         rt.keys,
-        endpoint_id=args.id,
-        url=args.url,
+        endpoint_id=registry.check_id(args.id),
+        url=registry.check_url(args.url),
         model=args.model,
         api_key=api_key,
         max_concurrency=args.max_concurrency,
@@ -118,7 +122,7 @@ def cmd_model_add(args: argparse.Namespace, rt: Runtime) -> int:
     return 0
 
 
-def cmd_model_remove(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_model_remove(args: argparse.Namespace, rt: Context) -> int:
     def audit() -> None:  # inside the delete's transaction
         rt.audit.record(
             Event.CONFIG_CHANGED,
@@ -127,12 +131,12 @@ def cmd_model_remove(args: argparse.Namespace, rt: Runtime) -> int:
             change="model_endpoint.removed",
         )
 
-    registry.remove_endpoint(rt.db, args.id, before_commit=audit)
+    endpoints.remove(rt.db, args.id, before_commit=audit)
     _emit(args, {"id": args.id, "removed": True}, f"removed model endpoint {args.id}")
     return 0
 
 
-def cmd_model_hash(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_model_hash(args: argparse.Namespace, rt: Context) -> int:
     sha, size = model_manifest.digest(args.path.resolve())
     data = {"file": str(args.path.resolve()), "sha256": sha, "size": size}
     _emit(args, data, f'file = "{data["file"]}"\nsha256 = "{sha}"\nsize = {size}')
@@ -142,40 +146,26 @@ def cmd_model_hash(args: argparse.Namespace, rt: Runtime) -> int:
 # --- model list ---------------------------------------------------------------------------------
 
 
-def _health(rt: Runtime, endpoint: Endpoint) -> dict[str, Any]:
-    try:
-        client = EndpointClient(endpoint, rt.egress(extra_urls=(endpoint.url,)))
-    except RevisorError as exc:
-        return {"ok": False, "detail": str(exc), "models": []}
-    try:
-        served = client.models(timeout=HEALTH_TIMEOUT)
-    except RevisorError as exc:
-        return {"ok": False, "detail": str(exc), "models": []}
-    finally:
-        client.close()
-    if endpoint.model not in served:
-        detail = f"reachable, but does not serve {endpoint.model!r} (serves: {', '.join(served)})"
-        return {"ok": False, "detail": detail, "models": served}
-    return {"ok": True, "detail": "ok", "models": served}
+def _health(rt: Context, endpoint: Endpoint) -> dict[str, Any]:
+    egress = configured_egress(
+        rt.settings,
+        rt.db,
+        on_refusal=audit_refusals(rt.audit, rt.actor),
+        extra_urls=(endpoint.url,),
+    )
+    return probe_endpoint(endpoint, egress, timeout=HEALTH_TIMEOUT)
 
 
 def _health_text(health: dict[str, Any]) -> str:
     return "healthy" if health["ok"] else f"NOT healthy: {health['detail']}"
 
 
-def _sidecar_key(rt: Runtime) -> str | None:
-    path = rt.settings.keys_dir / API_KEY_FILE
-    return read_secret_file(path) if path.exists() else None
-
-
-def cmd_model_list(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_model_list(args: argparse.Namespace, rt: Context) -> int:
     m = rt.settings.model
-    sidecar_url = f"http://{m.sidecar_host}:{m.sidecar_port}/v1"
-    found = registry.collect_endpoints(
-        rt.settings, rt.db, rt.keys, sidecar_url=sidecar_url, sidecar_key=_sidecar_key(rt)
-    )
-    stored = {s.id for s in registry.list_endpoints(rt.db)}
-    endpoints = []
+    registered = endpoints.with_keys(rt.db, rt.keys)
+    found = registry.select_endpoints(rt.settings, registered, sidecar="always")
+    stored = {s.id for s in registered}
+    rows = []
     for eid, e in found.endpoints.items():
         source = "sidecar" if eid == registry.LOCAL_ID else "database" if eid in stored else "toml"
         row: dict[str, Any] = {
@@ -191,7 +181,7 @@ def cmd_model_list(args: argparse.Namespace, rt: Runtime) -> int:
         }
         if not args.no_health:
             row["health"] = _health(rt, e)
-        endpoints.append(row)
+        rows.append(row)
     models = []
     for spec in model_manifest.load_manifest(rt.settings.data_dir).models.values():
         try:
@@ -213,7 +203,7 @@ def cmd_model_list(args: argparse.Namespace, rt: Runtime) -> int:
             }
         )
     lines = ["ENDPOINTS"]
-    for row in endpoints:
+    for row in rows:
         flags = "".join(
             [" [default]" if row["default"] else "", " [fallback]" if row["fallback"] else ""]
         )
@@ -230,14 +220,14 @@ def cmd_model_list(args: argparse.Namespace, rt: Runtime) -> int:
             f"  {mod['id']:<28} {mod['engine']:<9} ctx={mod['context']:<6} "
             f"{mod['licence'] or '?':<12} {where}{flag}"
         )
-    _emit(args, {"endpoints": endpoints, "models": models}, "\n".join(lines))
+    _emit(args, {"endpoints": rows, "models": models}, "\n".join(lines))
     return 0
 
 
 # --- inference ----------------------------------------------------------------------------------
 
 
-def cmd_inference(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_inference(args: argparse.Namespace, rt: Context) -> int:
     """Start the sidecar, wait for health, then keep it running until Ctrl-C or SIGTERM.
 
     The stop signals are caught before the engine starts; a busy port ends the command (exit

@@ -38,7 +38,11 @@ from typing import Any
 from revisor import __version__, metrics
 from revisor.cli import add_common
 from revisor.config import CONFIG_NAME, Settings
-from revisor.runtime import Runtime
+from revisor.context import Context
+from revisor.egress import audit_refusals
+from revisor.llm.registry import select_endpoints, uses_embedded_model
+from revisor.outbound import configured_egress, model_health
+from revisor.store import endpoints
 
 LOG_TAIL_BYTES = 5 * 1024 * 1024
 PROBE_TIMEOUT = 2.0
@@ -113,20 +117,20 @@ def _probe_host(host: str) -> str:
 
 
 def _http_get(
-    rt: Runtime, url: str, purpose: str, ca_file: str | None = None
+    rt: Context, url: str, purpose: str, ca_file: str | None = None
 ) -> tuple[int | None, str]:
     """(status, short detail); status None when nothing answered. Never raises."""
     try:
-        with rt.egress((url,)).client(
-            url, purpose=purpose, timeout=PROBE_TIMEOUT, ca_file=ca_file
-        ) as client:
+        refusals = audit_refusals(rt.audit, rt.actor)
+        egress = configured_egress(rt.settings, rt.db, on_refusal=refusals, extra_urls=(url,))
+        with egress.client(url, purpose=purpose, timeout=PROBE_TIMEOUT, ca_file=ca_file) as client:
             response = client.get(url)
         return response.status_code, f"HTTP {response.status_code}"
     except Exception as exc:
         return None, type(exc).__name__
 
 
-def probe_web(rt: Runtime) -> Service:
+def probe_web(rt: Context) -> Service:
     s, web = rt.settings.server, rt.settings.web
     # Over TLS the server's own certificate is the trust anchor (a self-signed one names
     # 127.0.0.1; one from the site's CA verifies through the chain in the same file).
@@ -141,30 +145,31 @@ def probe_web(rt: Runtime) -> Service:
     return Service("web", True, f"{base}: {text}" + (f", {procs} process(es)" if procs else ""))
 
 
-def probe_worker(rt: Runtime) -> Service:
+def probe_worker(rt: Context) -> Service:
     pids = metrics.live_pids(rt.settings.data_dir, "worker")
     if not pids:
         return Service("worker", False, "no running `revisor worker` (no live pid file)")
     return Service("worker", True, "pid " + ", ".join(map(str, pids)))
 
 
-def probe_model(rt: Runtime) -> tuple[Service, dict[str, Any]]:
+def probe_model(rt: Context) -> tuple[Service, dict[str, Any]]:
     try:
-        health: dict[str, Any] = dict(rt.model_health())
+        refusals = audit_refusals(rt.audit, rt.actor)
+        health: dict[str, Any] = model_health(rt.settings, rt.db, rt.keys, on_refusal=refusals)
     except Exception as exc:  # a probe reports, it never raises
         health = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"[:200]}
     where = "embedded sidecar" if _embedded(rt) else f"endpoint {health.get('endpoint', '?')}"
     return Service("model", bool(health.get("ok")), f"{where}: {health.get('detail', '')}"), health
 
 
-def _embedded(rt: Runtime) -> bool:
+def _embedded(rt: Context) -> bool:
     try:
-        return rt.uses_embedded_model()
+        return uses_embedded_model(rt.settings, endpoints.list_endpoints(rt.db))
     except Exception:
         return False
 
 
-def last_errors(rt: Runtime) -> list[dict[str, Any]]:
+def last_errors(rt: Context) -> list[dict[str, Any]]:
     """Per repository, the newest job that recorded an error."""
     rows = rt.db.execute(
         "SELECT r.id, r.forge, r.project, j.id, j.state, j.last_error, j.updated_at"
@@ -185,7 +190,7 @@ def last_errors(rt: Runtime) -> list[dict[str, Any]]:
     ]
 
 
-def collect_status(rt: Runtime) -> Status:
+def collect_status(rt: Context) -> Status:
     from revisor.store import jobs
     from revisor.worker.queue import Queue
 
@@ -223,7 +228,7 @@ def render_status(status: Status, data_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def cmd_status(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_status(args: argparse.Namespace, rt: Context) -> int:
     status = collect_status(rt)
     if args.json:
         print(json.dumps(status.as_dict(), indent=2, sort_keys=True))
@@ -268,7 +273,7 @@ def mask_toml_text(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def known_secrets(rt: Runtime) -> tuple[list[str], list[str]]:
+def known_secrets(rt: Context) -> tuple[list[str], list[str]]:
     """Every secret the appliance can name, and notes on the ones it could not read."""
     found: list[str] = []
     notes: list[str] = []
@@ -290,10 +295,8 @@ def known_secrets(rt: Runtime) -> tuple[list[str], list[str]]:
         notes.append(f"repository secrets could not be read ({type(exc).__name__})")
     if not _embedded(rt):  # external endpoints: their keys (the sidecar's was read above)
         try:
-            from revisor.llm.registry import collect_endpoints
-
-            endpoints = collect_endpoints(s, rt.db, rt.keys, sidecar_url=None)
-            found += [e.api_key or "" for e in endpoints.endpoints.values()]
+            chosen = select_endpoints(s, endpoints.with_keys(rt.db, rt.keys), sidecar="never")
+            found += [e.api_key or "" for e in chosen.endpoints.values()]
         except Exception as exc:
             notes.append(f"model endpoint keys could not be read ({type(exc).__name__})")
     unique = {x for x in found if len(x) >= MIN_KNOWN_SECRET}
@@ -344,7 +347,7 @@ def versions() -> dict[str, Any]:
     }
 
 
-def migration_state(rt: Runtime) -> dict[str, Any]:
+def migration_state(rt: Context) -> dict[str, Any]:
     from revisor.store.db import MIGRATIONS
 
     db = rt.db
@@ -360,7 +363,7 @@ def migration_state(rt: Runtime) -> dict[str, Any]:
     return {"applied": applied, "pending": [name for name, _ in MIGRATIONS if name not in done]}
 
 
-def doctor_output(rt: Runtime) -> str:
+def doctor_output(rt: Context) -> str:
     """`revisor doctor`, run as a subprocess when this build has it (it may hang on a dead
     network mount or LDAP server: bounded by a timeout)."""
     from revisor.cli import build_parser
@@ -385,7 +388,7 @@ def doctor_output(rt: Runtime) -> str:
     return f"$ revisor doctor   (exit {done.returncode})\n{done.stdout}\n{done.stderr}"
 
 
-def metrics_snapshot(rt: Runtime) -> str:
+def metrics_snapshot(rt: Context) -> str:
     from revisor.worker.queue import Queue
 
     directory = metrics.metrics_dir(rt.settings.data_dir)
@@ -404,7 +407,7 @@ def _safely(what: str, produce: Any) -> str:
         return f"could not collect {what}: {type(exc).__name__}: {exc}\n"
 
 
-def bundle_files(rt: Runtime, log_tail_bytes: int) -> tuple[dict[str, str], list[str]]:
+def bundle_files(rt: Context, log_tail_bytes: int) -> tuple[dict[str, str], list[str]]:
     """name -> text for every file of the bundle (before scrubbing), and notes."""
     s: Settings = rt.settings
     files: dict[str, str] = {}
@@ -436,7 +439,7 @@ def bundle_files(rt: Runtime, log_tail_bytes: int) -> tuple[dict[str, str], list
     return files, notes
 
 
-def write_bundle(rt: Runtime, out: Path, *, log_tail_bytes: int = LOG_TAIL_BYTES) -> dict[str, Any]:
+def write_bundle(rt: Context, out: Path, *, log_tail_bytes: int = LOG_TAIL_BYTES) -> dict[str, Any]:
     """Write the tarball; return its manifest."""
     secrets, notes = known_secrets(rt)
     scrub = Scrubber(tuple(secrets))
@@ -471,7 +474,7 @@ def write_bundle(rt: Runtime, out: Path, *, log_tail_bytes: int = LOG_TAIL_BYTES
     return manifest
 
 
-def cmd_support_bundle(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_support_bundle(args: argparse.Namespace, rt: Context) -> int:
     out = Path(args.out)
     manifest = write_bundle(rt, out, log_tail_bytes=int(args.log_mb * 1024 * 1024))
     print(f"wrote {out} ({len(manifest['files'])} files; manifest inside: MANIFEST.json)")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from revisor.audit import AuditLog, Event
 from revisor.cli import add_common, cli_actor
+from revisor.context import Context
 from revisor.errors import RevisorError
 from revisor.ops import backup as backups
 from revisor.ops.doctor import GROUPS, run_doctor
-from revisor.runtime import Runtime
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_restore)
 
 
-def cmd_doctor(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_doctor(args: argparse.Namespace, rt: Context) -> int:
     results = run_doctor(rt, skip=set(args.skip), timeout=args.timeout)
     failures = [c for c in results if not c.ok]
     if args.json:
@@ -77,7 +77,7 @@ def cmd_doctor(args: argparse.Namespace, rt: Runtime) -> int:
     return 1 if failures else 0
 
 
-def cmd_backup(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_backup(args: argparse.Namespace, rt: Context) -> int:
     result = backups.backup(rt.settings, args.out, include_keys=args.include_keys)
     rt.audit.record(
         Event.BACKUP_CREATED,
@@ -97,7 +97,7 @@ def cmd_backup(args: argparse.Namespace, rt: Runtime) -> int:
     return 0
 
 
-def cmd_restore(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_restore(args: argparse.Namespace, rt: Context) -> int:
     if args.verify_only:
         trusted = args.fingerprint or backups.local_signing_key(rt.settings.keys_dir)
         manifest = backups.verify_archive(args.archive, trusted)

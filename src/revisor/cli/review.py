@@ -20,13 +20,21 @@ from pathlib import Path
 
 from revisor.cli import add_common
 from revisor.config import Settings
+from revisor.context import Context
 from revisor.domain import ChatModel, ReviewResult, Severity, Usage
-from revisor.egress import Egress
+from revisor.egress import Egress, audit_refusals
 from revisor.errors import ConfigError, ModelUnavailable
-from revisor.llm.registry import build_router
+from revisor.llm.registry import (
+    SidecarAt,
+    SidecarChoice,
+    build_router,
+    select_endpoints,
+    uses_embedded_model,
+)
+from revisor.outbound import configured_egress
 from revisor.review.engine import review_files
 from revisor.review.policy import build_policy
-from revisor.runtime import Runtime
+from revisor.store import endpoints
 from revisor.text.diff import parse_unified
 
 EXIT_FINDINGS, EXIT_INCOMPLETE = 1, 3
@@ -47,7 +55,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_review)
 
 
-def cmd_review(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_review(args: argparse.Namespace, rt: Context) -> int:
     text = sys.stdin.read() if args.diff == "-" else _read(args.diff)
     try:
         files = parse_unified(text)
@@ -98,27 +106,27 @@ def _read(path: str) -> str:
 
 
 @contextlib.contextmanager
-def _model(rt: Runtime, endpoint: str | None) -> Iterator[tuple[ChatModel, int]]:
+def _model(rt: Context, endpoint: str | None) -> Iterator[tuple[ChatModel, int]]:
     """The configured endpoints, else the bundled model's sidecar."""
     settings = rt.settings
     if endpoint:
         routes = ({"match": {}, "endpoint": endpoint},)
         settings = replace(settings, model=replace(settings.model, routes=routes))
     initialised = settings.db_path.exists() and settings.keys_dir.is_dir()
-    external = bool(settings.model.endpoints) or (initialised and not rt.uses_embedded_model())
+    registered = endpoints.with_keys(rt.db, rt.keys) if initialised else []
     with contextlib.ExitStack() as stack:
-        url = key = None
-        if not external:
+        sidecar: SidecarChoice = "never"
+        urls = tuple(e.url for e in settings.model.endpoints)
+        if uses_embedded_model(settings, registered):
             url, key = stack.enter_context(_bundled_sidecar(settings, initialised))
-        urls = tuple(u for u in (url, *(e.url for e in settings.model.endpoints)) if u)
+            sidecar, urls = SidecarAt(url, key), (url, *urls)
+        found = select_endpoints(settings, registered, sidecar=sidecar)
         if initialised:
-            router = build_router(
-                settings, rt.db, rt.keys, rt.egress(urls), sidecar_url=url, sidecar_key=key
-            )
+            refusals = audit_refusals(rt.audit, rt.actor)
+            egress = configured_egress(settings, rt.db, on_refusal=refusals, extra_urls=urls)
         else:
-            router = build_router(
-                settings, None, None, Egress.from_urls(urls), sidecar_url=url, sidecar_key=key
-            )
+            egress = Egress.from_urls(urls)
+        router = build_router(settings, found, egress)
         stack.callback(router.close)
         yield router, router.context_for(None)
 

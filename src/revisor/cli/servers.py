@@ -12,8 +12,8 @@ import argparse
 from revisor.audit import Event
 from revisor.cli import add_common, cli_actor
 from revisor.cli.core import emit
+from revisor.context import Context
 from revisor.gitservers import canonical_server_url
-from revisor.runtime import Runtime
 from revisor.store import servers
 
 
@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_server_remove)
 
 
-def cmd_server_add(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_server_add(args: argparse.Namespace, rt: Context) -> int:
     url = canonical_server_url(args.url)
     existing = servers.find(rt.db, url)
     if existing is None:
@@ -46,14 +46,14 @@ def cmd_server_add(args: argparse.Namespace, rt: Runtime) -> int:
     return 0
 
 
-def cmd_server_list(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_server_list(args: argparse.Namespace, rt: Context) -> int:
     found = servers.list_all(rt.db)
     text = "\n".join(f"{s.id:>4}  {s.url:<50} added by {s.added_by}" for s in found)
     emit(args, [s.public() for s in found], text or "no Git servers allowed yet")
     return 0
 
 
-def cmd_server_remove(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_server_remove(args: argparse.Namespace, rt: Context) -> int:
     server = servers.check_removable(rt.db, args.server)
     rt.audit.record(Event.SERVER_REMOVED, actor=cli_actor(), target=f"server:{server.url}")
     servers.remove(rt.db, args.server)

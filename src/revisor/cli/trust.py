@@ -18,8 +18,8 @@ from revisor.audit.keys import fingerprint
 from revisor.audit.verify import verify_export
 from revisor.audit.witness import read_witness, witness_line
 from revisor.cli import add_common, cli_actor
+from revisor.context import Context
 from revisor.errors import RevisorError
-from revisor.runtime import Runtime
 from revisor.secrets import Rotation, SecretError, delete_old_keys, rotate
 
 
@@ -90,7 +90,7 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
     print(json.dumps(data, indent=2, sort_keys=True) if getattr(args, "json", False) else text)
 
 
-def signed_audit(rt: Runtime) -> AuditLog:
+def signed_audit(rt: Context) -> AuditLog:
     """The runtime's audit log, with the signing key attached if the runtime did not."""
     log = rt.audit
     if log.signer is None and log.remote is None:
@@ -99,7 +99,7 @@ def signed_audit(rt: Runtime) -> AuditLog:
     return log
 
 
-def cmd_audit_checkpoint(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_audit_checkpoint(args: argparse.Namespace, rt: Context) -> int:
     log = signed_audit(rt)
     cp = log.checkpoint_now()
     if cp is None:
@@ -113,14 +113,14 @@ def cmd_audit_checkpoint(args: argparse.Namespace, rt: Runtime) -> int:
     return 0
 
 
-def cmd_signer(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_signer(args: argparse.Namespace, rt: Context) -> int:
     from revisor.audit.signer import serve_signer
 
     serve_signer(rt.settings, args.socket)
     return 0
 
 
-def cmd_audit_export(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_audit_export(args: argparse.Namespace, rt: Context) -> int:
     result = export_audit(
         signed_audit(rt),
         args.out,
@@ -146,7 +146,7 @@ def cmd_audit_export(args: argparse.Namespace, rt: Runtime) -> int:
     return 0
 
 
-def cmd_audit_verify(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_audit_verify(args: argparse.Namespace, rt: Context) -> int:
     witness = None
     if args.witness:
         try:
@@ -172,7 +172,7 @@ def cmd_audit_verify(args: argparse.Namespace, rt: Runtime) -> int:
     return 0 if report.ok else 1
 
 
-def cmd_keys_rotate(args: argparse.Namespace, rt: Runtime) -> int:
+def cmd_keys_rotate(args: argparse.Namespace, rt: Context) -> int:
     keys_dir = rt.settings.keys_dir
     actor = cli_actor()
 

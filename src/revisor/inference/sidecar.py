@@ -13,16 +13,12 @@ when the process exits, and returns early when the launcher is asked to stop.
 
 from __future__ import annotations
 
-import contextlib
-import secrets
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit
-
-import httpx
 
 from revisor.config import Settings
 from revisor.egress import Egress
@@ -40,7 +36,10 @@ from revisor.inference.plans import (
 )
 from revisor.inference.ports import ensure_free
 from revisor.inference.supervise import ProcessGroup
-from revisor.secrets import read_secret_file, write_private_file
+from revisor.llm.client import Endpoint
+from revisor.llm.health import probe_endpoint
+from revisor.secrets import SIDECAR_KEY_FILE as API_KEY_FILE
+from revisor.secrets import ensure_api_key, write_private_file
 
 __all__ = [
     "API_KEY_FILE",
@@ -58,16 +57,6 @@ __all__ = [
     "wait_healthy",
 ]
 
-API_KEY_FILE = "sidecar-api.key"  # in <data dir>/keys/, next to the key-encryption keys
-
-
-def ensure_api_key(path: Path) -> str:
-    """The sidecar's API key: read from its 0600 file, created on first use."""
-    if not path.exists():
-        with contextlib.suppress(FileExistsError):  # another process created it first
-            write_private_file(path, secrets.token_urlsafe(32).encode())
-    return read_secret_file(path)
-
 
 def wait_healthy(
     base_url: str,
@@ -79,36 +68,31 @@ def wait_healthy(
     alive: Callable[[], bool] | None = None,
     stop: Callable[[], bool] | None = None,
 ) -> bool:
-    """Poll `GET {base_url}/models` until it answers 200; raise ModelUnavailable at `timeout`.
+    """Poll `GET {base_url}/models` (`llm.health.probe_endpoint`) until it answers; raise
+    ModelUnavailable at `timeout`.
 
     `alive`, if given, is a callable returning False once the process has exited, so a sidecar
     that crashed on start is reported at once instead of after the whole timeout. `stop`, if
     given, returns True once the caller was asked to stop: the wait then returns False.
     """
     egress = egress or Egress.from_urls([base_url])
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
+    endpoint = Endpoint(id="sidecar", url=base_url, model="", api_key=api_key)
     deadline = time.monotonic() + timeout
     last = "no answer yet"
-    with egress.client(
-        base_url, purpose="model health", timeout=min(5.0, timeout), headers=headers
-    ) as client:
-        while True:
-            if stop is not None and stop():
-                return False
-            if alive is not None and not alive():
-                raise ModelUnavailable(f"model sidecar at {base_url} exited while starting")
-            try:
-                response = client.get(base_url.rstrip("/") + "/models")
-                if response.status_code == 200:
-                    return True
-                last = f"HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
-                last = type(exc).__name__
-            if time.monotonic() + interval > deadline:
-                raise ModelUnavailable(
-                    f"model sidecar at {base_url} not healthy after {timeout:.0f}s ({last})"
-                )
-            time.sleep(interval)
+    while True:
+        if stop is not None and stop():
+            return False
+        if alive is not None and not alive():
+            raise ModelUnavailable(f"model sidecar at {base_url} exited while starting")
+        report = probe_endpoint(endpoint, egress, timeout=min(5.0, timeout))
+        if report["ok"]:
+            return True
+        last = report["detail"]
+        if time.monotonic() + interval > deadline:
+            raise ModelUnavailable(
+                f"model sidecar at {base_url} not healthy after {timeout:.0f}s ({last})"
+            )
+        time.sleep(interval)
 
 
 class SidecarExited(ModelUnavailable):

@@ -18,6 +18,7 @@ logs or reports prompt text, code or API keys.
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import logging
 import random
@@ -29,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from revisor.backoff import backoff
 from revisor.domain import ChatMessage, Completion, RouteHints, Usage, UsageRecord
 from revisor.egress import Egress, parse_retry_after
 from revisor.errors import ConfigError, ModelError, ModelUnavailable
@@ -72,8 +74,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, rng: Callable[[], float]) -> float:
         """Backoff before attempt `attempt + 1`: exponential, capped, with 50-100% jitter."""
-        backoff = self.base_delay * float(2 ** max(0, attempt - 1))
-        return min(self.max_delay, backoff) * (0.5 + rng() / 2)
+        return backoff(max(1, attempt), self.base_delay, self.max_delay, jitter=rng)
 
 
 UsageCallback = Callable[[UsageRecord], None]
@@ -170,6 +171,13 @@ class EndpointClient:
 
     def close(self) -> None:
         self._http.close()
+
+    def metered(self, on_usage: UsageCallback) -> EndpointClient:
+        """A view of this client that reports usage to `on_usage`: it shares the HTTP client
+        and the request slots, so the endpoint's `max_concurrency` holds across all views."""
+        view = copy.copy(self)
+        view._on_usage = on_usage
+        return view
 
     def models(self, timeout: float = 3.0) -> list[str]:
         """Model ids the endpoint serves (`GET /models`): the health check. Raises like complete."""
@@ -414,6 +422,7 @@ class Router:
         self.fallback = fallback
         # With a fallback at hand, give up on the first endpoint sooner.
         self._primary_retry = fallback_retry or RetryPolicy(max_attempts=2, max_total_seconds=300)
+        self._owns_clients = True
 
     @property
     def concurrency(self) -> int:
@@ -464,19 +473,15 @@ class Router:
             )
         return self.clients[fallback].complete(messages, max_tokens=max_tokens, json_mode=json_mode)
 
-    def health(self, timeout: float = 2.0) -> dict[str, str]:
-        """Endpoint id -> "ok" or the reason it is not (for /readyz and `revisor model list`)."""
-        report = {}
-        for eid, client in self.clients.items():
-            try:
-                served = client.models(timeout=timeout)
-            except (ModelUnavailable, ModelError) as exc:
-                report[eid] = str(exc)
-                continue
-            model = client.endpoint.model
-            report[eid] = "ok" if model in served else f"does not serve {model!r}"
-        return report
+    def metered(self, on_usage: UsageCallback) -> Router:
+        """This router, reporting every request's usage to `on_usage` (the worker's per-job
+        view): same HTTP clients, same request slots, nothing opened or to close."""
+        view = copy.copy(self)
+        view.clients = {eid: c.metered(on_usage) for eid, c in self.clients.items()}
+        view._owns_clients = False
+        return view
 
     def close(self) -> None:
-        for client in self.clients.values():
-            client.close()
+        if self._owns_clients:
+            for client in self.clients.values():
+                client.close()

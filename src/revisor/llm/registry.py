@@ -1,11 +1,13 @@
-"""Where model endpoints come from, and the one function that turns them into a `Router`.
+"""Which model endpoints Revisor uses, and the one function that turns them into a `Router`.
 
-Three sources, merged by `build_router`:
+Three sources, merged by `select_endpoints` (the one place that decides which endpoints,
+the embedded sidecar included, a process talks to):
 
 - `[[model.endpoints]]` in revisor.toml (API key in a file named by `api_key_file`);
-- the `model_endpoints` table, written by `revisor model add` (API key sealed with the KeyRing,
-  bound to its row: `model_endpoints:<id>:api_key`);
-- the embedded sidecar, id `local`, when `revisor up` started one.
+- the rows of `model_endpoints`, written by `revisor model add` (`store/endpoints.py` reads
+  them, with their sealed API keys opened; the caller passes them in: llm/ does no SQL);
+- the embedded sidecar, id `local`: when no external endpoint is configured (that is when
+  `revisor up` starts it), or always / never when the caller asks.
 
 The default endpoint is the one added with `--default`, else the first in revisor.toml, else the
 first registered, else `local`.
@@ -14,17 +16,15 @@ first registered, else `local`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
-
-import sqlite_utils
 
 from revisor.config import Settings
 from revisor.domain import UsageRecord
 from revisor.egress import Egress
-from revisor.errors import ConfigError, RevisorError
+from revisor.errors import ConfigError
 from revisor.llm.client import (
     STRUCTURED_OUTPUT_MODES,
     Endpoint,
@@ -34,41 +34,30 @@ from revisor.llm.client import (
     normalize_base_url,
     parse_routes,
 )
-from revisor.secrets import KeyRing, aad_for, read_secret_file
-from revisor.store.db import now
+from revisor.llm.health import probe_endpoint
+from revisor.secrets import SIDECAR_KEY_FILE, ensure_api_key, read_secret_file
 
 LOCAL_ID = "local"
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
-class EndpointNotFound(RevisorError):
-    pass
+class RegisteredEndpoint(Protocol):
+    """A registered endpoint as `store.endpoints.with_keys()` returns it."""
 
-
-@dataclass(frozen=True)
-class StoredEndpoint:
-    """A row of `model_endpoints`, without its key."""
-
-    id: str
-    url: str
-    model: str
-    has_api_key: bool
-    max_concurrency: int
-    context_tokens: int
-    is_default: bool
-    created_at: float
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "url": self.url,
-            "model": self.model,
-            "has_api_key": self.has_api_key,
-            "max_concurrency": self.max_concurrency,
-            "context_tokens": self.context_tokens,
-            "default": self.is_default,
-            "source": "database",
-        }
+    @property
+    def id(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def api_key(self) -> str | None: ...
+    @property
+    def max_concurrency(self) -> int: ...
+    @property
+    def context_tokens(self) -> int: ...
+    @property
+    def is_default(self) -> bool: ...
 
 
 def check_id(endpoint_id: str) -> str:
@@ -90,107 +79,53 @@ def check_url(url: str) -> str:
     return normalize_base_url(url)
 
 
-def _row(row: Mapping[str, Any]) -> StoredEndpoint:
-    return StoredEndpoint(
-        id=row["id"],
-        url=row["url"],
-        model=row["model"],
-        has_api_key=row["api_key_enc"] is not None,
-        max_concurrency=int(row["max_concurrency"]),
-        context_tokens=int(row["context_tokens"]),
-        is_default=bool(row["is_default"]),
-        created_at=float(row["created_at"]),
-    )
-
-
-def list_endpoints(db: sqlite_utils.Database) -> list[StoredEndpoint]:
-    return [_row(r) for r in db.query("SELECT * FROM model_endpoints ORDER BY created_at, id")]
-
-
-def add_endpoint(
-    db: sqlite_utils.Database,
-    keys: KeyRing,
-    *,
-    endpoint_id: str,
-    url: str,
-    model: str = "",
-    api_key: str | None = None,
-    max_concurrency: int = 1,
-    context_tokens: int = 8192,
-    default: bool = False,
-    replace: bool = False,
-    before_commit: Callable[[], None] | None = None,
-) -> StoredEndpoint:
-    """Register (or replace) an endpoint; `before_commit()` (the audit record) runs inside the
-    transaction: if it raises, nothing changes."""
-    check_id(endpoint_id)
-    base = check_url(url)
-    if max_concurrency < 1 or context_tokens < 256:
-        raise ConfigError("max concurrency must be >= 1 and context >= 256 tokens")
-    sealed = (
-        keys.seal(api_key, aad_for("model_endpoints", endpoint_id, "api_key")) if api_key else None
-    )
-    with db.conn:
-        db.conn.execute("BEGIN IMMEDIATE")  # db.execute alone commits each statement
-        exists = db.execute("SELECT 1 FROM model_endpoints WHERE id = ?", [endpoint_id]).fetchone()
-        if exists and not replace:
-            raise ConfigError(f"model endpoint {endpoint_id!r} exists; remove it first")
-        if default:
-            db.execute("UPDATE model_endpoints SET is_default = 0")
-        db.execute(
-            "INSERT OR REPLACE INTO model_endpoints (id, url, model, api_key_enc, max_concurrency,"
-            " context_tokens, is_default, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [endpoint_id, base, model or endpoint_id, sealed, max_concurrency, context_tokens,
-             int(default), now()],
-        )  # fmt: skip
-        if before_commit is not None:
-            before_commit()
-    return get_endpoint(db, endpoint_id)
-
-
-def get_endpoint(db: sqlite_utils.Database, endpoint_id: str) -> StoredEndpoint:
-    rows = list(db.query("SELECT * FROM model_endpoints WHERE id = ?", [endpoint_id]))
-    if not rows:
-        raise EndpointNotFound(f"no registered model endpoint {endpoint_id!r}")
-    return _row(rows[0])
-
-
-def remove_endpoint(
-    db: sqlite_utils.Database, endpoint_id: str, before_commit: Callable[[], None] | None = None
-) -> None:
-    with db.conn:
-        db.conn.execute("BEGIN IMMEDIATE")
-        cursor = db.execute("DELETE FROM model_endpoints WHERE id = ?", [endpoint_id])
-        if cursor.rowcount == 0:
-            raise EndpointNotFound(f"no registered model endpoint {endpoint_id!r}")
-        if before_commit is not None:
-            before_commit()
-
-
-def _stored_key(db: sqlite_utils.Database, keys: KeyRing, endpoint_id: str) -> str | None:
-    row = db.execute(
-        "SELECT api_key_enc FROM model_endpoints WHERE id = ?", [endpoint_id]
-    ).fetchone()
-    if row is None or row[0] is None:
-        return None
-    return keys.open_str(row[0], aad_for("model_endpoints", endpoint_id, "api_key"))
-
-
 @dataclass(frozen=True)
 class EndpointSet:
     endpoints: dict[str, Endpoint]
     default: str
 
 
-def collect_endpoints(
+@dataclass(frozen=True)
+class SidecarAt:
+    """A sidecar the caller started itself (`revisor review` without `revisor up`)."""
+
+    url: str
+    api_key: str | None
+
+
+# "embedded": the sidecar only when no external endpoint is configured (what `revisor up` runs);
+# "always": listed even beside external ones (`revisor model list`, its test prompt);
+# "never": the external endpoints only.
+SidecarChoice = Literal["embedded", "always", "never"] | SidecarAt
+
+
+def uses_embedded_model(settings: Settings, registered: Sequence[object]) -> bool:
+    """True when no external model endpoint is configured: `revisor up` runs the sidecar."""
+    return not settings.model.endpoints and not registered
+
+
+def sidecar_endpoint(settings: Settings, *, create_key: bool = True) -> SidecarAt:
+    """URL and API key of the embedded sidecar. The key file is created on first use, unless
+    `create_key` is False (then the key is None while no sidecar ever ran)."""
+    m = settings.model
+    path = settings.keys_dir / SIDECAR_KEY_FILE
+    if create_key:
+        key: str | None = ensure_api_key(path)
+    else:
+        key = read_secret_file(path) if path.exists() else None
+    return SidecarAt(f"http://{m.sidecar_host}:{m.sidecar_port}/v1", key)
+
+
+def select_endpoints(
     settings: Settings,
-    db: sqlite_utils.Database | None,
-    keys: KeyRing | None,
+    registered: Sequence[RegisteredEndpoint],
     *,
-    sidecar_url: str | None = None,
-    sidecar_key: str | None = None,
+    sidecar: SidecarChoice = "embedded",
 ) -> EndpointSet:
-    """All endpoints with their API keys, and which one is the default."""
+    """All endpoints a process talks to, with their API keys, and which one is the default.
+
+    `registered` comes from `store.endpoints.with_keys(db, keys)` (empty without a database).
+    """
     m = settings.model
     found: dict[str, Endpoint] = {}
     toml_ids: list[str] = []
@@ -207,36 +142,31 @@ def collect_endpoints(
             timeout_seconds=e.timeout_seconds,
         )
         toml_ids.append(e.id)
-    stored = list_endpoints(db) if db is not None and db["model_endpoints"].exists() else []
-    for s in stored:
+    for s in registered:
         if s.id in found:
             raise ConfigError(f"model endpoint {s.id!r} is both in revisor.toml and registered")
-        api_key = None
-        if s.has_api_key:
-            if keys is None:
-                raise ConfigError(f"model endpoint {s.id!r} has a sealed API key but no key ring")
-            api_key = _stored_key(db, keys, s.id) if db is not None else None
         found[s.id] = Endpoint(
             id=s.id,
             url=s.url,
             model=s.model,
-            api_key=api_key,
+            api_key=s.api_key,
             max_concurrency=s.max_concurrency,
             context_tokens=s.context_tokens,
         )
-    if sidecar_url:
+    at = _sidecar(settings, registered, sidecar)
+    if at is not None:
         found[LOCAL_ID] = Endpoint(
             id=LOCAL_ID,
-            url=normalize_base_url(sidecar_url),
+            url=normalize_base_url(at.url),
             model=m.default_model,
-            api_key=sidecar_key,
+            api_key=at.api_key,
             # llama-cpp-python's server answers one request at a time; vLLM batches.
             max_concurrency=1 if m.engine == "llama.cpp" else max(1, m.sidecar_parallel),
             context_tokens=m.sidecar_context,
             engine=m.engine,
         )
-    defaults = [s.id for s in stored if s.is_default]
-    order = defaults + toml_ids + [s.id for s in stored] + ([LOCAL_ID] if sidecar_url else [])
+    defaults = [s.id for s in registered if s.is_default]
+    order = defaults + toml_ids + [s.id for s in registered] + ([LOCAL_ID] if at else [])
     if not order:
         raise ConfigError(
             "no model endpoint: start the embedded sidecar (`revisor up` / `revisor inference`) "
@@ -245,22 +175,41 @@ def collect_endpoints(
     return EndpointSet(found, order[0])
 
 
-def endpoint_urls(settings: Settings, db: sqlite_utils.Database | None) -> list[str]:
-    """Every configured endpoint URL, for the egress allowlist."""
-    urls = [e.url for e in settings.model.endpoints]
-    if db is not None and db["model_endpoints"].exists():
-        urls += [s.url for s in list_endpoints(db)]
-    return urls
+def _sidecar(
+    settings: Settings, registered: Sequence[RegisteredEndpoint], choice: SidecarChoice
+) -> SidecarAt | None:
+    if isinstance(choice, SidecarAt):
+        return choice
+    if choice == "always":
+        return sidecar_endpoint(settings, create_key=False)
+    if choice == "embedded" and uses_embedded_model(settings, registered):
+        return sidecar_endpoint(settings)
+    return None
+
+
+def default_endpoint_health(
+    settings: Settings,
+    registered: Sequence[RegisteredEndpoint],
+    egress: Egress,
+    *,
+    timeout: float = 2.0,
+) -> dict[str, Any]:
+    """The health of the default endpoint (for /readyz, `revisor status` and the doctor):
+    `probe_endpoint`'s report plus the endpoint's id. Never raises."""
+    try:
+        found = select_endpoints(settings, registered)
+        endpoint = found.endpoints[found.default]
+    except Exception as exc:  # a probe reports, it never raises
+        return {"ok": False, "detail": f"{type(exc).__name__}: {exc}"[:200]}
+    report = probe_endpoint(endpoint, egress, timeout=timeout)
+    return {"ok": report["ok"], "endpoint": endpoint.id, "detail": report["detail"]}
 
 
 def build_router(
     settings: Settings,
-    db: sqlite_utils.Database | None,
-    keys: KeyRing | None,
+    found: EndpointSet,
     egress: Egress,
     *,
-    sidecar_url: str | None = None,
-    sidecar_key: str | None = None,
     on_usage: Callable[[UsageRecord], None] | None = None,
     json_schema: Mapping[str, Any] | None = None,
 ) -> Router:
@@ -270,7 +219,6 @@ def build_router(
         raise ConfigError(
             f"[model] structured_output must be one of {', '.join(STRUCTURED_OUTPUT_MODES)}"
         )
-    found = collect_endpoints(settings, db, keys, sidecar_url=sidecar_url, sidecar_key=sidecar_key)
     routes = parse_routes(m.routes, set(found.endpoints))
     if m.fallback and m.fallback not in found.endpoints:
         raise ConfigError(f"[model] fallback {m.fallback!r} is not a configured endpoint")

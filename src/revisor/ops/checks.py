@@ -273,7 +273,7 @@ def check_models(settings: Settings) -> list[Check]:
 
 
 def check_model_endpoint(health: dict[str, Any], embedded: bool) -> Check:
-    """Turn `Runtime.model_health()` into a check (the probe itself is the runtime's)."""
+    """Turn `outbound.model_health()` into a check (the probe itself is there)."""
     if health.get("ok"):
         return passed("model_endpoint", f"{health.get('endpoint', '?')}: /v1/models answers")
     fix = (

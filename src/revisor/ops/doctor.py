@@ -1,7 +1,7 @@
 """`revisor doctor`: run every check in a sensible order and collect the results.
 
 The order matters: the file-level checks come first and use read-only handles. Only when the
-database is sound and migrated does the doctor open it through the `Runtime` (which would apply
+database is sound and migrated does the doctor open it through the `Context` (which would apply
 pending migrations and so hide them) for the checks that need registered repositories, sealed
 tokens and model endpoints.
 """
@@ -9,14 +9,17 @@ tokens and model endpoints.
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
+from revisor.context import Context
+from revisor.egress import Egress, audit_refusals
 from revisor.errors import RevisorError
 from revisor.forges import ForgeTarget
+from revisor.llm.registry import uses_embedded_model
 from revisor.ops import checks
 from revisor.ops.checks import Check
-from revisor.runtime import Runtime
-from revisor.store import repos
+from revisor.outbound import configured_egress, model_health
+from revisor.store import endpoints, repos
 
 GROUPS = (
     "permissions",
@@ -34,7 +37,7 @@ GROUPS = (
 )
 
 
-def run_doctor(rt: Runtime, *, skip: Collection[str] = (), timeout: float = 5.0) -> list[Check]:
+def run_doctor(rt: Context, *, skip: Collection[str] = (), timeout: float = 5.0) -> list[Check]:
     """All checks, in order; `skip` names groups from `GROUPS` to leave out."""
     s = rt.settings
     out: list[Check] = []
@@ -81,10 +84,16 @@ def run_doctor(rt: Runtime, *, skip: Collection[str] = (), timeout: float = 5.0)
     return out
 
 
-def _runtime_checks(rt: Runtime, *, skip: Collection[str], timeout: float) -> list[Check]:
+def _runtime_checks(rt: Context, *, skip: Collection[str], timeout: float) -> list[Check]:
     """Checks that need the registered repositories, sealed tokens and model endpoints."""
     s = rt.settings
     out: list[Check] = []
+
+    def refusals(host: str, purpose: str) -> None:  # opens the audit log only if needed
+        audit_refusals(rt.audit, rt.actor)(host, purpose)
+
+    def egress() -> Egress:
+        return configured_egress(s, rt.db, on_refusal=refusals)
 
     def wanted(group: str) -> bool:
         if group in skip:
@@ -95,14 +104,15 @@ def _runtime_checks(rt: Runtime, *, skip: Collection[str], timeout: float) -> li
     if wanted("model_endpoint"):
         out += checks.guarded(
             "model_endpoint",
-            lambda: [checks.check_model_endpoint(rt.model_health(), rt.uses_embedded_model())],
+            lambda: [
+                checks.check_model_endpoint(
+                    model_health(s, rt.db, rt.keys, on_refusal=refusals),
+                    uses_embedded_model(s, endpoints.list_endpoints(rt.db)),
+                )
+            ],
         )
     registered = [r for r in repos.list_all(rt.db) if r.enabled]
-    model_urls = (
-        [row["url"] for row in rt.db.query("SELECT url FROM model_endpoints")]
-        if rt.db["model_endpoints"].exists()
-        else []
-    )
+    model_urls = endpoints.urls(rt.db)
     if wanted("egress"):
         out += checks.guarded(
             "egress",
@@ -113,17 +123,21 @@ def _runtime_checks(rt: Runtime, *, skip: Collection[str], timeout: float) -> li
         if not registered:
             out.append(checks.skipped("forges", "no repository registered yet"))
         for repo in registered:
-            probe = functools.partial(_probe_repo, rt, repo, timeout, times)
+            probe = functools.partial(_probe_repo, rt, egress, repo, timeout, times)
             out += checks.guarded(f"forge:{repo.id}", probe)
     if wanted("clock"):
         out.append(checks.check_clock(times))
     if wanted("ldap"):
-        out += checks.guarded("ldap", lambda: [checks.check_ldap(s.ldap, rt.egress())])
+        out += checks.guarded("ldap", lambda: [checks.check_ldap(s.ldap, egress())])
     return out
 
 
 def _probe_repo(
-    rt: Runtime, repo: repos.Repo, timeout: float, times: list[tuple[str, float]]
+    rt: Context,
+    egress: Callable[[], Egress],
+    repo: repos.Repo,
+    timeout: float,
+    times: list[tuple[str, float]],
 ) -> list[Check]:
     name = f"forge:{repo.id}"
     try:
@@ -138,7 +152,7 @@ def _probe_repo(
             )
         ]
     target = ForgeTarget(repo.forge, repo.server, repo.project, token, repo.ca_file)
-    probe = checks.check_forge(target, rt.egress(), name=name, timeout=timeout)
+    probe = checks.check_forge(target, egress(), name=name, timeout=timeout)
     if probe.server_time is not None:
         times.append((repo.server, probe.server_time))
     return [probe.check]

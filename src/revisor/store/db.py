@@ -6,31 +6,17 @@ WAL with `synchronous=FULL`, so a row committed before a webhook is answered sur
 
 from __future__ import annotations
 
-import sqlite3
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import sqlite_utils
 
+from revisor.sqlitefile import connect, now
+
+__all__ = ["PerThread", "connect", "migrate", "now", "open_database", "pending_migrations"]
+
 Migration = Callable[[sqlite_utils.Database], None]
-
-BUSY_TIMEOUT_MS = 10_000
-
-
-def connect(path: Path | str) -> sqlite_utils.Database:
-    """Open (creating if needed) a database file with Revisor's durability settings."""
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    return sqlite_utils.Database(conn)
-
-
-def now() -> float:
-    return time.time()
 
 
 def _m001_initial(db: sqlite_utils.Database) -> None:

@@ -27,16 +27,17 @@ from litestar.params import SkipValidation
 
 from revisor.audit import AuditLog
 from revisor.config import Settings
-from revisor.egress import Egress, allowlist_from, audit_refusals
+from revisor.egress import Egress, audit_refusals
 from revisor.errors import ConfigError
+from revisor.outbound import configured_egress
+from revisor.outbound import model_health as model_health_of
 from revisor.secrets import KeyRing
-from revisor.store import servers
 from revisor.store.db import PerThread
 from revisor.web.auth import usernames
 from revisor.web.auth.ldap import LdapAuthenticator, LdapUser
 from revisor.web.auth.routes import AuthContext, Authenticator
 from revisor.web.intake import WebhookIntake
-from revisor.web.model_health import ModelHealth, cached, probe_default
+from revisor.web.model_health import ModelHealth, cached
 from revisor.worker.queue import Queue
 
 log = logging.getLogger("revisor.web")
@@ -81,12 +82,8 @@ class WebResources:
             if model_health is None and probe_model:
 
                 def probe() -> dict[str, Any]:
-                    return probe_default(
-                        settings,
-                        dbs.get(),
-                        keys,
-                        lambda extra: current_egress(settings, dbs, audit, "system:web", extra),
-                    )
+                    refusals = audit_refusals(audit, "system:web")
+                    return model_health_of(settings, dbs.get(), keys, on_refusal=refusals)
 
                 model_health = cached(probe, ttl=MODEL_HEALTH_TTL)
             resources = cls(
@@ -112,7 +109,12 @@ class WebResources:
 
     def egress(self, actor: str, extra_urls: tuple[str, ...] = ()) -> Egress:
         """The allowlist as configured right now, refusals audited as `actor`'s."""
-        return current_egress(self.settings, self.dbs, self.audit, actor, extra_urls)
+        return configured_egress(
+            self.settings,
+            self.dbs.get(),
+            on_refusal=audit_refusals(self.audit, actor),
+            extra_urls=extra_urls,
+        )
 
     def close(self) -> None:
         """Reverse order of opening, each step even if an earlier one failed: the intake (its
@@ -217,23 +219,3 @@ def _ldap_authenticator(settings: Settings, egress: Egress | None) -> Authentica
     except ConfigError as exc:
         log.error("LDAP sign-in is disabled by a configuration error: %s", exc)
         return _Unavailable(exc)
-
-
-def current_egress(
-    settings: Settings,
-    dbs: PerThread,
-    audit: AuditLog,
-    actor: str,
-    extra_urls: tuple[str, ...] = (),
-) -> Egress:
-    """The allowlist as configured right now (allowed Git servers, model endpoints, LDAP, the
-    sidecar: `egress.allowlist_from`); a refusal is written to the audit log as `actor`'s."""
-    from revisor.llm.registry import endpoint_urls
-
-    db = dbs.get()
-    return allowlist_from(
-        settings,
-        servers.urls(db),
-        [*endpoint_urls(settings, db), *extra_urls],
-        on_refusal=audit_refusals(audit, actor),
-    )

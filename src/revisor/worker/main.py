@@ -1,4 +1,7 @@
-"""`revisor worker`: the Huey consumer plus the reaper, in one process."""
+"""`revisor worker`: the Huey consumer plus the reaper, in one process.
+
+The process's resources (`worker/resources.py`) are opened here once and closed once at exit.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +9,25 @@ import logging
 
 from revisor import logs, metrics
 from revisor.audit.timer import CheckpointTimer
-from revisor.runtime import Runtime
-from revisor.worker.pipeline import build_pipeline
-from revisor.worker.queue import Queue
+from revisor.config import Settings
 from revisor.worker.reaper import Reaper, reap_once
-from revisor.worker.runner import Runner
+from revisor.worker.resources import WorkerResources
 
 log = logging.getLogger("revisor.worker")
 
 
-def run_worker(rt: Runtime, *, concurrency: int) -> None:
-    settings = rt.settings
+def run_worker(settings: Settings, *, concurrency: int) -> None:
     logs.configure("worker", settings.log, settings.log_dir)
     metrics.register_process(settings.data_dir, "worker")
-    dbs = rt.dbs
-    runner = Runner(settings.worker, dbs, rt.audit, metrics.timed_pipeline(build_pipeline(rt, dbs)))
-    queue = Queue(settings, runner=runner)
+    res = WorkerResources.open(settings, wrap=metrics.timed_pipeline)
+    try:
+        _consume(res, concurrency)
+    finally:
+        res.close()
+
+
+def _consume(res: WorkerResources, concurrency: int) -> None:
+    settings, dbs, queue = res.settings, res.dbs, res.queue
     # Whatever a previous worker left behind (killed mid-job, enqueue lost) is due again now.
     reap_once(dbs, queue, stale_after=settings.worker.lease_seconds)
     reaper = Reaper(
@@ -31,7 +37,7 @@ def run_worker(rt: Runtime, *, concurrency: int) -> None:
         stale_after=settings.worker.lease_seconds,
     )
     reaper.start()
-    checkpoints = CheckpointTimer(rt.audit)  # [audit] checkpoint_minutes, even when idle
+    checkpoints = CheckpointTimer(res.audit)  # [audit] checkpoint_minutes, even when idle
     checkpoints.start()
     consumer = queue.huey.create_consumer(
         workers=concurrency,
@@ -41,7 +47,7 @@ def run_worker(rt: Runtime, *, concurrency: int) -> None:
         max_delay=1.0,
         graceful_signal="TERM",  # systemd stops with SIGTERM: finish the running jobs first
     )
-    log.info("worker %s consuming with %d threads", runner.owner, concurrency)
+    log.info("worker %s consuming with %d threads", res.runner.owner, concurrency)
     try:
         consumer.run()
     finally:

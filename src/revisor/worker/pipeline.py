@@ -20,56 +20,66 @@ from typing import Any
 
 from revisor import metrics
 from revisor.audit import AuditLog, Event, Outcome
-from revisor.config import Settings
+from revisor.config import ReviewSettings, Settings
 from revisor.domain import (
     ChatMessage,
+    ChatModel,
     Completion,
     MergeRequest,
+    MeteredModel,
     ReviewResult,
     RouteHints,
     StatusState,
     UsageRecord,
+    UsageSink,
 )
 from revisor.errors import ModelUnavailable, Retryable, RevisorError
-from revisor.forges import ForgeTarget, open_forge
 from revisor.forges.base import Forge
-from revisor.llm.client import Router
-from revisor.llm.registry import build_router
 from revisor.review import render
 from revisor.review.engine import review_files
 from revisor.review.policy import build_policy
 from revisor.review.prompt import prompt_version
 from revisor.review.redact import REDACTION_MARK
-from revisor.runtime import Runtime
-from revisor.store import repos, usage
+from revisor.store import usage
 from revisor.store.db import PerThread
-from revisor.worker.runner import JobContext, JobOutcome, Pipeline
+from revisor.store.jobs import Job
+from revisor.worker.runner import JobContext, JobOutcome
 
 log = logging.getLogger("revisor.worker.pipeline")
 
 POLICY_FILE = ".revisor.toml"
 
 
-def job_url(settings: Settings, job_id: int) -> str:
-    return f"{settings.server.public_url.rstrip('/')}/jobs/{job_id}"
+@dataclass(frozen=True)
+class JobSettings:
+    """The settings a review job reads."""
+
+    review: ReviewSettings
+    max_output_tokens: int
+    public_url: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> JobSettings:
+        return cls(settings.review, settings.model.max_output_tokens, settings.server.public_url)
 
 
-def build_pipeline(rt: Runtime, dbs: PerThread) -> Pipeline:
-    def pipeline(ctx: JobContext) -> JobOutcome:
-        return review_job(ctx, rt, dbs)
-
-    return pipeline
+def job_url(public_url: str, job_id: int) -> str:
+    return f"{public_url.rstrip('/')}/jobs/{job_id}"
 
 
-def review_job(ctx: JobContext, rt: Runtime, dbs: PerThread) -> JobOutcome:
-    settings, db, job = rt.settings, dbs.get(), ctx.job
-    repo = repos.get(db, job.repo_id)
-    egress = rt.egress()
-    token = repos.load_secrets(db, rt.keys, repo).token
-    forge = open_forge(
-        ForgeTarget(repo.forge, repo.server, repo.project, token, repo.ca_file), egress
-    )
-    audit = rt.audit
+def review_job(
+    ctx: JobContext,
+    *,
+    forge: Forge,
+    model: MeteredModel,
+    store: PerThread,
+    audit: AuditLog,
+    settings: JobSettings,
+) -> JobOutcome:
+    """Review the job's merge request on `forge` with `model`; usage rows go to `store`, every
+    step that matters to `audit`. The caller picks the forge and the model
+    (`worker/resources.py`)."""
+    job = ctx.job
     started = time.monotonic()
 
     ctx.stage("fetch")
@@ -83,26 +93,23 @@ def review_job(ctx: JobContext, rt: Runtime, dbs: PerThread) -> JobOutcome:
     if not policy.enabled:
         return JobOutcome("skipped", {"reason": f"disabled by {POLICY_FILE}"})
 
-    status = StatusReporter(forge, audit, job.id, mr, job_url(settings, job.id))
+    status = StatusReporter(forge, audit, job.id, mr, job_url(settings.public_url, job.id))
     status.set(StatusState.RUNNING, "Revisor is reviewing")
     try:
         files = forge.list_changes(mr)
         ctx.stage("review")
-        hints = RouteHints(repo=repo.project, diff_lines=sum(len(f.lines()) for f in files))
-        model = _model_for_job(rt, dbs, job.id, job.repo_id)
-        try:
-            result = review_files(
-                files,
-                mr=mr,
-                policy=policy,
-                model=model,
-                context_tokens=model.inner.context_for(hints),
-                max_output_tokens=settings.model.max_output_tokens,
-                hints=hints,
-                on_progress=lambda done, total, _u: ctx.stage(f"review {done}/{total}"),
-            )
-        finally:
-            model.close()
+        hints = RouteHints(repo=mr.ref.project, diff_lines=sum(len(f.lines()) for f in files))
+        job_model = AuditedModel(model.metered(_usage_sink(store, job)), audit, job.id)
+        result = review_files(
+            files,
+            mr=mr,
+            policy=policy,
+            model=job_model,
+            context_tokens=job_model.context_for(hints),
+            max_output_tokens=settings.max_output_tokens,
+            hints=hints,
+            on_progress=lambda done, total, _u: ctx.stage(f"review {done}/{total}"),
+        )
     except ModelUnavailable:
         status.set_on_failure(StatusState.PENDING, "waiting for model")
         raise
@@ -117,11 +124,12 @@ def review_job(ctx: JobContext, rt: Runtime, dbs: PerThread) -> JobOutcome:
     new, already_posted = render.dedup(result.findings, known)
     comments = [render.render_comment(f) for f in new]
     posted = forge.post_comments(mr, comments)
+    ref = mr.ref
     for comment in posted.posted:
         audit.record(
             Event.COMMENT_POSTED,
             actor="system:worker",
-            target=f"{repo.forge.value}:{repo.project}!{mr.ref.number}",
+            target=f"{ref.forge.value}:{ref.project}!{ref.number}",
             job_id=job.id,
             path=comment.path,
             line=comment.new_line or comment.old_line,
@@ -130,7 +138,7 @@ def review_job(ctx: JobContext, rt: Runtime, dbs: PerThread) -> JobOutcome:
 
     n_posted, n_rejected = len(posted.posted), len(posted.rejected)
     metrics.record_posting(
-        repo.forge.value, posted=n_posted, rejected=n_rejected, redactions=result.redactions
+        ref.forge.value, posted=n_posted, rejected=n_rejected, redactions=result.redactions
     )
     log.info("posted %d comment(s), %d position(s) refused", n_posted, n_rejected)
 
@@ -143,6 +151,16 @@ def review_job(ctx: JobContext, rt: Runtime, dbs: PerThread) -> JobOutcome:
     status.set(*_final_status(result))
     record = _result_record(result, posted_count=n_posted, rejected=n_rejected)
     return JobOutcome("done", {**record, "duration_ms": duration_ms})
+
+
+def _usage_sink(store: PerThread, job: Job) -> UsageSink:
+    """Each request's usage: a row for this job, and the metrics."""
+
+    def on_usage(rec: UsageRecord) -> None:
+        usage.record(store.get(), job.id, job.repo_id, rec)  # engine threads: own connection
+        metrics.record_model_usage(rec)
+
+    return on_usage
 
 
 def _final_status(result: ReviewResult) -> tuple[StatusState, str]:
@@ -185,44 +203,19 @@ class StatusReporter:
             log.warning("could not set the commit status: %s", exc)
 
 
-def _model_for_job(rt: Runtime, dbs: PerThread, job_id: int, repo_id: int) -> AuditedModel:
-    """The router over every configured endpoint, recording usage and audit for this job.
-
-    The embedded sidecar is included only when no external endpoint is configured: that is
-    when `revisor up` starts it.
-    """
-    settings, db = rt.settings, dbs.get()
-    sidecar_url, sidecar_key = rt.sidecar_endpoint() if rt.uses_embedded_model() else (None, None)
-
-    def on_usage(rec: UsageRecord) -> None:
-        usage.record(dbs.get(), job_id, repo_id, rec)  # engine threads: their own connection
-        metrics.record_model_usage(rec)
-
-    router = build_router(
-        settings,
-        db,
-        rt.keys,
-        rt.egress(),
-        sidecar_url=sidecar_url,
-        sidecar_key=sidecar_key,
-        on_usage=on_usage,
-    )
-    return AuditedModel(router, rt.audit, job_id)
-
-
 class AuditedModel:
     """Wraps the model so every request leaves an audit record: which model and endpoint, the
     prompt version, the sha256 of what was sent and the token counts — never the code itself."""
 
-    def __init__(self, inner: Router, audit: AuditLog, job_id: int) -> None:
+    def __init__(self, inner: ChatModel, audit: AuditLog, job_id: int) -> None:
         self.inner, self.audit, self.job_id = inner, audit, job_id
-
-    def close(self) -> None:
-        self.inner.close()
 
     @property
     def concurrency(self) -> int:
         return self.inner.concurrency
+
+    def context_for(self, hints: RouteHints | None) -> int:
+        return self.inner.context_for(hints)
 
     def complete(
         self,

@@ -24,6 +24,7 @@ from typing import Any
 
 from revisor import logs
 from revisor.audit import AuditLog, Event, Outcome
+from revisor.backoff import backoff
 from revisor.config import WorkerSettings
 from revisor.errors import Fatal, Retryable, brief
 from revisor.store import jobs
@@ -69,10 +70,13 @@ Pipeline = Callable[[JobContext], JobOutcome]
 def backoff_delay(
     attempt: int, settings: WorkerSettings, rng: random.Random | None = None
 ) -> float:
-    """Exponential backoff, capped, with jitter over the upper half (so retries spread out but
-    never come sooner than half the step)."""
-    ceiling = min(settings.backoff_max_seconds, settings.backoff_base_seconds * 2 ** (attempt - 1))
-    return (rng or random).uniform(ceiling / 2, ceiling)
+    """The job's wait before its next attempt: `revisor.backoff`, with jitter."""
+    return backoff(
+        attempt,
+        settings.backoff_base_seconds,
+        settings.backoff_max_seconds,
+        jitter=(rng or random).random,
+    )
 
 
 class Runner:

@@ -13,7 +13,8 @@ from litestar import Litestar
 
 from revisor.audit import AuditLog
 from revisor.config import Settings
-from revisor.runtime import Runtime
+from revisor.context import Context
+from revisor.outbound import configured_egress
 from revisor.store import repos, servers
 from revisor.store.db import open_database
 from tests.test_gitservers import BAD_URLS
@@ -38,9 +39,9 @@ def world(tmp_path: Path) -> World:
 
 
 def egress_hosts(settings: Settings) -> frozenset[tuple[str, int]]:
-    rt = Runtime(settings)
+    rt = Context(settings)
     try:
-        return rt.egress().allowed
+        return configured_egress(rt.settings, rt.db).allowed
     finally:
         rt.close()
 

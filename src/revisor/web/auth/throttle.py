@@ -23,9 +23,8 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from revisor.backoff import backoff as backoff_wait
 from revisor.config import AuthSettings
-
-MAX_DOUBLINGS = 32  # 2**32 * base is far beyond any cap; keeps the float finite
 
 
 @dataclass(frozen=True)
@@ -38,9 +37,7 @@ class Verdict:
 def backoff(failures: int, free: int, base: float, cap: float) -> float:
     """Seconds the next attempt must wait after the last failure: 0 while `failures < free`,
     then base, 2*base, 4*base ..., never more than `cap`."""
-    if failures < free:
-        return 0.0
-    return float(min(cap, base * 2.0 ** min(failures - free, MAX_DOUBLINGS)))
+    return 0.0 if failures < free else backoff_wait(failures - free + 1, base, cap)
 
 
 def _wait(count: int, last: float | None, free: int, settings: AuthSettings, t: float) -> float:

@@ -12,12 +12,12 @@ from litestar.response import Template
 
 from revisor.audit import Event, Outcome
 from revisor.errors import ConfigError
-from revisor.llm.registry import LOCAL_ID, collect_endpoints
+from revisor.llm.registry import LOCAL_ID, SidecarChoice, select_endpoints, sidecar_endpoint
+from revisor.store import endpoints
 from revisor.web.auth.csrf import csrf_guard
 from revisor.web.auth.guards import ADMIN, READ, require
 from revisor.web.dashboard import model_probe, queries
 from revisor.web.dashboard.pages import page, source, who
-from revisor.web.model_health import sidecar_endpoint
 from revisor.web.resources import Resources
 
 
@@ -75,12 +75,8 @@ def model_test(
     if endpoint_id not in known | {e["id"] for e in queries.model_endpoints(db)}:
         raise NotFoundException(f"no model endpoint {endpoint_id!r}")
     try:
-        sidecar_url = sidecar_key = None
-        if endpoint_id == LOCAL_ID:
-            sidecar_url, sidecar_key = sidecar_endpoint(settings)
-        found = collect_endpoints(
-            settings, db, resources.keys, sidecar_url=sidecar_url, sidecar_key=sidecar_key
-        )
+        sidecar: SidecarChoice = sidecar_endpoint(settings) if endpoint_id == LOCAL_ID else "never"
+        found = select_endpoints(settings, endpoints.with_keys(db, resources.keys), sidecar=sidecar)
         result = model_probe.probe(found.endpoints[endpoint_id], resources.egress(actor))
     except ConfigError as exc:
         result = model_probe.ProbeResult(endpoint_id, ok=False, latency_ms=0, error=str(exc))
