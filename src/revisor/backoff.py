@@ -1,7 +1,8 @@
 """Retry backoff: the one rule every retry loop in Revisor waits by.
 
 The worker's job retries (`worker/runner.py`), the model client's request retries
-(`llm/client.py`) and the sign-in throttle (`web/auth/throttle.py`) all call `backoff()`.
+(`llm/client.py`), the forge adapters' request retries (`forges/base.py`) and the sign-in
+throttle (`web/auth/throttle.py`) all call `backoff()`.
 """
 
 from __future__ import annotations

@@ -15,11 +15,13 @@ fingerprint markers, but the job-level retry is where that is checked.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
+from revisor.backoff import backoff
 from revisor.domain import (
     ExistingComment,
     FileDiff,
@@ -141,7 +143,7 @@ def call_with_retries(
             wait = (
                 exc.retry_after
                 if exc.retry_after is not None
-                else policy.backoff * 2 ** (attempt - 1)
+                else backoff(attempt, policy.backoff, math.inf)
             )
             if attempt >= policy.attempts or not may_repeat or wait > policy.max_wait:
                 raise
