@@ -28,10 +28,11 @@ run: install ## run the appliance on the bundled model with a local data dir ($(
 	$(BIN)/revisor up --data-dir $(DATA_DIR)
 
 .PHONY: lint
-lint: ## ruff (format check + lint) and mypy
+lint: ## ruff (format check + lint), mypy and the module map (import-linter)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 .PHONY: test
 test: install lint ## lint, then the whole test suite (real SQLite, Huey, slapd, llama.cpp, Chromium)
