@@ -57,12 +57,13 @@ def test_nested_clients_share_one_set_opened_once_and_closed_by_the_last(
         assert app.state.resources.intake.writer_running
 
 
-def test_nothing_in_the_web_layer_builds_a_runtime() -> None:
-    """The web process's composition root is `WebResources`; `revisor.runtime` is not used."""
+def test_nothing_in_the_web_layer_opens_the_cli_context() -> None:
+    """The web process's composition root is `WebResources`; the CLI's lazily opened
+    `revisor.context` is not used."""
     users = []
     for path in sorted((SRC / "web").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module == "revisor.runtime":
+            if isinstance(node, ast.ImportFrom) and node.module == "revisor.context":
                 users.append(str(path.relative_to(SRC)))
     assert users == []

@@ -13,8 +13,8 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from revisor.review.diff import parse_hunks
-from revisor.review.markers import find_fingerprint, is_summary
+from revisor.text.diff import parse_hunks
+from revisor.text.markers import find_fingerprint, is_summary
 
 from revisor.domain import (
     ChatMessage,
