@@ -10,7 +10,7 @@ import pytest
 
 from revisor.store import repos
 from revisor.store.db import MIGRATIONS, connect, migrate
-from revisor.web.webhooks import is_hook_key
+from revisor.web.hook_urls import is_hook_key
 from tests.conftest import DataDir
 
 

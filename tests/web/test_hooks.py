@@ -14,7 +14,7 @@ from revisor.forges.gitea import hooks as gitea_hooks
 from revisor.forges.gitea.hooks import GiteaHooks
 from revisor.forges.gitlab.hooks import GitLabHooks
 from revisor.store import jobs, repos
-from revisor.web import webhooks
+from revisor.web import hook_urls
 from revisor.web.app import create_app
 from tests import webhook_payloads as wp
 from tests.conftest import GITEA_SECRET, GITLAB_SECRET, SIGNING_SECRET, TOKEN, DataDir
@@ -73,7 +73,7 @@ def test_each_repository_has_its_own_url_and_it_accepts_its_deliveries(
 ) -> None:
     keys = {data_dir.gitlab.hook_key, data_dir.gitea.hook_key, data_dir.signed.hook_key}
     assert len(keys) == 3
-    assert all(webhooks.is_hook_key(k) for k in keys)
+    assert all(hook_urls.is_hook_key(k) for k in keys)
     body = wp.body_of(wp.gitlab_mr())
     r1 = client.post(
         wp.hook_path(data_dir.gitlab), content=body, headers=wp.gitlab_headers(GITLAB_SECRET)

@@ -13,9 +13,6 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from revisor.text.diff import parse_hunks
-from revisor.text.markers import find_fingerprint, is_summary
-
 from revisor.domain import (
     ChatMessage,
     ChatModel,
@@ -36,6 +33,8 @@ from revisor.domain import (
     UsageRecord,
 )
 from revisor.errors import ForgeError
+from revisor.text.diff import parse_hunks
+from revisor.text.markers import find_fingerprint, is_summary
 
 HEAD = "a" * 40
 SCRIPTED_USAGE = Usage(42, 7, 1, 3)  # what each scripted answer reports

@@ -22,7 +22,7 @@ from revisor.secrets import KeyRing, read_secret_file
 from revisor.store import jobs, repos, servers
 from revisor.store.db import open_database
 from revisor.web.auth.local import ensure_break_glass_admin
-from revisor.web.webhooks import hook_url
+from revisor.web.hook_urls import hook_url
 from revisor.worker.queue import Queue
 
 

@@ -17,7 +17,7 @@ from revisor.domain import ForgeKind
 from revisor.errors import AuditWriteError, RevisorError
 from revisor.gitservers import CA_DIR_NAME, confined_ca_file
 from revisor.store import repos, servers
-from revisor.web import webhooks
+from revisor.web import hook_urls
 from revisor.web.auth.csrf import csrf_guard
 from revisor.web.auth.guards import OPERATE, READ, require
 from revisor.web.dashboard.pages import FormData, page, source, who
@@ -27,7 +27,7 @@ SEVERITIES = ("info", "minor", "major", "critical")
 
 
 def webhook_url(settings: Settings, repo: repos.Repo) -> str:
-    return webhooks.hook_url(settings.server.public_url, repo.forge, repo.hook_key)
+    return hook_urls.hook_url(settings.server.public_url, repo.forge, repo.hook_key)
 
 
 def _repos_page(
