@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 from bench._common import RecordingProxy, changed_lines, generate_files
-from bench.peer import file_coverage, file_versions
+from bench.peer import file_coverage
+from bench.peer_shims import file_versions
 
 from bench import run as bench_run
 from tests.fakes.model import FakeFile, diff_lines
