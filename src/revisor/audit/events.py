@@ -25,6 +25,7 @@ class Event(enum.StrEnum):
     JOB_RETRIED = "job.retried"
     JOB_CANCELLED = "job.cancelled"
     MODEL_REQUEST = "model.request"
+    MODEL_PACK_FETCHED = "model.pack.fetched"
     COMMENT_POSTED = "forge.comment.posted"
     STATUS_SET = "forge.status.set"
     EGRESS_REFUSED = "egress.refused"

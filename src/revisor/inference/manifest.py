@@ -113,7 +113,7 @@ def parse_manifest(text: str, *, source: str, base_dir: Path | None) -> dict[str
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    unknown = set(raw) - {"models"}
+    unknown = set(raw) - {"models", "packs"}  # [packs.*]: see revisor.inference.packs
     if unknown:
         raise ConfigError(f"{source}: unknown top-level key(s): {', '.join(sorted(unknown))}")
     models = raw.get("models", {})
@@ -129,7 +129,13 @@ _OPTIONAL = {"chat_format": str, "licence": str, "description": str}
 
 
 def _spec(model_id: str, entry: Any, source: str, base_dir: Path | None) -> ModelSpec:
-    where = f"{source}: [models.{model_id}]"
+    return spec_from_table(model_id, entry, source, base_dir, f"{source}: [models.{model_id}]")
+
+
+def spec_from_table(
+    model_id: str, entry: Any, source: str, base_dir: Path | None, where: str
+) -> ModelSpec:
+    """Validate one table of model keys (a [models.<id>] entry, or a pack's) into a ModelSpec."""
     if not isinstance(entry, dict):
         raise ConfigError(f"{where} must be a table")
     unknown = set(entry) - set(_REQUIRED) - set(_OPTIONAL)
