@@ -17,8 +17,9 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Protocol
 
 from revisor.domain import ForgeKind
@@ -85,6 +86,41 @@ class ForgeHooks(Protocol):
         """The dedup key of an authenticated delivery (`signed`: it was proven by a signing
         secret, not a plain token); a replay with the same key changes nothing."""
         ...
+
+
+@dataclass(frozen=True)
+class ModuleHooks:
+    """`ForgeHooks` over one forge's hooks module. Its functions are looked up at each call, so
+    a test can wrap one (`monkeypatch.setattr(forges.gitlab.hooks, "verify", spy)`)."""
+
+    kind: ForgeKind
+    signs_deliveries: bool
+    module: ModuleType
+
+    def verify(
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        webhook_secret: str,
+        signing_secret: str | None,
+        *,
+        now: float,
+        tolerance: float,
+    ) -> str | None:
+        check: Callable[..., str | None] = self.module.verify
+        return check(headers, body, webhook_secret, signing_secret, now=now, tolerance=tolerance)
+
+    def event(self, headers: Mapping[str, str]) -> str:
+        name: Callable[[Mapping[str, str]], str] = self.module.event
+        return name(headers)
+
+    def classify(self, event: str, payload: Mapping[str, Any]) -> Trigger | Ignored:
+        decide: Callable[[str, Mapping[str, Any]], Trigger | Ignored] = self.module.classify
+        return decide(event, payload)
+
+    def delivery_key(self, headers: Mapping[str, str], body: bytes, *, signed: bool) -> str:
+        key: Callable[..., str] = self.module.delivery_key
+        return key(headers, body, signed=signed)
 
 
 # --- helpers the forges' hooks modules share ---------------------------------------------------

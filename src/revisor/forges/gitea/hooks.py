@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from revisor.domain import ForgeKind
 from revisor.forges.hooks import (
     COMMAND_RE,
     Ignored,
+    ModuleHooks,
     PayloadError,
     Trigger,
     body_bound_key,
@@ -98,37 +100,4 @@ def classify(event: str, payload: Mapping[str, Any]) -> Trigger | Ignored:
     return Ignored(project, f"event {event or 'unknown'!r} is not reviewed")
 
 
-class GiteaHooks:
-    """`ForgeHooks` for Gitea and Forgejo (the module's functions, looked up at call time)."""
-
-    @property
-    def signs_deliveries(self) -> bool:
-        return False
-
-    @property
-    def kind(self) -> ForgeKind:
-        return ForgeKind.GITEA
-
-    def verify(
-        self,
-        headers: Mapping[str, str],
-        body: bytes,
-        webhook_secret: str,
-        signing_secret: str | None,
-        *,
-        now: float,
-        tolerance: float,
-    ) -> str | None:
-        return verify(headers, body, webhook_secret, signing_secret, now=now, tolerance=tolerance)
-
-    def event(self, headers: Mapping[str, str]) -> str:
-        return event(headers)
-
-    def classify(self, event: str, payload: Mapping[str, Any]) -> Trigger | Ignored:
-        return classify(event, payload)
-
-    def delivery_key(self, headers: Mapping[str, str], body: bytes, *, signed: bool) -> str:
-        return delivery_key(headers, body, signed=signed)
-
-
-HOOKS = GiteaHooks()
+HOOKS = ModuleHooks(ForgeKind.GITEA, signs_deliveries=False, module=sys.modules[__name__])
