@@ -13,9 +13,6 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from revisor.text.diff import parse_hunks
-from revisor.text.markers import find_fingerprint, is_summary
-
 from revisor.domain import (
     ChatMessage,
     ChatModel,
@@ -32,10 +29,13 @@ from revisor.domain import (
     RejectedComment,
     RouteHints,
     StatusState,
+    SuggestionStyle,
     Usage,
     UsageRecord,
 )
 from revisor.errors import ForgeError
+from revisor.text.diff import parse_hunks
+from revisor.text.markers import find_fingerprint, is_summary
 
 HEAD = "a" * 40
 SCRIPTED_USAGE = Usage(42, 7, 1, 3)  # what each scripted answer reports
@@ -56,6 +56,7 @@ class InMemoryForge:
     comments: list[InlineComment] = field(default_factory=list)
     summaries: list[str] = field(default_factory=list)  # every version of the summary
     statuses: list[tuple[StatusState, str, str | None]] = field(default_factory=list)
+    suggestion_style: SuggestionStyle = SuggestionStyle.BLOCK  # as GitLab; DIFF as Gitea
 
     def _check(self, method: str) -> None:
         if method in self.fail:

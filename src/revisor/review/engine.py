@@ -5,10 +5,11 @@ I/O of its own: the model is passed in (`ChatModel`, implemented in `revisor.llm
 is logged, so no code can leak into logs from here.
 
 Steps: plan (filter, redact, chunk) -> for each chunk, in parallel up to `model.concurrency`:
-prompt -> model -> parse -> anchor -> fingerprint; then the policy (minimum severity, in-run
-dedup, cap). A chunk whose answer is unusable is asked once more with a short "JSON only"
-reminder; if that fails too, the chunk counts as failed and the result is partial (the summary
-says so in bold). `ModelUnavailable` propagates: the worker retries the whole job later.
+prompt -> model -> parse -> anchor -> fingerprint -> suggestions checked (`suggest.py`); then
+the policy (minimum severity, in-run dedup, cap). A chunk whose answer is unusable is asked once
+more with a short "JSON only" reminder; if that fails too, the chunk counts as failed and the
+result is partial (the summary says so in bold). `ModelUnavailable` propagates: the worker
+retries the whole job later.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from revisor.review.plan import Plan, plan_review
 from revisor.review.policy import Policy
 from revisor.review.redact import redact_text
 from revisor.review.render import apply_policy, with_fingerprint
+from revisor.review.suggest import left_out_counts, vet_findings
 
 __all__ = ["MIN_DIFF_BUDGET", "ChunkOutcome", "diff_budget", "review_files"]
 
@@ -114,9 +116,12 @@ def _review_chunk(
                 failure += " (the answer hit the output token limit)"
             continue
         anchored = anchor(parsed.findings, chunk.files)
-        findings = tuple(
-            with_fingerprint(f, text)
-            for f, text in zip(anchored.findings, anchored.line_texts, strict=True)
+        findings = vet_findings(
+            (
+                with_fingerprint(f, text)
+                for f, text in zip(anchored.findings, anchored.line_texts, strict=True)
+            ),
+            chunk.files,
         )
         return ChunkOutcome(
             index=chunk.index,
@@ -254,4 +259,5 @@ def review_files(
         dropped_over_cap=over,
         redactions=plan.redactions + mr_redactions + guidance_redactions,
         cut_lines=plan.cut_lines,
+        suggestions_left_out=left_out_counts(kept),
     )

@@ -122,7 +122,7 @@ def review_job(
     ctx.stage("post")
     known = {c.fingerprint for c in forge.list_bot_comments(mr) if c.fingerprint}
     new, already_posted = render.dedup(result.findings, known)
-    comments = [render.render_comment(f) for f in new]
+    comments = [render.render_comment(f, forge.suggestion_style) for f in new]
     posted = forge.post_comments(mr, comments)
     ref = mr.ref
     for comment in posted.posted:
