@@ -272,16 +272,17 @@ def vet_suggestion(finding: Finding, file: FileDiff, head_text: str | None = Non
     replaces = replaced_lines(finding, file)
     if replaces is None:
         return _left_out(finding, LINES_NOT_IN_DIFF)
-    code = finding.suggestion.replace("\r\n", "\n").replace("\r", "\n")
-    code = reindent(unwrap_fence(code).rstrip("\n"), replaces)
+    written = finding.suggestion.replace("\r\n", "\n").replace("\r", "\n")
+    written = unwrap_fence(written).rstrip("\n")
+    code = reindent(written, replaces)
     reason = ""
     if holds_model_only_text(code, replaces):
         reason = MODEL_ONLY
     elif not code.strip():
         reason = EMPTY
-    elif has_fence(code):
+    elif has_fence(written) or has_fence(code):  # as written: indenting hides a fence
         reason = FENCE
-    elif has_command(code):
+    elif has_command(written) or has_command(code):
         reason = COMMAND
     elif is_unchanged(code, replaces):
         reason = UNCHANGED
