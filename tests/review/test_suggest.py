@@ -200,3 +200,21 @@ def test_a_suggestion_on_a_removed_line_is_counted() -> None:
         (suggest.NOT_ON_NEW_LINE, 2),
         ("x", 1),
     )
+
+
+def test_the_head_file_is_read_once_per_python_file_with_a_suggestion() -> None:
+    asked: list[str] = []
+
+    def read_head(path: str) -> str | None:
+        asked.append(path)
+        return None
+
+    findings = [
+        finding(PY, 11, "    row = None"),
+        finding(PY, 14, "    return row"),
+        finding(PY, 12, None),
+        finding(GO, 6, "x := 1"),
+    ]
+    vetted = vet_findings(findings, [PY, GO], read_head)
+    assert asked == ["app/users.py"]
+    assert [f.suggestion_left_out for f in vetted] == ["", "", "", ""]

@@ -287,3 +287,19 @@ def test_a_prose_suggestion_is_left_out_and_counted_and_a_multi_line_one_is_post
         assert "1 suggestion left out: 1 not code." in forge.summaries[-1]
         assert job.result is not None
         assert job.result["suggestions_left_out"] == [["not code", 1]]
+
+
+def test_a_python_suggestion_must_compile_in_the_head_file(world: World) -> None:
+    """`return` at module level parses as a statement (the diff alone accepts it) but does not
+    compile in the file: with the head file readable, the suggestion is left out."""
+    module_return = {**finding(6, "Odd constant", "minor"), "suggestion": "return 1"}
+    head = (
+        "import subprocess\ndef run(cmd, user_input):\n"
+        "    subprocess.call(user_input, shell=True)\n    return cmd\n\nx = 1\n"
+    )
+    unreadable = InMemoryForge({"app.py": APP_DIFF})
+    world.run(unreadable, ScriptedModel(answer(module_return)))
+    assert "```suggestion\nreturn 1\n```" in unreadable.comments[0].body
+    readable = InMemoryForge({"app.py": APP_DIFF}, files={("app.py", HEAD): head})
+    world.run(readable, ScriptedModel(answer(module_return)))
+    assert "A suggested change was left out: does not compile." in readable.comments[0].body

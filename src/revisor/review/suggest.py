@@ -32,7 +32,7 @@ import ast
 import re
 import textwrap
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from revisor.domain import FileDiff, Finding, LineKind
@@ -300,16 +300,28 @@ def vet_suggestion(finding: Finding, file: FileDiff, head_text: str | None = Non
     )
 
 
-def vet_findings(findings: Iterable[Finding], files: Sequence[FileDiff]) -> tuple[Finding, ...]:
-    """`vet_suggestion` for each finding, against the file of the chunk it is on."""
+def vet_findings(
+    findings: Iterable[Finding],
+    files: Sequence[FileDiff],
+    read_head: Callable[[str], str | None] | None = None,
+) -> tuple[Finding, ...]:
+    """`vet_suggestion` for each finding, against the file of the chunk it is on. `read_head`
+    gives a file's text at the head revision; it is asked once per Python file with a
+    suggestion, and not at all for other files."""
     by_path = {file.path: file for file in files}
+    heads: dict[str, str | None] = {}
     out: list[Finding] = []
     for finding in findings:
         file = by_path.get(finding.path)
         if file is None:
             out.append(_left_out(finding, LINES_NOT_IN_DIFF) if finding.suggestion else finding)
-        else:
-            out.append(vet_suggestion(finding, file))
+            continue
+        head = None
+        if finding.suggestion and read_head is not None and file.path.endswith(_PYTHON):
+            if file.path not in heads:
+                heads[file.path] = read_head(file.path)
+            head = heads[file.path]
+        out.append(vet_suggestion(finding, file, head))
     return tuple(out)
 
 
