@@ -88,6 +88,9 @@ def test_prose_is_refused_in_any_language(text: str) -> None:
         "} else if err != nil {",
         '\texec.Command("sh", "-c", cmd).Run()',
         "x = 1",
+        "static const int EVERY_NTH = 1009;  // Should be a prime number",
+        "return executeBound(func, bound, this, this, args);",
+        "var that = this,",
     ],
 )
 def test_code_lines_do_not_read_as_prose(line: str) -> None:

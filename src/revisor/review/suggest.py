@@ -70,6 +70,7 @@ _MODEL_ONLY = re.compile(
     re.escape(REDACTION_MARK) + r"|\[U\+[0-9A-F]{4,6}\]|\[Revisor cut this line: "
 )
 _COMMENT = re.compile(r"(?:#(?:[ \t!]|$)|//|/\*|\*(?:[ \t/]|$)|--(?:[ \t]|$)|<!--)")
+_TRAILING_COMMENT = re.compile(r"\s(?://|#|--|/\*)(?:\s.*)?$")
 _PLAIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[,.;:!?]?")
 _SENTENCE_END = re.compile(r"[A-Za-z][.!?]$")
 # English words that are no keyword of a common programming language: two of them on a line
@@ -79,7 +80,7 @@ _ENGLISH = frozenset(
         "also", "avoid", "be", "because", "been", "before", "better", "can", "consider",
         "could", "ensure", "here", "instead", "it", "its", "it's", "make", "may", "might",
         "must", "need", "needs", "our", "please", "prevent", "should", "so", "such", "than",
-        "that", "the", "there", "these", "this", "those", "to", "use", "using", "was", "we",
+        "the", "there", "these", "those", "to", "use", "using", "was", "we",
         "were", "which", "will", "would", "you", "your",
     }
 )  # fmt: skip
@@ -160,8 +161,9 @@ def is_comment_line(line: str) -> bool:
 def is_prose_line(line: str) -> bool:
     """Whether a line reads as an English sentence: three or more tokens, at least 60% of them
     plain words, and two English words that are no keyword (`_ENGLISH`), or a sentence's end
-    (a letter, then `.`, `!` or `?`), or a capitalised first word and one English word."""
-    tokens = line.split()
+    (a letter, then `.`, `!` or `?`), or a capitalised first word and one English word. A
+    comment at the end of the line is not judged."""
+    tokens = _TRAILING_COMMENT.sub("", line).split()
     if len(tokens) < 3:
         return False
     words = [t for t in tokens if _PLAIN_WORD.fullmatch(t)]
