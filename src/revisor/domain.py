@@ -18,6 +18,15 @@ class ForgeKind(enum.StrEnum):
     GITEA = "gitea"
 
 
+class SuggestionStyle(enum.StrEnum):
+    """How a forge shows a suggested change (`Forge.suggestion_style`): as a block the author
+    applies with a click (GitLab's `suggestion:-N+M`), or as a fenced diff to read (Gitea and
+    Forgejo have no suggestions)."""
+
+    BLOCK = "suggestion"
+    DIFF = "diff"
+
+
 class LineKind(enum.StrEnum):
     ADDED = "+"
     REMOVED = "-"
@@ -151,7 +160,13 @@ class Finding:
     severity: Severity
     title: str
     body: str
-    suggestion: str | None = None
+    suggestion: str | None = None  # replacement code for the lines below, or None
+    # The lines of the new file the suggestion replaces (the commented line among them); None:
+    # the commented line only. Set from the model's answer, checked by `review.suggest`.
+    suggestion_first: int | None = None
+    suggestion_last: int | None = None
+    suggestion_replaces: tuple[str, ...] = ()  # those lines' text, once checked
+    suggestion_left_out: str = ""  # why the model's suggestion was not kept, if it was not
     fingerprint: str = ""
     source: str = "model"  # "model" or "redaction"
 
@@ -236,6 +251,8 @@ class ReviewResult:
     dropped_over_cap: int = 0
     redactions: int = 0
     cut_lines: int = 0  # diff lines too long for the model, sent cut (review.plan.MAX_LINE_CHARS)
+    # Suggestions of the findings above that were left out, by reason (review.suggest)
+    suggestions_left_out: tuple[tuple[str, int], ...] = ()
 
     @property
     def partial(self) -> bool:

@@ -29,6 +29,7 @@ from revisor.domain import (
     RejectedComment,
     RouteHints,
     StatusState,
+    SuggestionStyle,
     Usage,
     UsageRecord,
 )
@@ -55,6 +56,7 @@ class InMemoryForge:
     comments: list[InlineComment] = field(default_factory=list)
     summaries: list[str] = field(default_factory=list)  # every version of the summary
     statuses: list[tuple[StatusState, str, str | None]] = field(default_factory=list)
+    suggestion_style: SuggestionStyle = SuggestionStyle.BLOCK  # as GitLab; DIFF as Gitea
 
     def _check(self, method: str) -> None:
         if method in self.fail:

@@ -151,3 +151,42 @@ def test_hostile_review_links_and_mentions_nothing_on_gitea(
         assert not COMMAND_RE.search(body)
     for status in gitea_appliance.gitea.commit_statuses():
         assert live_constructs(status["description"]) == []
+
+
+# --- suggestions, through each real adapter ------------------------------------------------
+
+FIX = "    subprocess.run([user_input], check=True)\n    return cmd"
+MULTI_LINE = {
+    "path": "app.py",
+    "line": 4,
+    "side": "new",
+    "severity": "major",
+    "title": "Command result ignored",
+    "body": "b",
+    "suggestion": FIX,
+    "suggestion_start_line": 3,
+    "suggestion_end_line": 4,
+}
+
+
+def test_a_multi_line_suggestion_reaches_gitlab_as_a_suggestion_block(
+    appliance: Appliance,
+) -> None:
+    appliance.reply(MULTI_LINE)
+    appliance.runner()(job_id := appliance.new_job())
+    assert appliance.job(job_id).state == "done", appliance.job(job_id).last_error
+    (discussion,) = appliance.gitlab.discussions("group/app", 7)
+    assert f"```suggestion:-1+0\n{FIX}\n```" in discussion["notes"][0]["body"]
+
+
+def test_gitea_gets_the_suggestion_as_a_fenced_diff(gitea_appliance: GiteaAppliance) -> None:
+    gitea_appliance.model.reply = json.dumps({"findings": [MULTI_LINE]})
+    job = gitea_appliance.run()
+    assert job.state == "done", job.last_error
+    (review,) = gitea_appliance.gitea.reviews("owner/app", 3)
+    (comment,) = review["comments"]
+    assert (
+        "```diff\n-    subprocess.call(user_input, shell=True)\n-    return cmd\n"
+        "+    subprocess.run([user_input], check=True)\n+    return cmd\n```"
+    ) in comment["body"]
+    assert "```suggestion" not in comment["body"]

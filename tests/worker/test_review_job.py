@@ -18,7 +18,14 @@ import pytest
 
 from revisor import config
 from revisor.audit import AuditLog
-from revisor.domain import ChatMessage, Completion, ForgeKind, RouteHints, StatusState
+from revisor.domain import (
+    ChatMessage,
+    Completion,
+    ForgeKind,
+    RouteHints,
+    StatusState,
+    SuggestionStyle,
+)
 from revisor.errors import ForgeError, ModelError, ModelUnavailable
 from revisor.secrets import KeyRing
 from revisor.store import jobs, repos, usage
@@ -245,3 +252,54 @@ def test_the_scripted_model_speaks_the_chat_model_protocol() -> None:
     view = model.metered(seen.append)
     assert view.complete([ChatMessage("user", "hi")], max_tokens=5).text == "x"
     assert (view.concurrency, view.context_for(None), len(seen)) == (1, 8192, 1)
+
+
+def test_a_prose_suggestion_is_left_out_and_counted_and_a_multi_line_one_is_posted(
+    world: World,
+) -> None:
+    prose = {
+        **finding(3),
+        "suggestion": "Use subprocess.run with a list of arguments instead of shell=True.",
+    }
+    fix = "    subprocess.run([user_input], check=True)\n    return cmd"
+    multi = {
+        **finding(4, "Command result ignored", "major"),
+        "suggestion": fix,
+        "suggestion_start_line": 3,
+        "suggestion_end_line": 4,
+    }
+    for style, block in (
+        (SuggestionStyle.BLOCK, f"```suggestion:-1+0\n{fix}\n```"),
+        (
+            SuggestionStyle.DIFF,
+            "```diff\n-    subprocess.call(user_input, shell=True)\n-    return cmd\n"
+            "+    subprocess.run([user_input], check=True)\n+    return cmd\n```",
+        ),
+    ):
+        forge = InMemoryForge({"app.py": APP_DIFF}, suggestion_style=style)
+        job = world.run(forge, ScriptedModel(answer(prose, multi)))
+        assert job.state == "done", job.last_error
+        by_line = {c.new_line: c.body for c in forge.comments}
+        assert set(by_line) == {3, 4}  # both findings are posted
+        assert "A suggested change was left out: not code." in by_line[3]
+        assert "shell=True." not in by_line[3]
+        assert block in by_line[4]
+        assert "1 suggestion left out: 1 not code." in forge.summaries[-1]
+        assert job.result is not None
+        assert job.result["suggestions_left_out"] == [["not code", 1]]
+
+
+def test_a_python_suggestion_must_compile_in_the_head_file(world: World) -> None:
+    """`return` at module level parses as a statement (the diff alone accepts it) but does not
+    compile in the file: with the head file readable, the suggestion is left out."""
+    module_return = {**finding(6, "Odd constant", "minor"), "suggestion": "return 1"}
+    head = (
+        "import subprocess\ndef run(cmd, user_input):\n"
+        "    subprocess.call(user_input, shell=True)\n    return cmd\n\nx = 1\n"
+    )
+    unreadable = InMemoryForge({"app.py": APP_DIFF})
+    world.run(unreadable, ScriptedModel(answer(module_return)))
+    assert "```suggestion\nreturn 1\n```" in unreadable.comments[0].body
+    readable = InMemoryForge({"app.py": APP_DIFF}, files={("app.py", HEAD): head})
+    world.run(readable, ScriptedModel(answer(module_return)))
+    assert "A suggested change was left out: does not compile." in readable.comments[0].body

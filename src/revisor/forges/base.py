@@ -30,6 +30,7 @@ from revisor.domain import (
     MergeRequest,
     PostResult,
     StatusState,
+    SuggestionStyle,
 )
 from revisor.egress import parse_retry_after
 from revisor.errors import ForgeError, ForgeUnavailable, brief
@@ -63,6 +64,12 @@ class Access:
 
 
 class Forge(Protocol):
+    @property
+    def suggestion_style(self) -> SuggestionStyle:
+        """How a suggested change is posted here: a block the author can apply (GitLab), or a
+        fenced diff to read (Gitea and Forgejo have no suggestions)."""
+        ...
+
     def fetch_merge_request(self, number: int) -> MergeRequest:
         """Title, author, branches and the SHAs inline positions must use (GitLab: newest
         version from `/versions`)."""

@@ -5,10 +5,11 @@ I/O of its own: the model is passed in (`ChatModel`, implemented in `revisor.llm
 is logged, so no code can leak into logs from here.
 
 Steps: plan (filter, redact, chunk) -> for each chunk, in parallel up to `model.concurrency`:
-prompt -> model -> parse -> anchor -> fingerprint; then the policy (minimum severity, in-run
-dedup, cap). A chunk whose answer is unusable is asked once more with a short "JSON only"
-reminder; if that fails too, the chunk counts as failed and the result is partial (the summary
-says so in bold). `ModelUnavailable` propagates: the worker retries the whole job later.
+prompt -> model -> parse -> anchor -> fingerprint; then suggestions checked (`suggest.py`) and
+the policy (minimum severity, in-run dedup, cap). A chunk whose answer is unusable is asked once
+more with a short "JSON only" reminder; if that fails too, the chunk counts as failed and the
+result is partial (the summary says so in bold). `ModelUnavailable` propagates: the worker
+retries the whole job later.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from revisor.review.plan import Plan, plan_review
 from revisor.review.policy import Policy
 from revisor.review.redact import redact_text
 from revisor.review.render import apply_policy, with_fingerprint
+from revisor.review.suggest import left_out_counts, vet_findings
 
 __all__ = ["MIN_DIFF_BUDGET", "ChunkOutcome", "diff_budget", "review_files"]
 
@@ -200,6 +202,7 @@ def review_files(
     max_output_tokens: int,
     on_progress: Callable[[int, int, Usage], None] | None = None,
     hints: RouteHints | None = None,
+    read_head: Callable[[str], str | None] | None = None,
 ) -> ReviewResult:
     """Review parsed diff files with `model` under `policy`.
 
@@ -209,6 +212,8 @@ def review_files(
     may use; the diff budget per request is what remains after prompts and MR text. Raises
     `ConfigError` when the context is too small to hold any diff, and lets `ModelUnavailable`
     (and other model errors) through for the caller to retry or report.
+    `read_head(path)`: the file's text at the head revision, or None; asked, in the calling
+    thread, only for a Python file that has a suggestion (it must compile in that file).
     """
     started = time.monotonic()
     safe_mr, mr_redactions = _redacted_mr(mr)
@@ -233,7 +238,9 @@ def review_files(
         hints=hints,
         on_progress=on_progress,
     )
-    all_findings = [*plan.findings, *(f for o in outcomes for f in o.findings)]
+    chunk_files = {chunk.index: chunk.files for chunk in plan.chunks}
+    vetted = (vet_findings(o.findings, chunk_files[o.index], read_head) for o in outcomes)
+    all_findings = [*plan.findings, *(f for findings in vetted for f in findings)]
     kept, below, over, _duplicates = apply_policy(all_findings, policy)
     usage = Usage()
     for outcome in outcomes:
@@ -254,4 +261,5 @@ def review_files(
         dropped_over_cap=over,
         redactions=plan.redactions + mr_redactions + guidance_redactions,
         cut_lines=plan.cut_lines,
+        suggestions_left_out=left_out_counts(kept),
     )

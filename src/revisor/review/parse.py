@@ -30,6 +30,7 @@ from typing import Any
 
 from revisor.domain import DiffLine, FileDiff, Finding, LineKind, Severity
 from revisor.errors import OutputInvalid
+from revisor.review.suggest import NOT_ON_NEW_LINE
 
 __all__ = ["AnchorOutcome", "ParseOutcome", "RawFinding", "anchor", "parse_output"]
 
@@ -67,6 +68,9 @@ class RawFinding:
     title: str
     body: str
     suggestion: str | None = None
+    # The new-file lines the suggestion replaces, when the model gave them (else the line only)
+    suggestion_first: int | None = None
+    suggestion_last: int | None = None
 
 
 @dataclass(frozen=True)
@@ -259,7 +263,9 @@ def _validate(item: Any) -> RawFinding | None:
         if isinstance(suggestion_raw, str) and suggestion_raw.strip()
         else None
     )
-    return RawFinding(path, line, side, severity, title, body, suggestion)
+    first = _line_number(item.get("suggestion_start_line"))
+    last = _line_number(item.get("suggestion_end_line"))
+    return RawFinding(path, line, side, severity, title, body, suggestion, first, last)
 
 
 def _line_number(value: Any) -> int | None:
@@ -297,7 +303,15 @@ def _resolve_path(path: str, files: Sequence[FileDiff]) -> FileDiff | None:
     return matches[0] if len(matches) == 1 else None
 
 
-def _anchored(raw: RawFinding, file: FileDiff, line: DiffLine) -> Finding:
+def _anchored(raw: RawFinding, file: FileDiff, line: DiffLine, *, exact: bool) -> Finding:
+    """The finding on `line`. Its suggestion replaces the lines the model named, by default the
+    line it commented on: the anchored line when it was found there, else the model's own line
+    (which is not in the diff, so `review.suggest` leaves that suggestion out)."""
+    on_new = line.kind is not LineKind.REMOVED
+    default = (line.new_line if exact else raw.line) if on_new else None
+    first = raw.suggestion_first if raw.suggestion_first is not None else default
+    last = raw.suggestion_last if raw.suggestion_last is not None else default
+    left_out = "" if on_new or raw.suggestion is None else NOT_ON_NEW_LINE
     return Finding(
         path=file.path,
         old_path=file.old_path,
@@ -307,7 +321,10 @@ def _anchored(raw: RawFinding, file: FileDiff, line: DiffLine) -> Finding:
         title=raw.title,
         body=raw.body,
         # A suggestion replaces a line of the new file; it makes no sense on a removed line.
-        suggestion=raw.suggestion if line.kind is not LineKind.REMOVED else None,
+        suggestion=raw.suggestion if on_new else None,
+        suggestion_first=first if on_new and raw.suggestion is not None else None,
+        suggestion_last=last if on_new and raw.suggestion is not None else None,
+        suggestion_left_out=left_out,
     )
 
 
@@ -347,6 +364,6 @@ def anchor(
         if target is None:
             dropped += 1
             continue
-        findings.append(_anchored(raw, file, target))
+        findings.append(_anchored(raw, file, target, exact=bool(exact)))
         texts.append(target.text)
     return AnchorOutcome(tuple(findings), tuple(texts), moved, dropped)

@@ -23,7 +23,14 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 
-from revisor.domain import Finding, InlineComment, RejectedComment, ReviewResult, Severity
+from revisor.domain import (
+    Finding,
+    InlineComment,
+    RejectedComment,
+    ReviewResult,
+    Severity,
+    SuggestionStyle,
+)
 from revisor.review.policy import Policy
 from revisor.text.inert import (
     closes_fence,
@@ -151,25 +158,72 @@ _SEVERITY_BADGE = {
 }
 
 
-def _suggestion_block(suggestion: str) -> str | None:
-    """The suggestion as a forge suggestion block, or None when one of its lines has the shape
-    of a quick action (GitLab may run it even inside the block, see `text.inert`)."""
-    lines = suggestion.rstrip("\n").split("\n")
-    if any(is_fenced_command(line) for line in lines):
+def _fence(lines: Sequence[str]) -> str:
+    """A backtick fence longer than any backtick run in `lines`."""
+    longest = max((len(m) for m in re.findall(r"`{3,}", "\n".join(lines))), default=2)
+    return "`" * max(3, longest + 1)
+
+
+def _offsets(finding: Finding) -> tuple[int, int] | None:
+    """(lines above, lines below) the commented line that the suggestion replaces too, or None
+    when its lines do not include the commented line."""
+    line = finding.new_line
+    if line is None:
         return None
-    longest = max((len(m) for m in re.findall(r"`{3,}", suggestion)), default=2)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}suggestion\n{chr(10).join(lines)}\n{fence}"
+    first = line if finding.suggestion_first is None else finding.suggestion_first
+    last = line if finding.suggestion_last is None else finding.suggestion_last
+    if not first <= line <= last:
+        return None
+    return line - first, last - line
 
 
-def render_comment(finding: Finding) -> InlineComment:
-    """The inline comment for one anchored finding (which must carry its fingerprint)."""
+def _suggestion_block(lines: Sequence[str], above: int, below: int) -> str:
+    """GitLab's suggestion: `suggestion:-N+M` replaces the commented line, N lines above it and
+    M below it with the block's lines (plain `suggestion` is the line alone)."""
+    fence = _fence(lines)
+    offsets = f":-{above}+{below}" if above or below else ""
+    return f"{fence}suggestion{offsets}\n{chr(10).join(lines)}\n{fence}"
+
+
+def _suggestion_diff(lines: Sequence[str], replaces: Sequence[str]) -> str:
+    """For a forge without suggestions: the change as a fenced diff, to read and copy."""
+    body = [*(f"-{line}" for line in replaces), *(f"+{line}" for line in lines)]
+    fence = _fence(body)
+    return f"Suggested change:\n\n{fence}diff\n{chr(10).join(body)}\n{fence}"
+
+
+def _left_out(reason: str) -> str:
+    return f"_A suggested change was left out: {reason}._"
+
+
+def _suggestion(finding: Finding, style: SuggestionStyle) -> str | None:
+    """The finding's suggested change as `style` shows it, a note saying why it was left out,
+    or None when it has none. A suggestion with a line in the shape of a quick action is left
+    out (GitLab may run it even inside the block, see `text.inert`)."""
+    if finding.suggestion_left_out:
+        return _left_out(finding.suggestion_left_out)
+    offsets = _offsets(finding)
+    if not finding.suggestion or offsets is None:
+        return None
+    lines = finding.suggestion.rstrip("\n").split("\n")
+    if any(is_fenced_command(line) for line in lines):
+        return _left_out("a line of it starts with `/`")
+    if style is SuggestionStyle.DIFF:
+        return _suggestion_diff(lines, finding.suggestion_replaces)
+    return _suggestion_block(lines, *offsets)
+
+
+def render_comment(
+    finding: Finding, style: SuggestionStyle = SuggestionStyle.BLOCK
+) -> InlineComment:
+    """The inline comment for one anchored finding (which must carry its fingerprint).
+    `style`: how the forge shows a suggested change (`Forge.suggestion_style`)."""
     parts = [f"**{_SEVERITY_BADGE[finding.severity]}:** {escape_markdown(finding.title)}"]
     if finding.body:
         parts.append(escape_markdown(finding.body))
-    if finding.suggestion and finding.new_line is not None:
-        block = _suggestion_block(finding.suggestion)
-        parts.append(block or "_A suggested change was left out: a line of it starts with `/`._")
+    suggestion = _suggestion(finding, style)
+    if suggestion is not None:
+        parts.append(suggestion)
     footer = "Revisor (automated review)"
     if finding.source == "redaction":
         footer += " · detected before the model saw the code"
@@ -263,6 +317,15 @@ def _location(path: str, line: int | None) -> str:
     return _code(f"{path}:{line}" if line is not None else path)
 
 
+def _suggestions_left_out(counts: Sequence[tuple[str, int]]) -> list[str]:
+    """ "3 suggestions left out: 2 not code, 1 same as the code." (reasons are Revisor's own)."""
+    total = sum(n for _, n in counts)
+    if not total:
+        return []
+    reasons = ", ".join(f"{n} {escape_markdown(reason)}" for reason, n in counts)
+    return [f"{total} suggestion{'s' if total != 1 else ''} left out: {reasons}."]
+
+
 def render_summary(
     result: ReviewResult,
     *,
@@ -299,6 +362,7 @@ def render_summary(
         notes.append(f"{result.dropped_unanchored} malformed or not on a line of the diff")
     if notes:
         out.append("Not posted: " + "; ".join(notes) + ".")
+    out += _suggestions_left_out(result.suggestions_left_out)
     if result.redactions:
         out.append(
             f"Redacted before review: {result.redactions} secret(s) or hidden characters "

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -109,6 +109,7 @@ def review_job(
             max_output_tokens=settings.max_output_tokens,
             hints=hints,
             on_progress=lambda done, total, _u: ctx.stage(f"review {done}/{total}"),
+            read_head=_head_reader(forge, mr),
         )
     except ModelUnavailable:
         status.set_on_failure(StatusState.PENDING, "waiting for model")
@@ -122,7 +123,7 @@ def review_job(
     ctx.stage("post")
     known = {c.fingerprint for c in forge.list_bot_comments(mr) if c.fingerprint}
     new, already_posted = render.dedup(result.findings, known)
-    comments = [render.render_comment(f) for f in new]
+    comments = [render.render_comment(f, forge.suggestion_style) for f in new]
     posted = forge.post_comments(mr, comments)
     ref = mr.ref
     for comment in posted.posted:
@@ -151,6 +152,20 @@ def review_job(
     status.set(*_final_status(result))
     record = _result_record(result, posted_count=n_posted, rejected=n_rejected)
     return JobOutcome("done", {**record, "duration_ms": duration_ms})
+
+
+def _head_reader(forge: Forge, mr: MergeRequest) -> Callable[[str], str | None]:
+    """A file's text at the MR's head, for checking that a suggestion compiles in it; None when
+    the forge cannot give it now (the check then uses the diff alone)."""
+
+    def read(path: str) -> str | None:
+        try:
+            return forge.read_file(path, mr.head_sha)
+        except RevisorError as exc:
+            log.info("could not read %s at the head for a suggestion check: %s", path, exc)
+            return None
+
+    return read
 
 
 def _usage_sink(store: PerThread, job: Job) -> UsageSink:

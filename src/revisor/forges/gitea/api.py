@@ -33,6 +33,7 @@ from revisor.domain import (
     PostResult,
     RejectedComment,
     StatusState,
+    SuggestionStyle,
 )
 from revisor.egress import Egress
 from revisor.errors import ForgeError, ForgeUnavailable
@@ -195,6 +196,10 @@ class GiteaForge:
         return self._bot_login
 
     # --- Forge ------------------------------------------------------------------------------
+
+    @property
+    def suggestion_style(self) -> SuggestionStyle:
+        return SuggestionStyle.DIFF  # Gitea and Forgejo have no suggestion blocks: a fenced diff
 
     def fetch_merge_request(self, number: int) -> MergeRequest:
         what = f"read pull request #{number} of {self._project}"

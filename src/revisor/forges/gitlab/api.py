@@ -37,6 +37,7 @@ from revisor.domain import (
     PostResult,
     RejectedComment,
     StatusState,
+    SuggestionStyle,
 )
 from revisor.egress import Egress, host_port, parse_retry_after
 from revisor.errors import ForgeError, ForgeUnavailable, brief
@@ -231,6 +232,10 @@ class GitLabForge:
         return self._bot_id
 
     # --- Forge ------------------------------------------------------------------------------
+
+    @property
+    def suggestion_style(self) -> SuggestionStyle:
+        return SuggestionStyle.BLOCK  # GitLab applies `suggestion:-N+M` blocks
 
     def fetch_merge_request(self, number: int) -> MergeRequest:
         what = f"read merge request !{number} of {self._project}"
