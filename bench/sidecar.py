@@ -48,6 +48,8 @@ FINDINGS_SCHEMA: dict[str, Any] = {
                     # Optional, as in the engine's answer format; optional properties are what
                     # makes llama.cpp's schema grammars expensive, so the bench must have one.
                     "suggestion": {"type": "string"},
+                    "suggestion_start_line": {"type": "integer"},
+                    "suggestion_end_line": {"type": "integer"},
                 },
                 "required": ["path", "line", "side", "severity", "title", "body"],
             },
