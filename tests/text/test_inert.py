@@ -96,6 +96,11 @@ def test_an_unclosed_fence_is_closed() -> None:
         ("[vulnerability:12]", "`[vulnerability:12]`"),
         ("*iteration:7", "`*iteration:7`"),
         ("PROJ-123", "`PROJ-123`"),
+        # Escaped punctuation inside a token renders unescaped: still the token.
+        ("@\\_", "`@\\_`"),
+        ("www\\.evil.test", "`www\\.evil.test`"),
+        ("http:\\/\\/evil.test", "`http:\\/\\/evil.test`"),
+        ("~\\*label", "`~\\*label`"),
     ],
 )
 def test_references_and_autolinks_are_shown_as_code(token: str, shown: str) -> None:
@@ -205,6 +210,7 @@ def test_rendered_model_text_is_inert(text: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(hostile_markdown)
 @example("``` " + "@a " * 80 + "`")  # cut to fit, it would open a fence
+@example("@\\_")  # `@_` once rendered: found by this test
 def test_status_descriptions_are_inert(text: str) -> None:
     out = inert_status(text)
     assert "\n" not in out

@@ -73,12 +73,14 @@ _OWN_COMMAND = re.compile(r"^\s*/revisor\b", re.IGNORECASE)
 # The continuation stops at `&` so an escaped `&lt;` is not swallowed, and leaves out trailing
 # punctuation (`@alice,` shows as `@alice`,) and backslashes. Backslashes before a token belong
 # to it (the forges resolve references after unescaping, and a backslash left just before a
-# code span would escape its opening backtick).
+# code span would escape its opening backtick); so do backslashes inside one (`@\_` renders as
+# `@_`, `www\.` as `www.`, `:\/\/` as `://`).
 _TAIL = r"(?:[^\s`<>&]*[^\s`<>&.,;:!?'\"\\])?"  # trailing punctuation stays outside
 _REFERENCE = re.compile(
-    rf"(?<![\\a-z0-9+.\-])[\\a-z0-9+.\-]*://{_TAIL}"
+    rf"(?<![\\a-z0-9+.\-])[\\a-z0-9+.\-]*:\\*/\\*/{_TAIL}"
     rf"|(?<![\\a-z])\\*(?:mailto|javascript|data|vbscript|file|xmpp|tel):{_TAIL}"
-    rf"|(?<![\\\w.+\-/])[\\\w.+\-/]*(?:(?:&amp;|[#!$&])\d|[~%][\"\w*]|@\w|www\.){_TAIL}"
+    rf"|(?<![\\\w.+\-/])[\\\w.+\-/]*(?:(?:&amp;|[#!$&])\d|[~%]\\*[\"\w*]|@\\*\w|www\\*\.)"
+    rf"{_TAIL}"
     rf"|(?<!\\)\\*(?:&amp;|&)\d{_TAIL}"  # an epic just after a token (tails stop at `&`)
     rf"|(?<!\\)\\*(?:\[(?:vulnerability|feature_flag|wiki_page):|\*iteration:){_TAIL}"
     rf"|(?:(?<![\\\w])|(?<!\\)\\+)_*(?-i:[A-Z][A-Z0-9_]+-\d){_TAIL}",  # an issue key (Jira)
