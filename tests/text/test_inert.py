@@ -41,6 +41,13 @@ def test_the_fake_runs_what_gitlab_runs_and_inert_text_runs_nothing(text: str) -
     assert live_constructs(inert(text)) == []
 
 
+@pytest.mark.parametrize("blanks", [" ", "\t ", " \r"])
+def test_a_details_line_with_trailing_blanks_still_ends_its_html_block(blanks: str) -> None:
+    """Inside an HTML block code spans are not code: `@alice` would mention (found by fuzzing)."""
+    out = inert(f"<details><summary>x</summary>{blanks}\n@alice www.evil.test")
+    assert live_constructs(out) == []
+
+
 def test_command_lines_are_escaped_and_still_read_the_same() -> None:
     assert inert("/approve") == "\\/approve"  # CommonMark shows `/approve`
     assert inert("  > /merge now") == "  > \\/merge now"

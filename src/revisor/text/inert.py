@@ -55,7 +55,7 @@ _TICKS = re.compile(r"`+")
 _MARKER = r"<!-- revisor:[a-z]+(?:=[0-9a-f]{8,64})? -->"
 _DETAILS = r"<details><summary>[A-Za-z0-9 ()]*</summary>|</details>"
 _OWN_HTML = re.compile(f"(?P<marker>{_MARKER})|(?P<details>{_DETAILS})|</?sub>")
-_OWN_BLOCK = re.compile(f"(?:{_DETAILS})$")
+_OWN_BLOCK = re.compile(f"(?:{_DETAILS})\\s*$")  # trailing blanks: still the whole line
 _CONTAINER_MARKS = " \t>*+-.)0123456789"  # what may come before a block on its line
 
 _FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")
