@@ -154,3 +154,27 @@ describe("splitRefund", () => {
     expect([...shares.values()].reduce((a, b) => a + b, 0)).toBe(999);
   });
 });
+
+describe("splitRefund edge cases", () => {
+  it("gives a single line the whole refund", () => {
+    const o = order([{ sku: "A-1", quantity: 4, unitPriceCents: 250 }]);
+    expect(splitRefund(o, 730).get("A-1")).toBe(730);
+  });
+
+  it("gives a zero-priced line nothing but the remainder rule still holds", () => {
+    const o = order([
+      { sku: "FREE-1", quantity: 1, unitPriceCents: 0 },
+      { sku: "A-1", quantity: 1, unitPriceCents: 500 },
+    ]);
+    const shares = splitRefund(o, 500);
+    expect(shares.get("FREE-1")).toBe(0);
+    expect(shares.get("A-1")).toBe(500);
+  });
+});
+
+describe("formatCents in other currencies", () => {
+  it("keeps the currency code as given", () => {
+    expect(formatCents(99, "GBP")).toBe("0.99 GBP");
+    expect(formatCents(100000, "USD")).toBe("1000.00 USD");
+  });
+});
