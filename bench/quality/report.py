@@ -8,6 +8,7 @@ from typing import Any
 from bench.quality.score import MRScore, total
 
 _PER_MR = (
+    ("tool", "tool"),
     ("mr", "MR"),
     ("languages", "lang"),
     ("changed_lines", "changed"),
@@ -97,6 +98,7 @@ def details(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         missed = ", ".join(r["missed"]) or "none"
         fps = ", ".join(r["false_positive_at"]) or "none"
         out.append(f"- {r['tool']} `{r['mr']}`: missed {missed}; false positives at {fps}")
+        out += [f"  - error: `{e}`" for e in r.get("errors", [])]
     return out
 
 

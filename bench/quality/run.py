@@ -18,6 +18,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -52,6 +53,7 @@ from bench.quality.score import TOLERANCE, MRScore, findings_from_discussions, s
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
 PEER_TIMEOUT_S = 1500
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def seed(gitlab: PeerGitLab, mr: CorpusMR, iid: int) -> FakeMR:
@@ -169,13 +171,22 @@ def run_pr_agent(
             check=False,
             cwd=log_dir,
         )
-        outcome = f"exit {r.returncode}"
         (log_dir / f"pr-agent-{mr.id}.log").write_text(r.stdout + "\n--- stderr ---\n" + r.stderr)
+        errors = error_lines(r.stdout + r.stderr)
+        outcome = f"exit {r.returncode}" + (f", {len(errors)} error line(s)" if errors else "")
     except subprocess.TimeoutExpired:
-        outcome = f"timed out after {PEER_TIMEOUT_S} s"
+        errors, outcome = [], f"timed out after {PEER_TIMEOUT_S} s"
     wall = time.monotonic() - started
     tool = f"PR-Agent {PR_AGENT_VERSION}"
-    return measure(tool, mr, iid, gitlab, proxy, label, wall, rejected_before, outcome)
+    row, score = measure(tool, mr, iid, gitlab, proxy, label, wall, rejected_before, outcome)
+    return {**row, "errors": errors[:2]}, score
+
+
+def error_lines(log: str) -> list[str]:
+    """PR-Agent's ERROR log lines and tracebacks, colour codes removed, the message only."""
+    text = _ANSI.sub("", log)
+    found = [ln for ln in text.splitlines() if "| ERROR" in ln or ln.startswith("Traceback")]
+    return [ln.rsplit(" - ", 1)[-1][:200] for ln in found]
 
 
 def run(model: Path, only: tuple[str, ...] = (), peer: bool = False) -> dict[str, Any]:

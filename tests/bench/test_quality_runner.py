@@ -11,7 +11,7 @@ from bench._common import GL_TOKEN, gguf_manifest
 from bench.peer_shims import PROJECT, PeerGitLab
 from bench.quality.corpus import load_mr
 from bench.quality.report import render
-from bench.quality.run import seed
+from bench.quality.run import error_lines, seed
 from bench.quality.score import Finding, score_mr
 
 from revisor.inference.manifest import parse_manifest
@@ -62,7 +62,7 @@ def test_report_shows_totals_per_mr_kinds_clean_mrs_and_misses(tmp_path: Path) -
         "defects": 1, "found": 1, "findings": 2, "duplicates": 0, "false_positives": 1,
         "rejected_positions": 0, "recall": 1.0, "precision": 0.5, "f1": 2 / 3,
         "prompt_tokens": 900, "completion_tokens": 80, "wall_s": 12.5, "outcome": "done",
-        "missed": [], "false_positive_at": ["app/calc.py:30"],
+        "missed": [], "false_positive_at": ["app/calc.py:30"], "errors": ["model said no"],
     }  # fmt: skip
     clean_row = {**row, "mr": "clean-1", "defects": 0, "found": 0, "findings": 0,
                  "false_positives": 0, "false_positive_at": []}  # fmt: skip
@@ -82,3 +82,18 @@ def test_report_shows_totals_per_mr_kinds_clean_mrs_and_misses(tmp_path: Path) -
     assert "| off-by-one | 1 | 1 |" in text
     assert "- Revisor on `clean-1`: 0 finding(s) (right)" in text
     assert "false positives at app/calc.py:30" in text
+    assert "  - error: `model said no`" in text
+    assert "| Revisor | py-sum | Python | 4 | 1 | 1 | 2 | 0 | 1 | 0 |" in text
+
+
+def test_pr_agent_error_lines_are_found_without_colour_codes() -> None:
+    log = (
+        "\x1b[32m2026-11-30 00:27:28.609\x1b[0m | \x1b[33mWARNING \x1b[0m | x:y:1 - parse failed\n"
+        "\x1b[32m2026-11-30 00:27:28.611\x1b[0m | \x1b[31m\x1b[1mERROR   \x1b[0m | "
+        "\x1b[36mpr_agent.tools.pr_reviewer\x1b[0m:run:502 - Failed to review PR: no mapping\n"
+        "Traceback (most recent call last):\n"
+    )
+    assert error_lines(log) == [
+        "Failed to review PR: no mapping",
+        "Traceback (most recent call last):",
+    ]
