@@ -33,14 +33,19 @@ public final class Slugs {
         return slug.isEmpty() ? "post" : slug;
     }
 
-    /** A slug not yet taken: the plain slug, else slug-2, slug-3, ... */
+    /** A slug not yet taken: the plain slug, else slug-2, slug-3, ... up to slug-1000. */
     public static String unique(String title, Predicate<String> taken) {
         String base = slugify(title);
-        String candidate = base;
-        for (int n = 2; taken.test(candidate); n++) {
-            candidate = base + "-" + n;
+        if (!taken.test(base)) {
+            return base;
         }
-        return candidate;
+        for (int n = 2; n <= 1000; n++) {
+            String candidate = base + "-" + n;
+            if (!taken.test(candidate)) {
+                return candidate;
+            }
+        }
+        throw new IllegalStateException("no free slug for " + base + " up to -1000");
     }
 
     private static String trimDashes(String s) {
