@@ -117,14 +117,22 @@ def measure(
 
 
 def run_revisor(
-    mr: CorpusMR, iid: int, gitlab: PeerGitLab, proxy: RecordingProxy, sidecar: Any, root: Path
+    mr: CorpusMR,
+    iid: int,
+    gitlab: PeerGitLab,
+    proxy: RecordingProxy,
+    sidecar: Any,
+    root: Path,
+    extra_toml: str = "",
 ) -> tuple[dict[str, Any], MRScore]:
     from litestar.testing import TestClient
 
     from revisor.web.app import create_app
 
     fake = seed(gitlab, mr, iid)
-    app = BenchAppliance(root, gitlab.url, proxy.url, sidecar.model_id, sidecar.api_key)
+    app = BenchAppliance(
+        root, gitlab.url, proxy.url, sidecar.model_id, sidecar.api_key, extra_toml=extra_toml
+    )
     label = proxy.label = f"revisor:{mr.id}"
     rejected_before = len(gitlab.rejected_positions)
     try:
@@ -189,7 +197,11 @@ def error_lines(log: str) -> list[str]:
     return [ln.rsplit(" - ", 1)[-1][:200] for ln in found]
 
 
-def run(model: Path, only: tuple[str, ...] = (), peer: bool = False) -> dict[str, Any]:
+def run(
+    model: Path, only: tuple[str, ...] = (), peer: bool = False, extra_toml: str = ""
+) -> dict[str, Any]:
+    """Every selected MR through Revisor (and PR-Agent with `peer`); `extra_toml` is appended to
+    each Revisor appliance's revisor.toml (to measure a setting with and without)."""
     corpus = load_corpus(CORPUS_DIR, only)
     notes: list[str] = []
     python: Path | None = None
@@ -211,7 +223,11 @@ def run(model: Path, only: tuple[str, ...] = (), peer: bool = False) -> dict[str
                 _warm_up(proxy, sidecar)
                 for n, mr in enumerate(corpus):
                     with tempfile.TemporaryDirectory(prefix="revisor-bench-quality-") as tmp:
-                        done = [run_revisor(mr, REVISOR_IID + n, gitlab, proxy, sidecar, Path(tmp))]
+                        done = [
+                            run_revisor(
+                                mr, REVISOR_IID + n, gitlab, proxy, sidecar, Path(tmp), extra_toml
+                            )
+                        ]
                     if python is not None:
                         done.append(
                             run_pr_agent(mr, PEER_IID + n, gitlab, proxy, sidecar, python, log_dir)
@@ -270,12 +286,20 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--mrs", default="", help="comma-separated corpus MR ids (default: all)")
     parser.add_argument("--peer", action="store_true", help="also run PR-Agent 0.49")
     parser.add_argument("--note", action="append", default=[], help="a line for the report")
+    parser.add_argument(
+        "--revisor-config",
+        type=Path,
+        help="TOML appended to Revisor's revisor.toml for this run (a setting to measure)",
+    )
     args = parser.parse_args(argv)
     if not args.model.is_file():
         parser.error(f"--model {args.model}: no such file")
     only = tuple(m for m in args.mrs.split(",") if m)
-    result = run(args.model, only, args.peer)
+    extra = args.revisor_config.read_text(encoding="utf-8") if args.revisor_config else ""
+    result = run(args.model, only, args.peer, extra)
     result["notes"] = list(args.note) + result["notes"]
+    if extra:
+        result["notes"].append(f"Revisor config added: `{' '.join(extra.split())[:300]}`")
     stem = Path(result["model"]).stem
     out = RESULTS_DIR / f"quality-{stem}-{result['date'][:10]}.md"
     out.write_text(render(result))
