@@ -117,7 +117,7 @@ def render(result: Mapping[str, Any]) -> str:
         f"A finding matches a defect on the same path within +-{result['tolerance_lines']} "
         f"lines of its range; output cap {result['output_cap_tokens']} tokens per call.",
         "",
-        *(f"> {n}" for n in result.get("notes", [])),
+        "\n>\n".join(f"> {n}" for n in result.get("notes", [])),
         "",
         "## Totals",
         "",

@@ -60,7 +60,8 @@ def search():
 @require_login
 def export_lines(report_id: int):
     lines = db().execute(
-        "SELECT sku, quantity, unit_price FROM report_lines WHERE report_id = ?", (report_id,)
+        "SELECT l.sku, l.quantity, l.unit_price FROM report_lines l JOIN reports r ON r.id = l.report_id "
+        "WHERE l.report_id = ? AND r.owner = ?", (report_id, g.user.id)
     ).fetchall()
     out = io.StringIO()
     writer = csv.writer(out)
