@@ -217,6 +217,7 @@ def run(
     log_dir = Path(tempfile.mkdtemp(prefix="revisor-bench-quality-"))
     try:
         with start_sidecar(gguf=model) as sidecar:
+            model_sha, model_size = sidecar.spec.sha256, sidecar.spec.size
             proxy = RecordingProxy(sidecar.base_url)
             proxy.start()
             try:
@@ -242,6 +243,7 @@ def run(
         gitlab.stop()
     if python is not None:
         notes.append(f"PR-Agent logs: {log_dir}")
+    notes.append(f"Model file: {model.name}, {model_size} bytes, sha256 {model_sha}")
     return {
         "model": model.name,
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
