@@ -293,17 +293,29 @@ def main(argv: list[str] | None = None) -> Path:
         type=Path,
         help="TOML appended to Revisor's revisor.toml for this run (a setting to measure)",
     )
+    parser.add_argument(
+        "--max-changed", type=int, help="only MRs with at most this many changed lines"
+    )
+    parser.add_argument("--tag", default="", help="suffix of the results file name")
     args = parser.parse_args(argv)
     if not args.model.is_file():
         parser.error(f"--model {args.model}: no such file")
+    if args.tag and not re.fullmatch(r"[A-Za-z0-9._-]{1,40}", args.tag):
+        parser.error("--tag: 1-40 letters, digits, dots, dashes or underscores")
     only = tuple(m for m in args.mrs.split(",") if m)
+    if args.max_changed is not None:
+        selected = load_corpus(CORPUS_DIR, only)
+        only = tuple(m.id for m in selected if m.changed_lines <= args.max_changed)
+        if not only:
+            parser.error(f"no corpus MR has at most {args.max_changed} changed lines")
     extra = args.revisor_config.read_text(encoding="utf-8") if args.revisor_config else ""
     result = run(args.model, only, args.peer, extra)
     result["notes"] = list(args.note) + result["notes"]
     if extra:
         result["notes"].append(f"Revisor config added: `{' '.join(extra.split())[:300]}`")
     stem = Path(result["model"]).stem
-    out = RESULTS_DIR / f"quality-{stem}-{result['date'][:10]}.md"
+    tag = f"-{args.tag}" if args.tag else ""
+    out = RESULTS_DIR / f"quality-{stem}-{result['date'][:10]}{tag}.md"
     out.write_text(render(result))
     scores = result.pop("scores")
     result["totals"] = {tool: asdict(total(s)[0]) for tool, s in scores.items()}
