@@ -22,7 +22,9 @@ import re
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +85,8 @@ def measure(
     outcome: str,
 ) -> tuple[dict[str, Any], MRScore]:
     """One row of the report: the score of what `tool` posted on `iid`, and what it cost."""
-    findings = findings_from_discussions(gitlab.discussions(PROJECT, iid))
+    seeded = (PROJECT, iid) in gitlab.mrs  # not when the harness failed before seeding
+    findings = findings_from_discussions(gitlab.discussions(PROJECT, iid) if seeded else [])
     score = score_mr(mr.defects, findings)
     tokens = proxy.totals(label)
     c = score.counts
@@ -190,6 +193,24 @@ def run_pr_agent(
     return {**row, "errors": errors[:2]}, score
 
 
+def isolated(
+    tool: str,
+    mr: CorpusMR,
+    iid: int,
+    gitlab: PeerGitLab,
+    proxy: RecordingProxy,
+    one: Callable[[], tuple[dict[str, Any], MRScore]],
+) -> tuple[dict[str, Any], MRScore]:
+    """One tool on one MR; a harness failure becomes that row's outcome, the run goes on."""
+    started, rejected_before = time.monotonic(), len(gitlab.rejected_positions)
+    try:
+        return one()
+    except Exception as exc:  # a benchmark of many MRs reports a broken one and carries on
+        wall = time.monotonic() - started
+        outcome = f"harness error: {type(exc).__name__}: {str(exc)[:120]}"
+        return measure(tool, mr, iid, gitlab, proxy, proxy.label, wall, rejected_before, outcome)
+
+
 def error_lines(log: str) -> list[str]:
     """PR-Agent's ERROR log lines and tracebacks, colour codes removed, the message only."""
     text = _ANSI.sub("", log)
@@ -224,15 +245,23 @@ def run(
                 _warm_up(proxy, sidecar)
                 for n, mr in enumerate(corpus):
                     with tempfile.TemporaryDirectory(prefix="revisor-bench-quality-") as tmp:
-                        done = [
-                            run_revisor(
-                                mr, REVISOR_IID + n, gitlab, proxy, sidecar, Path(tmp), extra_toml
-                            )
-                        ]
-                    if python is not None:
-                        done.append(
-                            run_pr_agent(mr, PEER_IID + n, gitlab, proxy, sidecar, python, log_dir)
+                        ours = partial(
+                            run_revisor,
+                            mr,
+                            REVISOR_IID + n,
+                            gitlab,
+                            proxy,
+                            sidecar,
+                            Path(tmp),
+                            extra_toml,
                         )
+                        done = [isolated("Revisor", mr, REVISOR_IID + n, gitlab, proxy, ours)]
+                    if python is not None:
+                        peer_run = partial(
+                            run_pr_agent, mr, PEER_IID + n, gitlab, proxy, sidecar, python, log_dir
+                        )
+                        peer_tool = f"PR-Agent {PR_AGENT_VERSION}"
+                        done.append(isolated(peer_tool, mr, PEER_IID + n, gitlab, proxy, peer_run))
                     for row, score in done:
                         rows.append(row)
                         scores.setdefault(row["tool"], []).append(score)

@@ -7,11 +7,11 @@ import hashlib
 from pathlib import Path
 
 import httpx
-from bench._common import GL_TOKEN, gguf_manifest
+from bench._common import GL_TOKEN, RecordingProxy, gguf_manifest
 from bench.peer_shims import PROJECT, PeerGitLab
 from bench.quality.corpus import load_mr
 from bench.quality.report import render
-from bench.quality.run import error_lines, seed
+from bench.quality.run import error_lines, isolated, seed
 from bench.quality.score import Finding, score_mr
 
 from revisor.inference.manifest import parse_manifest
@@ -97,3 +97,18 @@ def test_pr_agent_error_lines_are_found_without_colour_codes() -> None:
         "Failed to review PR: no mapping",
         "Traceback (most recent call last):",
     ]
+
+
+def test_a_harness_failure_on_one_mr_becomes_its_row_and_the_run_goes_on(tmp_path: Path) -> None:
+    mr = load_mr(write_mr(tmp_path))
+    gitlab = PeerGitLab(GL_TOKEN)
+    proxy = RecordingProxy("http://127.0.0.1:9/v1")
+    proxy.label = "revisor:py-sum"
+
+    def broken() -> tuple[dict[str, object], object]:
+        raise RuntimeError("webhook answered 500")
+
+    row, score = isolated("Revisor", mr, 7, gitlab, proxy, broken)  # type: ignore[arg-type]
+    assert row["outcome"] == "harness error: RuntimeError: webhook answered 500"
+    assert (row["found"], row["defects"], row["findings"]) == (0, 1, 0)
+    assert score.missed == ("obo",)
