@@ -49,6 +49,12 @@ bench: install ## run the benchmarks in bench/ and write bench/results/latest.md
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.run
 
+MODEL ?=
+.PHONY: bench-quality
+bench-quality: install ## quality benchmark on the planted-bug corpus: MODEL=file.gguf [MRS=id,...] [MAX_CHANGED=n] [PEER=1] [TAG=x]
+	@[ -n "$(MODEL)" ] || { echo "make bench-quality MODEL=path/to/model.gguf [MRS=id,...] [MAX_CHANGED=n] [PEER=1] [TAG=x]"; exit 2; }
+	$(BIN)/python -m bench.quality --model $(MODEL) $(if $(MRS),--mrs $(MRS)) $(if $(MAX_CHANGED),--max-changed $(MAX_CHANGED)) $(if $(PEER),--peer) $(if $(TAG),--tag $(TAG))
+
 .PHONY: clean
 clean: ## remove build artefacts (keeps .venv and data)
 	rm -rf build dist .mypy_cache .ruff_cache .pytest_cache

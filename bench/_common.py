@@ -14,7 +14,9 @@ Everything listens on 127.0.0.1 only; nothing here reaches outside the machine.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import re
 import socket
 import tempfile
 import threading
@@ -45,9 +47,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def gguf_manifest(gguf: Path) -> tuple[str, str]:
+    """A `models.toml` registering one GGUF file (hashed here, as the sidecar will check)."""
+    digest = hashlib.sha256()
+    with gguf.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    model_id = "bench-" + re.sub(r"[^a-z0-9.-]+", "-", gguf.stem.lower()).strip("-")
+    return model_id, (
+        f"[models.{json.dumps(model_id)}]\nfile = {json.dumps(str(gguf.resolve()))}\n"
+        f'sha256 = "{digest.hexdigest()}"\nsize = {gguf.stat().st_size}\n'
+        f'engine = "llama.cpp"\ncontext = {MODEL_CONTEXT}\n'
+    )
+
+
 @contextlib.contextmanager
-def start_sidecar(context: int = MODEL_CONTEXT) -> Iterator[Sidecar]:
-    """The real llama.cpp sidecar with the bundled model, in a throwaway data dir."""
+def start_sidecar(context: int = MODEL_CONTEXT, gguf: Path | None = None) -> Iterator[Sidecar]:
+    """The real llama.cpp sidecar with the bundled model (or `gguf`), in a throwaway data dir."""
     with tempfile.TemporaryDirectory(prefix="revisor-bench-sidecar-") as tmp:
         settings = config.Settings(
             data_dir=Path(tmp),
@@ -55,7 +71,11 @@ def start_sidecar(context: int = MODEL_CONTEXT) -> Iterator[Sidecar]:
         )
         (settings.keys_dir).mkdir(parents=True, exist_ok=True)
         settings.log_dir.mkdir(parents=True, exist_ok=True)
-        sidecar = Sidecar.from_settings(settings)
+        model_id = None
+        if gguf is not None:
+            model_id, manifest = gguf_manifest(gguf)
+            (Path(tmp) / "models.toml").write_text(manifest)
+        sidecar = Sidecar.from_settings(settings, model_id=model_id)
         sidecar.start()
         try:
             sidecar.wait_healthy(timeout=180)

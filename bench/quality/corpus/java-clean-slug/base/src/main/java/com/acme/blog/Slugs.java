@@ -1,0 +1,10 @@
+package com.acme.blog;
+
+public final class Slugs {
+    private Slugs() {
+    }
+
+    public static String slugify(String title) {
+        return title.toLowerCase().replace(' ', '-');
+    }
+}

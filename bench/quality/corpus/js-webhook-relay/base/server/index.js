@@ -1,0 +1,10 @@
+"use strict";
+
+const express = require("express");
+const config = require("./config");
+
+const app = express();
+
+app.get("/health", (_req, res) => res.json({ ok: true }));
+
+app.listen(config.port, () => console.log(`listening on ${config.port}`));

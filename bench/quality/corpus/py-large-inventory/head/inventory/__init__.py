@@ -1,0 +1,3 @@
+"""Warehouse inventory service."""
+
+__version__ = "0.4.0"

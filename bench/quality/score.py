@@ -1,0 +1,190 @@
+"""Scoring posted review findings against a corpus MR's planted defects. Pure functions.
+
+A finding is an inline comment (path + head-side line). It can match a defect when the path is
+the same and the line lies in the defect's range widened by `TOLERANCE` lines each side. Each
+finding matches at most one defect and each defect at most one finding; among all such
+pairings the one with the most matches is taken (augmenting paths, deterministic order, nearer
+defects tried first).
+
+An unmatched finding is a *duplicate* when it would have matched a defect that another finding
+already matched, or when an earlier finding sits on the same path and line; otherwise it is a
+*false positive*. Duplicates are reported on their own and still count against precision:
+precision = matched findings / all findings, recall = matched defects / defects.
+
+General notes (no position) are not findings here: a defect is found where it is, or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench.quality.corpus import Defect
+
+TOLERANCE = 3
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: str
+    line: int | None  # head-side line; None for a comment on a removed line
+    body: str = ""
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Sums over one or more MRs; the ratios are None where they are undefined."""
+
+    defects: int = 0
+    found: int = 0  # defects matched by a finding
+    findings: int = 0
+    duplicates: int = 0
+    false_positives: int = 0
+    explained: int = 0  # matched findings whose text names one of the defect's keywords
+
+    @property
+    def recall(self) -> float | None:
+        return self.found / self.defects if self.defects else None
+
+    @property
+    def precision(self) -> float | None:
+        return self.found / self.findings if self.findings else None
+
+    @property
+    def f1(self) -> float | None:
+        r, p = self.recall, self.precision
+        if r is None:
+            return None
+        if p is None or r + p == 0:
+            return 0.0
+        return 2 * p * r / (p + r)
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(
+            self.defects + other.defects,
+            self.found + other.found,
+            self.findings + other.findings,
+            self.duplicates + other.duplicates,
+            self.false_positives + other.false_positives,
+            self.explained + other.explained,
+        )
+
+
+@dataclass(frozen=True)
+class MRScore:
+    counts: Counts
+    matched: tuple[tuple[str, int], ...]  # (defect id, finding index)
+    missed: tuple[str, ...]  # defect ids no finding matched
+    duplicate_findings: tuple[int, ...]
+    false_positive_findings: tuple[int, ...]
+    by_kind: Mapping[str, tuple[int, int]]  # kind -> (found, planted)
+
+
+def distance(defect: Defect, finding: Finding) -> int | None:
+    """Lines between the finding and the defect's range (0 inside); None if it cannot match."""
+    if finding.path != defect.path or finding.line is None:
+        return None
+    if defect.start <= finding.line <= defect.end:
+        return 0
+    gap = defect.start - finding.line if finding.line < defect.start else finding.line - defect.end
+    return gap if gap <= TOLERANCE else None
+
+
+def _candidates(defects: Sequence[Defect], finding: Finding) -> list[int]:
+    near = [
+        (d, i) for i, defect in enumerate(defects) if (d := distance(defect, finding)) is not None
+    ]
+    return [i for _d, i in sorted(near)]
+
+
+def match(defects: Sequence[Defect], findings: Sequence[Finding]) -> dict[int, int]:
+    """A maximum matching, finding index -> defect index (Kuhn's augmenting paths)."""
+    options = [_candidates(defects, f) for f in findings]
+    owner: dict[int, int] = {}  # defect index -> finding index
+
+    def augment(fi: int, seen: set[int]) -> bool:
+        for di in options[fi]:
+            if di in seen:
+                continue
+            seen.add(di)
+            if di not in owner or augment(owner[di], seen):
+                owner[di] = fi
+                return True
+        return False
+
+    for fi in range(len(findings)):
+        augment(fi, set())
+    return {fi: di for di, fi in owner.items()}
+
+
+def score_mr(defects: Sequence[Defect], findings: Sequence[Finding]) -> MRScore:
+    pairs = match(defects, findings)
+    matched_defects = set(pairs.values())
+    duplicates: list[int] = []
+    false_positives: list[int] = []
+    seen_spots: set[tuple[str, int | None]] = set()
+    for fi, f in enumerate(findings):
+        spot = (f.path, f.line)
+        if fi not in pairs:
+            if spot in seen_spots or any(di in matched_defects for di in _candidates(defects, f)):
+                duplicates.append(fi)
+            else:
+                false_positives.append(fi)
+        seen_spots.add(spot)
+    explained = sum(
+        1
+        for fi, di in pairs.items()
+        if any(k.lower() in findings[fi].body.lower() for k in defects[di].keywords)
+    )
+    by_kind: dict[str, tuple[int, int]] = {}
+    for di, d in enumerate(defects):
+        found, planted = by_kind.get(d.kind, (0, 0))
+        by_kind[d.kind] = (found + (di in matched_defects), planted + 1)
+    return MRScore(
+        Counts(
+            defects=len(defects),
+            found=len(pairs),
+            findings=len(findings),
+            duplicates=len(duplicates),
+            false_positives=len(false_positives),
+            explained=explained,
+        ),
+        tuple(sorted((defects[di].id, fi) for fi, di in pairs.items())),
+        tuple(d.id for di, d in enumerate(defects) if di not in matched_defects),
+        tuple(duplicates),
+        tuple(false_positives),
+        by_kind,
+    )
+
+
+def total(scores: Iterable[MRScore]) -> tuple[Counts, dict[str, tuple[int, int]]]:
+    """Micro-averaged sums over MRs, and found/planted per kind."""
+    counts = Counts()
+    kinds: dict[str, tuple[int, int]] = {}
+    for s in scores:
+        counts = counts + s.counts
+        for kind, (found, planted) in s.by_kind.items():
+            f0, p0 = kinds.get(kind, (0, 0))
+            kinds[kind] = (f0 + found, p0 + planted)
+    return counts, dict(sorted(kinds.items()))
+
+
+def findings_from_discussions(discussions: Iterable[Mapping[str, Any]]) -> list[Finding]:
+    """The inline comments of a merge request, from GitLab's discussions JSON (first note of
+    each discussion that carries a position), in posting order."""
+    out: list[Finding] = []
+    for d in discussions:
+        notes = d.get("notes") or []
+        if not notes or not isinstance(notes[0], Mapping):
+            continue
+        note = notes[0]
+        pos = note.get("position")
+        if not isinstance(pos, Mapping):
+            continue
+        line = pos.get("new_line")
+        path = pos.get("new_path") or pos.get("old_path") or ""
+        out.append(
+            Finding(str(path), int(line) if line is not None else None, str(note.get("body", "")))
+        )
+    return out
