@@ -341,6 +341,24 @@ context_tokens = {MODEL_CONTEXT}
 
         return jobs.get(self.rt.db, job_id)
 
+    def review(self, iid: int, head: str) -> tuple[Any, float]:
+        """One review end to end: a signed webhook for MR `iid` at `head` through the web app,
+        then the job through the worker's runner. Returns the finished job and the wall time
+        from the delivery to the posted review."""
+        from litestar.testing import TestClient
+
+        from revisor.web.app import create_app
+
+        with TestClient(app=create_app(self.settings)) as client:
+            body, headers = gitlab_webhook(iid, head)
+            started = time.monotonic()
+            answer = client.post("/hooks/gitlab", content=body, headers=headers)
+            answer.raise_for_status()
+            job_id = int(answer.json()["job_id"])
+            self.runner()(job_id)
+            wall = time.monotonic() - started
+        return self.job(job_id), wall
+
     def close(self) -> None:
         if self._resources is not None:
             self._resources.close()

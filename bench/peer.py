@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +36,6 @@ from bench._common import (
     RecordingProxy,
     changed_lines,
     generate_files,
-    gitlab_webhook,
     start_sidecar,
 )
 from bench.peer_shims import (
@@ -49,6 +47,7 @@ from bench.peer_shims import (
     bundled_tiktoken_dir,
     ensure_peer_venv,
     peer_env,
+    run_pr_agent_review,
     tiktoken_offline_check,
 )
 
@@ -100,10 +99,6 @@ def run_revisor(
     api_key: str,
     root: Path,
 ) -> dict[str, Any]:
-    from litestar.testing import TestClient
-
-    from revisor.web.app import create_app
-
     iid = REVISOR_IID + SIZES.index(size)
     mr = gitlab.add_mr_with_contents(iid, files)
     app = BenchAppliance(root, gitlab.url, proxy.url, model_id, api_key)
@@ -111,15 +106,7 @@ def run_revisor(
     proxy.label = label
     rejected_before = len(gitlab.rejected_positions)
     try:
-        with TestClient(app=create_app(app.settings)) as client:
-            body, headers = gitlab_webhook(iid, mr.versions[0][2])
-            started = time.monotonic()
-            answer = client.post("/hooks/gitlab", content=body, headers=headers)
-            answer.raise_for_status()
-            job_id = int(answer.json()["job_id"])
-            app.runner()(job_id)
-            wall = time.monotonic() - started
-        job = app.job(job_id)
+        job, wall = app.review(iid, mr.versions[0][2])
     finally:
         app.close()
     prompts = _prompts(proxy, label)
@@ -160,17 +147,8 @@ def run_pr_agent(
     url = f"{gitlab.url}/{PROJECT}/-/merge_requests/{iid}"
     env = peer_env(gitlab.url, proxy.url, model_id, api_key, bundled_tiktoken_dir(python))
     started = time.monotonic()
-    r = subprocess.run(
-        [str(python), "-m", "pr_agent.cli", f"--pr_url={url}", "review"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-        check=False,
-        cwd=log_dir,
-    )
+    r = run_pr_agent_review(python, env, url, log_dir, size.name, timeout=1500)
     wall = time.monotonic() - started
-    (log_dir / f"pr-agent-{size.name}.log").write_text(r.stdout + "\n--- stderr ---\n" + r.stderr)
     prompts = _prompts(proxy, label)
     text = _ANSI.sub("", r.stdout + r.stderr)
     errors = [ln for ln in text.splitlines() if "| ERROR" in ln or ln.startswith("Traceback")]

@@ -289,3 +289,21 @@ def tiktoken_offline_check(python: Path) -> dict[str, str]:
             last = (r.stderr.strip().splitlines() or [""])[-1]
             out[name] = "ok" if r.returncode == 0 else f"fails: {last[:160]}"
     return out
+
+
+def run_pr_agent_review(
+    python: Path, env: dict[str, str], pr_url: str, log_dir: Path, name: str, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """`pr_agent.cli review` on one merge request, run in `log_dir`; its output is kept in
+    `log_dir/pr-agent-<name>.log`. `subprocess.TimeoutExpired` past `timeout`."""
+    r = subprocess.run(
+        [str(python), "-m", "pr_agent.cli", f"--pr_url={pr_url}", "review"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=log_dir,
+    )
+    (log_dir / f"pr-agent-{name}.log").write_text(r.stdout + "\n--- stderr ---\n" + r.stderr)
+    return r

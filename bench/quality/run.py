@@ -36,7 +36,6 @@ from bench._common import (
     OUTPUT_CAP,
     BenchAppliance,
     RecordingProxy,
-    gitlab_webhook,
     start_sidecar,
 )
 from bench.peer_shims import (
@@ -48,6 +47,7 @@ from bench.peer_shims import (
     bundled_tiktoken_dir,
     ensure_peer_venv,
     peer_env,
+    run_pr_agent_review,
 )
 from bench.quality.corpus import CORPUS_DIR, CorpusMR, load_corpus
 from bench.quality.report import render
@@ -128,10 +128,6 @@ def run_revisor(
     root: Path,
     extra_toml: str = "",
 ) -> tuple[dict[str, Any], MRScore]:
-    from litestar.testing import TestClient
-
-    from revisor.web.app import create_app
-
     fake = seed(gitlab, mr, iid)
     app = BenchAppliance(
         root, gitlab.url, proxy.url, sidecar.model_id, sidecar.api_key, extra_toml=extra_toml
@@ -139,15 +135,7 @@ def run_revisor(
     label = proxy.label = f"revisor:{mr.id}"
     rejected_before = len(gitlab.rejected_positions)
     try:
-        with TestClient(app=create_app(app.settings)) as client:
-            body, headers = gitlab_webhook(iid, fake.versions[0][2])
-            started = time.monotonic()
-            answer = client.post("/hooks/gitlab", content=body, headers=headers)
-            answer.raise_for_status()
-            job_id = int(answer.json()["job_id"])
-            app.runner()(job_id)
-            wall = time.monotonic() - started
-        job = app.job(job_id)
+        job, wall = app.review(iid, fake.versions[0][2])
     finally:
         app.close()
     result = job.result or {}
@@ -173,16 +161,7 @@ def run_pr_agent(
     )
     started = time.monotonic()
     try:
-        r = subprocess.run(
-            [str(python), "-m", "pr_agent.cli", f"--pr_url={url}", "review"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=PEER_TIMEOUT_S,
-            check=False,
-            cwd=log_dir,
-        )
-        (log_dir / f"pr-agent-{mr.id}.log").write_text(r.stdout + "\n--- stderr ---\n" + r.stderr)
+        r = run_pr_agent_review(python, env, url, log_dir, mr.id, timeout=PEER_TIMEOUT_S)
         errors = error_lines(r.stdout + r.stderr)
         outcome = f"exit {r.returncode}" + (f", {len(errors)} error line(s)" if errors else "")
     except subprocess.TimeoutExpired:
