@@ -168,7 +168,22 @@ class Finding:
     suggestion_replaces: tuple[str, ...] = ()  # those lines' text, once checked
     suggestion_left_out: str = ""  # why the model's suggestion was not kept, if it was not
     fingerprint: str = ""
-    source: str = "model"  # "model" or "redaction"
+    source: str = "model"  # "model", "redaction", or an analyzer's name ("ruff", "ast-grep")
+    rule: str = ""  # the analyzer's rule id when an analyzer found it ("S608", "go-defer-before-err")
+
+
+@dataclass(frozen=True)
+class AnalyzerHit:
+    """A deterministic analyzer's hit on lines of a file at the head revision. `message` is the
+    rule's own text (written by us or the analyzer), never code from the file."""
+
+    source: str  # "ruff" | "ast-grep"
+    rule: str  # "S608", "js-exec-template", ...
+    path: str
+    line: int  # 1-based, head revision
+    end_line: int
+    severity: Severity
+    message: str
 
 
 @dataclass(frozen=True)
@@ -253,6 +268,12 @@ class ReviewResult:
     cut_lines: int = 0  # diff lines too long for the model, sent cut (review.plan.MAX_LINE_CHARS)
     # Suggestions of the findings above that were left out, by reason (review.suggest)
     suggestions_left_out: tuple[tuple[str, int], ...] = ()
+    # What each reviewed file's change does, one sentence per file (path, sentence)
+    file_notes: tuple[tuple[str, str], ...] = ()
+    # Candidates the verification pass did not confirm (not posted; kept for the job record)
+    unconfirmed: tuple[Finding, ...] = ()
+    # Analyzer problems that did not stop the review ("ast-grep timed out"), shown in the summary
+    analyzer_errors: tuple[str, ...] = ()
 
     @property
     def partial(self) -> bool:
