@@ -113,7 +113,8 @@ def check_diff(data: bytes) -> None:
 
 def check_output(data: bytes) -> None:
     from revisor.errors import OutputInvalid
-    from revisor.review.parse import anchor, parse_output
+    from revisor.review.anchor import anchor
+    from revisor.review.parse import parse_output
     from revisor.text.diff import parse_unified
 
     answer, sep, diff = data.partition(SEPARATOR)

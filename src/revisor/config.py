@@ -83,6 +83,11 @@ class ReviewSettings:
     max_files: int = 300
     ignore: tuple[str, ...] = ()
     extra_instructions: str = ""
+    # The review pipeline's stages beyond one pass over the diff, each kept because the quality
+    # benchmark (bench/quality) measured that it helps; an admin may turn one off.
+    widen_context: bool = True  # hunks widened to their enclosing function (head revision)
+    verify: bool = True  # a second, short model call confirms each finding before it is posted
+    analyzers: bool = True  # ruff and the ast-grep rule pack, their hits confirmed by the model
 
 
 @dataclass(frozen=True)
@@ -372,6 +377,9 @@ DEFAULT_TOML = """\
 # max_file_bytes = 200000
 # ignore = ["docs/generated/**"]
 # extra_instructions = ""
+# widen_context = true       # show the model each hunk's enclosing function
+# verify = true              # a second model call confirms each finding before posting
+# analyzers = true           # ruff + ast-grep hits, posted only when the model confirms them
 
 [model]
 # engine = "llama.cpp"       # the embedded sidecar: llama.cpp or vllm

@@ -169,7 +169,9 @@ class Finding:
     suggestion_left_out: str = ""  # why the model's suggestion was not kept, if it was not
     fingerprint: str = ""
     source: str = "model"  # "model", "redaction", or an analyzer's name ("ruff", "ast-grep")
-    rule: str = ""  # the analyzer's rule id when an analyzer found it ("S608", "go-defer-before-err")
+    rule: str = (
+        ""  # the analyzer's rule id when an analyzer found it ("S608", "go-defer-before-err")
+    )
 
 
 @dataclass(frozen=True)
@@ -274,6 +276,8 @@ class ReviewResult:
     unconfirmed: tuple[Finding, ...] = ()
     # Analyzer problems that did not stop the review ("ast-grep timed out"), shown in the summary
     analyzer_errors: tuple[str, ...] = ()
+    moved: int = 0  # findings anchored on another line than the number the model gave
+    unverified: int = 0  # findings posted although the verification answer was unusable
 
     @property
     def partial(self) -> bool:

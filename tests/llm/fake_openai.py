@@ -12,7 +12,18 @@ import json
 import threading
 from typing import Any
 
+from revisor.review.prompt import read_prompt
 from tests.fakes.server import FakeServer, Request, Response, json_response, text_response
+
+
+def is_verification(messages: Any) -> bool:
+    """Whether a chat request is Revisor's verification call (its own system prompt)."""
+    return (
+        isinstance(messages, list)
+        and bool(messages)
+        and isinstance(messages[0], dict)
+        and messages[0].get("content") == read_prompt("verify_system.txt").strip()
+    )
 
 
 class FakeOpenAI(FakeServer):
@@ -22,6 +33,9 @@ class FakeOpenAI(FakeServer):
         self.api_key = api_key
         self.delay = delay
         self.reply = '{"findings": []}'
+        # The answer to Revisor's verification prompt (review.verify), kept apart from `reply`
+        self.verdict = '{"verdict": "real", "reason": "the fake agrees"}'
+        self.verifications = 0
         self.garble = False  # answer an HTML page instead of JSON (a proxy in the way)
         self.bodies: list[dict[str, Any]] = []
         self.in_flight = 0
@@ -54,6 +68,11 @@ class FakeOpenAI(FakeServer):
             if body.get("model") != self.model:
                 msg = f"The model `{body.get('model')}` does not exist."
                 return json_response({"error": {"message": msg, "code": 404}}, 404)
+            content = self.reply
+            if is_verification(body.get("messages")):
+                content = self.verdict
+                with self._count_lock:
+                    self.verifications += 1
             return json_response(
                 {
                     "id": "chatcmpl-1",
@@ -62,7 +81,7 @@ class FakeOpenAI(FakeServer):
                     "choices": [
                         {
                             "index": 0,
-                            "message": {"role": "assistant", "content": self.reply},
+                            "message": {"role": "assistant", "content": content},
                             "finish_reason": "stop",
                         }
                     ],

@@ -25,7 +25,8 @@ from revisor.forges import hooks as webhooks
 from revisor.forges import hooks_for
 from revisor.forges.gitea import hooks as gitea_hooks
 from revisor.forges.gitlab import hooks as gitlab_hooks
-from revisor.review.parse import RawFinding, anchor, parse_output
+from revisor.review.anchor import anchor
+from revisor.review.parse import RawFinding, parse_output
 from revisor.text.diff import parse_hunks
 from revisor.web.app import create_app
 from revisor.web.rejections import RejectionLimiter

@@ -13,7 +13,7 @@ from revisor.domain import ChatMessage, Completion, RouteHints, Severity, Usage
 from revisor.errors import ConfigError, ModelUnavailable
 from revisor.review.engine import review_files
 from revisor.review.policy import build_policy
-from revisor.review.prompt import prompt_version
+from revisor.review.prompt import prompt_version, read_prompt
 from revisor.text.diff import parse_unified
 
 DIFF = """\
@@ -47,6 +47,8 @@ class FakeModel:
         self._answers = answers
         self._concurrency = concurrency
         self.calls: list[list[ChatMessage]] = []
+        self.verdict = '{"verdict": "real", "reason": "fake"}'
+        self.verifications: list[list[ChatMessage]] = []
         self._lock = threading.Lock()
 
     @property
@@ -62,6 +64,11 @@ class FakeModel:
         hints: RouteHints | None = None,
     ) -> Completion:
         with self._lock:
+            if messages[0].content == read_prompt("verify_system.txt").strip():
+                self.verifications.append(list(messages))
+                return Completion(
+                    self.verdict, "fake-model", "http://127.0.0.1:1", Usage(50, 9, 1, 5)
+                )
             self.calls.append(list(messages))
             n = len(self.calls)
         if callable(self._answers):
@@ -71,11 +78,19 @@ class FakeModel:
         return Completion(text, "fake-model", "http://127.0.0.1:1", Usage(100, 20, 1, 5))
 
 
-def _review(model: FakeModel, *, diff: str = DIFF, context: int = 4096, toml: str | None = None):  # type: ignore[no-untyped-def]
+def _review(
+    model: FakeModel,
+    *,
+    diff: str = DIFF,
+    context: int = 4096,
+    toml: str | None = None,
+    verify: bool = False,
+):  # type: ignore[no-untyped-def]
+    """The single pass (verification off unless asked: its calls are tested on their own)."""
     return review_files(
         parse_unified(diff),
         mr=None,
-        policy=build_policy(ReviewSettings(), toml),
+        policy=build_policy(ReviewSettings(verify=verify), toml),
         model=model,
         context_tokens=context,
         max_output_tokens=512,

@@ -4,7 +4,8 @@ import pytest
 
 from revisor.domain import Severity
 from revisor.errors import OutputInvalid
-from revisor.review.parse import RawFinding, anchor, parse_output
+from revisor.review.anchor import anchor
+from revisor.review.parse import RawFinding, parse_output
 
 from .helpers import hunk, modified_file
 

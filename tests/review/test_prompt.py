@@ -42,7 +42,7 @@ def _chunk() -> Chunk:
 
 
 def test_prompt_version_is_named_and_hashed() -> None:
-    assert re.fullmatch(r"review-v1\+[0-9a-f]{12}", prompt_version())
+    assert re.fullmatch(r"review-v2\+[0-9a-f]{12}", prompt_version())
 
 
 def test_system_prompt_is_fixed_and_user_message_holds_untrusted_blocks() -> None:

@@ -97,12 +97,12 @@ def test_fingerprint_is_stable_across_line_shifts_and_whitespace() -> None:
 
 def test_policy_min_severity_cap_and_dedup_with_security_findings_exempt() -> None:
     findings = [
-        _finding(severity=Severity.INFO, fingerprint="a" * 16),
-        _finding(severity=Severity.MINOR, fingerprint="b" * 16),
-        _finding(severity=Severity.CRITICAL, fingerprint="c" * 16),
-        _finding(severity=Severity.MAJOR, fingerprint="d" * 16),
-        _finding(severity=Severity.MAJOR, fingerprint="d" * 16),  # same finding twice
-        _finding(severity=Severity.INFO, fingerprint="e" * 16, source="redaction"),
+        _finding(severity=Severity.INFO, fingerprint="a" * 16, new_line=10),
+        _finding(severity=Severity.MINOR, fingerprint="b" * 16, new_line=20),
+        _finding(severity=Severity.CRITICAL, fingerprint="c" * 16, new_line=30),
+        _finding(severity=Severity.MAJOR, fingerprint="d" * 16, new_line=40),
+        _finding(severity=Severity.MAJOR, fingerprint="d" * 16, new_line=40),  # twice
+        _finding(severity=Severity.INFO, fingerprint="e" * 16, source="redaction", new_line=30),
     ]
     kept, below, over, duplicates = apply_policy(
         findings, Policy(min_severity=Severity.MINOR, max_comments=2)
@@ -112,6 +112,27 @@ def test_policy_min_severity_cap_and_dedup_with_security_findings_exempt() -> No
     new, already = dedup(kept, {"c" * 16})
     assert [f.fingerprint[0] for f in new] == ["d", "e"]
     assert already == 1
+
+
+def test_one_finding_per_problem_the_most_severe_kept() -> None:
+    """Two titles about one problem on neighbouring lines (or two on one line) are posted once;
+    a different problem two lines away, and a redaction finding on the same line, are not
+    merged."""
+    findings = [
+        _finding(new_line=10, title="SQL injection via f-string", fingerprint="a" * 16),
+        _finding(
+            new_line=11,
+            title="SQL injection in query",
+            severity=Severity.CRITICAL,
+            fingerprint="b" * 16,
+        ),
+        _finding(new_line=11, title="Unrelated", severity=Severity.MINOR, fingerprint="c" * 16),
+        _finding(new_line=12, title="File handle never closed", fingerprint="d" * 16),
+        _finding(new_line=11, title="Token", source="redaction", fingerprint="e" * 16),
+    ]
+    kept, below, over, duplicates = apply_policy(findings, Policy(max_comments=10))
+    assert sorted(f.fingerprint[0] for f in kept) == ["b", "d", "e"]
+    assert (below, over, duplicates) == (0, 0, 2)
 
 
 def _result(**changes: object) -> ReviewResult:

@@ -8,7 +8,8 @@ import pytest
 
 from revisor.domain import FileDiff, Finding, Severity
 from revisor.review import suggest
-from revisor.review.parse import RawFinding, anchor, parse_output
+from revisor.review.anchor import anchor
+from revisor.review.parse import RawFinding, parse_output
 from revisor.review.suggest import is_prose_line, left_out_counts, vet_findings, vet_suggestion
 from tests.review.helpers import hunk, modified_file
 

@@ -105,6 +105,9 @@ backoff_base_seconds = 0.2
 backoff_max_seconds = 1.0
 max_attempts = 3
 
+[review]
+verify = false  # one model call per chunk; tests/worker/test_verification.py turns it on
+
 [model]
 structured_output = "json_object"
 

@@ -34,6 +34,7 @@ from revisor.domain import (
     UsageRecord,
 )
 from revisor.errors import ForgeError
+from revisor.review.prompt import read_prompt
 from revisor.text.diff import parse_hunks
 from revisor.text.markers import find_fingerprint, is_summary
 
@@ -147,6 +148,9 @@ class ScriptedModel:
         usage: Usage = SCRIPTED_USAGE,
     ) -> None:
         self.answers = list(answers) or ['{"findings": []}']
+        # The answer to the verification calls (review.verify), which are recorded apart
+        self.verdict = '{"verdict": "real", "reason": "scripted"}'
+        self.verifications: list[list[ChatMessage]] = []
         self.context_tokens = context_tokens
         self._concurrency = concurrency
         self.usage = usage
@@ -172,9 +176,13 @@ class ScriptedModel:
         on_usage: Callable[[UsageRecord], None] | None = None,
     ) -> Completion:
         with self._lock:
-            self.requests.append(list(messages))
-            self.hints.append(hints)
-            answer = self.answers[0] if len(self.answers) == 1 else self.answers.pop(0)
+            if messages[0].content == read_prompt("verify_system.txt").strip():
+                self.verifications.append(list(messages))
+                answer: str | Exception = self.verdict
+            else:
+                self.requests.append(list(messages))
+                self.hints.append(hints)
+                answer = self.answers[0] if len(self.answers) == 1 else self.answers.pop(0)
         if isinstance(answer, Exception):
             if on_usage is not None:
                 on_usage(UsageRecord("scripted", "script", 0, 0, 0, ok=False, error="down"))

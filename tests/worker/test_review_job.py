@@ -105,7 +105,9 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         server="https://gitlab.test", project="group/app", token="glpat-not-used-here-0123",
         webhook_secret="webhook-secret-for-tests-0123",
     )  # fmt: skip
-    settings = JobSettings.from_settings(config.Settings(data_dir=tmp_path))
+    settings = JobSettings.from_settings(
+        config.Settings(data_dir=tmp_path, review=config.ReviewSettings(verify=False))
+    )
     yield World(dbs, audit, repo, settings)
     audit.close()
     dbs.close()
@@ -209,7 +211,7 @@ def test_model_requests_are_audited_with_prompt_hash_and_redactions(world: World
 def test_the_prompt_fits_the_context_the_model_routes_to(world: World) -> None:
     """`ChatModel.context_for` decides the budget: a small window splits the diff."""
     patches = {f"f{i}.py": APP_DIFF for i in range(12)}
-    wide, narrow = ScriptedModel(answer()), ScriptedModel(answer(), context_tokens=2000)
+    wide, narrow = ScriptedModel(answer()), ScriptedModel(answer(), context_tokens=2800)
     world.run(InMemoryForge(patches), wide)
     world.run(InMemoryForge(patches), narrow)
     assert len(narrow.requests) > len(wide.requests)

@@ -4,23 +4,32 @@
 I/O of its own: the model is passed in (`ChatModel`, implemented in `revisor.llm`), and nothing
 is logged, so no code can leak into logs from here.
 
-Steps: plan (filter, redact, chunk) -> for each chunk, in parallel up to `model.concurrency`:
-prompt -> model -> parse -> anchor -> fingerprint; then suggestions checked (`suggest.py`) and
-the policy (minimum severity, in-run dedup, cap). A chunk whose answer is unusable is asked once
-more with a short "JSON only" reminder; if that fails too, the chunk counts as failed and the
-result is partial (the summary says so in bold). `ModelUnavailable` propagates: the worker
-retries the whole job later.
+Steps:
+1. select files; read each one's head text (`read_head`) and run the analyzers on them
+   (`analyze`, deterministic: ruff, ast-grep); both are injected, so this module does no I/O;
+2. plan: each hunk widened to its enclosing function (`context.py`), redact, chunk;
+3. for each chunk, in parallel up to `model.concurrency`: prompt -> model -> parse -> anchor
+   (by the quoted code line first, `anchor.py`) -> fingerprint; suggestions checked
+   (`suggest.py`);
+4. fuse with the analyzers' hits on added lines (`fuse.py`), then the verification pass
+   (`verify.py`): one short call per candidate; what the model judges false is not posted;
+5. the policy: minimum severity, one finding per problem, the cap (`render.apply_policy`).
+A chunk whose answer is unusable is asked once more with a short "JSON only" reminder; if that
+fails too, the chunk counts as failed and the result is partial (the summary says so in bold).
+`ModelUnavailable` propagates: the worker retries the whole job later.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from threading import Lock
+from typing import TypeVar
 
 from revisor.domain import (
+    AnalyzerHit,
     ChatModel,
     Chunk,
     FileDiff,
@@ -32,17 +41,28 @@ from revisor.domain import (
 )
 from revisor.errors import ConfigError, OutputInvalid
 from revisor.review import prompt as prompts
-from revisor.review.parse import anchor, parse_output
-from revisor.review.plan import Plan, plan_review
+from revisor.review.anchor import anchor
+from revisor.review.context import widen
+from revisor.review.fuse import confirm_note, hit_findings, merge_with_model
+from revisor.review.parse import parse_output
+from revisor.review.plan import Plan, plan_review, select_files
 from revisor.review.policy import Policy
 from revisor.review.redact import redact_text
 from revisor.review.render import apply_policy, with_fingerprint
 from revisor.review.suggest import left_out_counts, vet_findings
+from revisor.review.verify import MAX_VERIFY_TOKENS, code_window, parse_verdict, verify_messages
 
-__all__ = ["MIN_DIFF_BUDGET", "ChunkOutcome", "diff_budget", "review_files"]
+__all__ = ["MIN_DIFF_BUDGET", "Analyze", "ChunkOutcome", "diff_budget", "review_files"]
 
 MIN_DIFF_BUDGET = 256  # tokens; below this a chunk holds too little code to be worth a request
 MAX_FINDINGS_PER_CHUNK = 10
+MAX_HEAD_CHARS = 1_000_000  # a head file larger than this is reviewed on its diff alone
+MAX_VERIFIED = 40  # verification calls per review; candidates beyond are judged by severity
+
+T = TypeVar("T")
+R = TypeVar("R")
+# (head texts by path) -> (hits, errors): the deterministic analyzers, run by the caller's I/O
+Analyze = Callable[[Mapping[str, str]], tuple[Sequence[AnalyzerHit], Sequence[str]]]
 
 
 @dataclass(frozen=True)
@@ -56,6 +76,14 @@ class ChunkOutcome:
     dropped_unanchored: int = 0
     moved: int = 0
     failure: str = ""
+    notes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Verified:
+    finding: Finding
+    usage: Usage
+    real: bool | None  # None: the answer said neither
 
 
 def diff_budget(
@@ -81,6 +109,21 @@ def _redacted_mr(mr: MergeRequest | None) -> tuple[MergeRequest | None, int]:
     return replace(mr, title=title, description=description), n_title + n_description
 
 
+def postable(file: FileDiff, forge_lines: frozenset[tuple[int | None, int | None]]) -> FileDiff:
+    """`file` (widened, redacted) narrowed to the lines of the forge's own diff: the only lines
+    a comment may be placed on."""
+    hunks = []
+    for hunk in file.hunks:
+        lines = tuple(ln for ln in hunk.lines if (ln.old_line, ln.new_line) in forge_lines)
+        if lines:
+            hunks.append(replace(hunk, lines=lines))
+    return replace(file, hunks=tuple(hunks))
+
+
+def _line_keys(file: FileDiff) -> frozenset[tuple[int | None, int | None]]:
+    return frozenset((ln.old_line, ln.new_line) for ln in file.lines())
+
+
 def _review_chunk(
     chunk: Chunk,
     *,
@@ -90,6 +133,7 @@ def _review_chunk(
     model: ChatModel,
     max_output_tokens: int,
     hints: RouteHints,
+    forge_lines: Mapping[str, frozenset[tuple[int | None, int | None]]],
 ) -> ChunkOutcome:
     messages = prompts.build_messages(
         chunk,
@@ -115,7 +159,8 @@ def _review_chunk(
             if completion.finish_reason == "length":
                 failure += " (the answer hit the output token limit)"
             continue
-        anchored = anchor(parsed.findings, chunk.files)
+        targets = [postable(f, forge_lines.get(f.path, frozenset())) for f in chunk.files]
+        anchored = anchor(parsed.findings, targets)
         findings = tuple(
             with_fingerprint(f, text)
             for f, text in zip(anchored.findings, anchored.line_texts, strict=True)
@@ -129,8 +174,51 @@ def _review_chunk(
             dropped_invalid=parsed.dropped_invalid,
             dropped_unanchored=anchored.dropped,
             moved=anchored.moved,
+            notes=parsed.notes,
         )
     return ChunkOutcome(chunk.index, (), usage, model_id, failed=True, failure=failure)
+
+
+def _in_parallel(
+    items: Sequence[T],
+    work: Callable[[T], R],
+    concurrency: int,
+    on_done: Callable[[R], None] | None = None,
+) -> list[R]:
+    """`work` on each item, up to `concurrency` at a time, results in item order. The first
+    exception stops what has not started and is raised; running calls finish first."""
+    results: list[R] = []
+    if not items:
+        return results
+    workers = max(1, min(int(concurrency), len(items)))
+    if workers == 1:
+        for item in items:
+            result = work(item)
+            if on_done is not None:
+                on_done(result)
+            results.append(result)
+        return results
+
+    def run(item: T) -> R:
+        result = work(item)
+        if on_done is not None:
+            on_done(result)
+        return result
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="revisor-review")
+    try:
+        futures: list[Future[R]] = [pool.submit(run, item) for item in items]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in futures:
+            error = future.exception() if future in done else None
+            if error is not None:
+                for other in futures:
+                    other.cancel()
+                raise error
+        return [future.result() for future in futures]
+    finally:
+        # On an error, don't start items that are still queued; running ones finish.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_chunks(
@@ -141,18 +229,25 @@ def _run_chunks(
     model: ChatModel,
     max_output_tokens: int,
     hints: RouteHints,
+    forge_lines: Mapping[str, frozenset[tuple[int | None, int | None]]],
     on_progress: Callable[[int, int, Usage], None] | None,
 ) -> list[ChunkOutcome]:
     total = len(plan.chunks)
-    if total == 0:
-        return []
-    outcomes: list[ChunkOutcome] = []
     lock = Lock()
+    done = 0
     running = Usage()
 
+    def progress(outcome: ChunkOutcome) -> None:
+        nonlocal done, running
+        with lock:
+            done += 1
+            running = running + outcome.usage
+            so_far, count = running, done
+        if on_progress is not None:
+            on_progress(count, total, so_far)
+
     def work(chunk: Chunk) -> ChunkOutcome:
-        nonlocal running
-        outcome = _review_chunk(
+        return _review_chunk(
             chunk,
             total=total,
             mr=mr,
@@ -160,36 +255,69 @@ def _run_chunks(
             model=model,
             max_output_tokens=max_output_tokens,
             hints=hints,
+            forge_lines=forge_lines,
         )
-        with lock:
-            outcomes.append(outcome)
-            running = running + outcome.usage
-            done, so_far = len(outcomes), running
-        if on_progress is not None:
-            on_progress(done, total, so_far)
-        return outcome
 
-    workers = max(1, min(int(model.concurrency), total))
-    if workers == 1:
-        for chunk in plan.chunks:
-            work(chunk)
-    else:
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="revisor-review")
-        try:
-            futures: list[Future[ChunkOutcome]] = [pool.submit(work, c) for c in plan.chunks]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            for future in futures:
-                error = future.exception() if future in done else None
-                if error is not None:
-                    for other in futures:
-                        other.cancel()
-                    raise error
-            for future in futures:
-                future.result()
-        finally:
-            # On an error, don't start chunks that are still queued; running ones finish.
-            pool.shutdown(wait=True, cancel_futures=True)
-    return sorted(outcomes, key=lambda o: o.index)
+    return _in_parallel(plan.chunks, work, model.concurrency, progress)
+
+
+def _chunk_file(plan: Plan, finding: Finding) -> FileDiff | None:
+    """The (widened, redacted) file of the chunk that holds the finding's line."""
+    for chunk in plan.chunks:
+        for file in chunk.files:
+            if file.path == finding.path and code_window(file, finding, 0):
+                return file
+    return None
+
+
+def _verify(
+    candidates: Sequence[Finding],
+    plan: Plan,
+    *,
+    model: ChatModel,
+    hints: RouteHints,
+) -> list[Verified]:
+    """The verification pass over `candidates` (see `verify.py`)."""
+
+    def work(finding: Finding) -> Verified:
+        file = _chunk_file(plan, finding)
+        code = code_window(file, finding) if file is not None else ""
+        if not code:
+            return Verified(finding, Usage(), None)
+        completion = model.complete(
+            verify_messages(finding, code),
+            max_tokens=MAX_VERIFY_TOKENS,
+            json_mode=True,
+            hints=hints,
+        )
+        verdict = parse_verdict(completion.text)
+        if verdict is None:
+            return Verified(finding, completion.usage, None)
+        kept = confirm_note(finding, verdict.reason) if verdict.real else finding
+        return Verified(kept, completion.usage, verdict.real)
+
+    ranked = sorted(candidates, key=lambda f: -f.severity)
+    checked = _in_parallel(ranked[:MAX_VERIFIED], work, model.concurrency)
+    # Over the limit: model findings stay as they are, analyzer hits are not posted unchecked.
+    rest = [
+        Verified(f, Usage(), None if f.source == "model" else False) for f in ranked[MAX_VERIFIED:]
+    ]
+    return [*checked, *rest]
+
+
+def _read_heads(
+    files: Sequence[FileDiff], policy: Policy, read_head: Callable[[str], str | None] | None
+) -> dict[str, str]:
+    """Head texts of the files the review will cover (asked once each)."""
+    if read_head is None:
+        return {}
+    kept, _ = select_files(files, policy)
+    heads: dict[str, str] = {}
+    for file in kept:
+        text = read_head(file.path)
+        if text is not None and len(text) <= MAX_HEAD_CHARS:
+            heads[file.path] = text
+    return heads
 
 
 def review_files(
@@ -203,6 +331,7 @@ def review_files(
     on_progress: Callable[[int, int, Usage], None] | None = None,
     hints: RouteHints | None = None,
     read_head: Callable[[str], str | None] | None = None,
+    analyze: Analyze | None = None,
 ) -> ReviewResult:
     """Review parsed diff files with `model` under `policy`.
 
@@ -212,8 +341,9 @@ def review_files(
     may use; the diff budget per request is what remains after prompts and MR text. Raises
     `ConfigError` when the context is too small to hold any diff, and lets `ModelUnavailable`
     (and other model errors) through for the caller to retry or report.
-    `read_head(path)`: the file's text at the head revision, or None; asked, in the calling
-    thread, only for a Python file that has a suggestion (it must compile in that file).
+    `read_head(path)`: the file's text at the head revision, or None; asked once per file the
+    review covers, in the calling thread (context, analyzers, suggestion checks).
+    `analyze(heads)`: the deterministic analyzers over those texts.
     """
     started = time.monotonic()
     safe_mr, mr_redactions = _redacted_mr(mr)
@@ -226,7 +356,11 @@ def review_files(
             f"and the prompts leaves {budget} tokens for the diff; at least {MIN_DIFF_BUDGET} are "
             "needed: raise the context size or lower max_output_tokens"
         )
-    plan = plan_review(files, policy, budget_tokens=budget)
+    heads = _read_heads(files, policy, read_head)
+    hits, analyzer_errors = analyze(heads) if analyze is not None and heads else ((), ())
+    widened = (lambda f: widen(f, heads.get(f.path))) if policy.widen_context else None
+    plan = plan_review(files, policy, budget_tokens=budget, expand=widened)
+    forge_lines = {f.path: _line_keys(f) for f in files}
     if hints is None:
         hints = RouteHints(diff_lines=prompts.diff_line_count(files))
     outcomes = _run_chunks(
@@ -236,13 +370,27 @@ def review_files(
         model=model,
         max_output_tokens=max_output_tokens,
         hints=hints,
+        forge_lines=forge_lines,
         on_progress=on_progress,
     )
     chunk_files = {chunk.index: chunk.files for chunk in plan.chunks}
-    vetted = (vet_findings(o.findings, chunk_files[o.index], read_head) for o in outcomes)
-    all_findings = [*plan.findings, *(f for findings in vetted for f in findings)]
-    kept, below, over, _duplicates = apply_policy(all_findings, policy)
+    vetted = (vet_findings(o.findings, chunk_files[o.index], heads.get) for o in outcomes)
+    model_findings = [f for findings in vetted for f in findings]
+    reviewed = [f for f in files if f.path in plan.reviewed]
+    from_hits = [_fingerprinted(f, reviewed) for f in hit_findings(hits, reviewed)]
+    model_findings, from_hits = merge_with_model(model_findings, from_hits)
     usage = Usage()
+    unverified = 0
+    if policy.verify:
+        verified = _verify([*model_findings, *from_hits], plan, model=model, hints=hints)
+        for checked in verified:
+            usage = usage + checked.usage
+        candidates = [c.finding for c in verified if c.real is not False]
+        unconfirmed = [c.finding for c in verified if c.real is False]
+        unverified = sum(1 for c in verified if c.real is None)
+    else:  # an analyzer hit is posted only on the model's word: without it, not at all
+        candidates, unconfirmed = model_findings, from_hits
+    kept, below, over, _duplicates = apply_policy([*plan.findings, *candidates], policy)
     for outcome in outcomes:
         usage = usage + outcome.usage
     model_id = next((o.model for o in outcomes if o.model), "")
@@ -262,4 +410,34 @@ def review_files(
         redactions=plan.redactions + mr_redactions + guidance_redactions,
         cut_lines=plan.cut_lines,
         suggestions_left_out=left_out_counts(kept),
+        file_notes=_file_notes(outcomes, plan.reviewed),
+        unconfirmed=tuple(unconfirmed),
+        analyzer_errors=tuple(analyzer_errors),
+        moved=sum(o.moved for o in outcomes),
+        unverified=unverified,
     )
+
+
+def _fingerprinted(finding: Finding, files: Sequence[FileDiff]) -> Finding:
+    line = next(
+        (
+            ln
+            for f in files
+            if f.path == finding.path
+            for ln in f.lines()
+            if ln.new_line == finding.new_line and ln.old_line is None
+        ),
+        None,
+    )
+    return with_fingerprint(finding, line.text if line is not None else "")
+
+
+def _file_notes(
+    outcomes: Sequence[ChunkOutcome], reviewed: Sequence[str]
+) -> tuple[tuple[str, str], ...]:
+    """The model's sentence per reviewed file (the first one given), in review order."""
+    notes: dict[str, str] = {}
+    for outcome in outcomes:
+        for path, note in outcome.notes:
+            notes.setdefault(path, note)
+    return tuple((path, notes[path]) for path in reviewed if path in notes)

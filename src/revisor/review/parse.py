@@ -13,10 +13,7 @@ Here is my review:", with trailing commas, cut off by the token limit, or as a P
 Everything else is refused with `OutputInvalid` (and the engine retries once). Each finding is
 then validated field by field; an invalid one is dropped and counted, not guessed at.
 
-`anchor` then ties each finding to a line that is really in the chunk's diff, because a comment
-on any other line is refused by the forge (GitLab's `line_code can't be blank`) or lands on the
-wrong code. An exact (side, line) match wins; a line within `max_distance` of a changed line of
-the same file moves to the nearest changed line; anything else is dropped and counted.
+`review.anchor` then ties each finding to a line that is really in the diff.
 """
 
 from __future__ import annotations
@@ -24,20 +21,21 @@ from __future__ import annotations
 import ast
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from revisor.domain import DiffLine, FileDiff, Finding, LineKind, Severity
+from revisor.domain import Severity
 from revisor.errors import OutputInvalid
-from revisor.review.suggest import NOT_ON_NEW_LINE
 
-__all__ = ["AnchorOutcome", "ParseOutcome", "RawFinding", "anchor", "parse_output"]
+__all__ = ["ParseOutcome", "RawFinding", "parse_output"]
 
 MAX_OUTPUT_CHARS = 200_000
 MAX_TITLE = 200
 MAX_BODY = 4000
 MAX_SUGGESTION = 4000
+MAX_CODE = 400
+MAX_NOTES = 100
+MAX_NOTE = 300
 _LIST_KEYS = ("findings", "comments", "issues", "review", "results")
 _FENCE = re.compile(r"```[ \t]*(?:json|JSON|javascript|js)?\s*(.*?)(?:```|\Z)", re.DOTALL)
 _OBJECT_START = re.compile(r"\{\s*[\"']")
@@ -71,6 +69,8 @@ class RawFinding:
     # The new-file lines the suggestion replaces, when the model gave them (else the line only)
     suggestion_first: int | None = None
     suggestion_last: int | None = None
+    # The code line the finding is about, as the model quoted it (anchoring trusts it first)
+    code: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,8 @@ class ParseOutcome:
     findings: tuple[RawFinding, ...]
     dropped_invalid: int  # elements that were not a valid finding
     repaired: tuple[str, ...]  # which safe repairs were needed, for diagnostics
+    # What the model says each file's change does: (path, one sentence)
+    notes: tuple[tuple[str, str], ...] = ()
 
 
 def _candidates(text: str) -> list[str]:
@@ -214,8 +216,29 @@ def parse_output(text: str) -> ParseOutcome:
                 dropped += 1
             else:
                 findings.append(finding)
-        return ParseOutcome(tuple(findings), dropped, repairs)
+        return ParseOutcome(tuple(findings), dropped, repairs, _notes(data))
     raise OutputInvalid(f"the model's answer is not valid findings JSON: {problems[-1]}")
+
+
+def _notes(data: Any) -> tuple[tuple[str, str], ...]:
+    """`"changes": [{"path": ..., "summary": ...}]` (or a {path: sentence} object), validated;
+    anything malformed is left out, never guessed at."""
+    raw = data.get("changes") if isinstance(data, dict) else None
+    items: list[tuple[Any, Any]] = []
+    if isinstance(raw, dict):
+        items = list(raw.items())
+    elif isinstance(raw, list):
+        items = [
+            (item.get("path") or item.get("file"), item.get("summary") or item.get("change"))
+            for item in raw
+            if isinstance(item, dict)
+        ]
+    notes: list[tuple[str, str]] = []
+    for path, sentence in items[:MAX_NOTES]:
+        path_text, note = _text(path, 1000), _text(sentence, MAX_NOTE)
+        if path_text and note:
+            notes.append((path_text, note.split("\n", 1)[0]))
+    return tuple(notes)
 
 
 def _text(value: Any, limit: int) -> str:
@@ -234,9 +257,13 @@ def _validate(item: Any) -> RawFinding | None:
             path = path[len(prefix) :]
     if not path:
         return None
+    code = _text(item.get("code") or item.get("quote") or item.get("line_text"), MAX_CODE)
     line = _line_number(item.get("line", item.get("line_number", item.get("new_line"))))
     if line is None:
-        return None
+        if not code:
+            return None
+        line = 0  # no number, but the quoted code can still place it
+
     side = _text(item.get("side", "new"), 10).lower() or "new"
     side = {"right": "new", "+": "new", "left": "old", "-": "old"}.get(side, side)
     if side not in ("new", "old"):
@@ -265,7 +292,7 @@ def _validate(item: Any) -> RawFinding | None:
     )
     first = _line_number(item.get("suggestion_start_line"))
     last = _line_number(item.get("suggestion_end_line"))
-    return RawFinding(path, line, side, severity, title, body, suggestion, first, last)
+    return RawFinding(path, line, side, severity, title, body, suggestion, first, last, code)
 
 
 def _line_number(value: Any) -> int | None:
@@ -281,89 +308,3 @@ def _line_number(value: Any) -> int | None:
             number = int(match.group())
             return number if number >= 1 else None
     return None
-
-
-# --- anchoring ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AnchorOutcome:
-    findings: tuple[Finding, ...]
-    line_texts: tuple[str, ...]  # the anchored line's text, per finding (for fingerprints)
-    moved: int
-    dropped: int
-
-
-def _resolve_path(path: str, files: Sequence[FileDiff]) -> FileDiff | None:
-    for file in files:
-        if path in (file.new_path, file.old_path):
-            return file
-    # Models sometimes drop leading directories; accept it only when unambiguous.
-    matches = [f for f in files if f.new_path.endswith("/" + path)]
-    return matches[0] if len(matches) == 1 else None
-
-
-def _anchored(raw: RawFinding, file: FileDiff, line: DiffLine, *, exact: bool) -> Finding:
-    """The finding on `line`. Its suggestion replaces the lines the model named, by default the
-    line it commented on: the anchored line when it was found there, else the model's own line
-    (which is not in the diff, so `review.suggest` leaves that suggestion out)."""
-    on_new = line.kind is not LineKind.REMOVED
-    default = (line.new_line if exact else raw.line) if on_new else None
-    first = raw.suggestion_first if raw.suggestion_first is not None else default
-    last = raw.suggestion_last if raw.suggestion_last is not None else default
-    left_out = "" if on_new or raw.suggestion is None else NOT_ON_NEW_LINE
-    return Finding(
-        path=file.path,
-        old_path=file.old_path,
-        old_line=line.old_line if line.kind is not LineKind.ADDED else None,
-        new_line=line.new_line if line.kind is not LineKind.REMOVED else None,
-        severity=raw.severity,
-        title=raw.title,
-        body=raw.body,
-        # A suggestion replaces a line of the new file; it makes no sense on a removed line.
-        suggestion=raw.suggestion if on_new else None,
-        suggestion_first=first if on_new and raw.suggestion is not None else None,
-        suggestion_last=last if on_new and raw.suggestion is not None else None,
-        suggestion_left_out=left_out,
-    )
-
-
-def anchor(
-    raw_findings: Sequence[RawFinding], files: Sequence[FileDiff], *, max_distance: int = 3
-) -> AnchorOutcome:
-    """Anchor findings to diff lines of `files` (the chunk the model saw)."""
-    findings: list[Finding] = []
-    texts: list[str] = []
-    moved = dropped = 0
-    for raw in raw_findings:
-        file = _resolve_path(raw.path, files)
-        if file is None:
-            dropped += 1
-            continue
-        lines = file.lines()
-        if raw.side == "new":
-            exact = [
-                ln for ln in lines if ln.new_line == raw.line and ln.kind is not LineKind.REMOVED
-            ]
-            changed = [(ln.new_line, ln) for ln in lines if ln.kind is LineKind.ADDED]
-        else:
-            exact = [
-                ln for ln in lines if ln.old_line == raw.line and ln.kind is not LineKind.ADDED
-            ]
-            changed = [(ln.old_line, ln) for ln in lines if ln.kind is LineKind.REMOVED]
-        target: DiffLine | None = exact[0] if exact else None
-        if target is None:
-            near = [
-                (abs(number - raw.line), number, ln)
-                for number, ln in changed
-                if number is not None and abs(number - raw.line) <= max_distance
-            ]
-            if near:
-                target = min(near, key=lambda t: (t[0], t[1]))[2]
-                moved += 1
-        if target is None:
-            dropped += 1
-            continue
-        findings.append(_anchored(raw, file, target, exact=bool(exact)))
-        texts.append(target.text)
-    return AnchorOutcome(tuple(findings), tuple(texts), moved, dropped)

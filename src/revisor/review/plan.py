@@ -20,7 +20,7 @@ is truncated.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import pathspec
@@ -329,11 +329,21 @@ def chunk_files(
     return tuple(chunks), tuple(skipped)
 
 
-def plan_review(files: Sequence[FileDiff], policy: Policy, *, budget_tokens: int) -> Plan:
-    """Select, redact and chunk. `budget_tokens` is what one chunk's diff text may use."""
+def plan_review(
+    files: Sequence[FileDiff],
+    policy: Policy,
+    *,
+    budget_tokens: int,
+    expand: Callable[[FileDiff], FileDiff] | None = None,
+) -> Plan:
+    """Select, redact and chunk. `budget_tokens` is what one chunk's diff text may use.
+    `expand` (e.g. `context.widen`) may add unchanged context lines to a selected file before
+    it is redacted and measured."""
     if budget_tokens < 64:
         raise ValueError(f"diff budget of {budget_tokens} tokens is too small to review anything")
     kept, skipped = select_files(files, policy)
+    if expand is not None:
+        kept = tuple(expand(f) for f in kept)
     redaction = redact_files(kept)
     cut, cut_count = cut_long_lines(redaction.files)
     chunks, too_big = chunk_files(cut, budget_tokens)

@@ -62,6 +62,11 @@ class Policy:
     max_comments: int = 25
     max_file_bytes: int = 200_000
     max_files: int = 300
+    # Admin-only stages of the review pipeline (config.ReviewSettings turns them on; a bare
+    # Policy() is the single pass over the diff)
+    widen_context: bool = False
+    verify: bool = False
+    analyzers: bool = False
     # What was in `.revisor.toml` but not applied, and why; shown in the review summary.
     ignored_keys: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -79,6 +84,9 @@ def build_policy(defaults: ReviewSettings, repo_toml: str | None = None) -> Poli
         max_comments=max(0, defaults.max_comments),
         max_file_bytes=defaults.max_file_bytes,
         max_files=defaults.max_files,
+        widen_context=defaults.widen_context,
+        verify=defaults.verify,
+        analyzers=defaults.analyzers,
     )
     if repo_toml is None or not repo_toml.strip():
         return dataclasses.replace(policy, warnings=tuple(warnings))

@@ -36,6 +36,7 @@ __all__ = [
     "estimate_tokens",
     "neutralise",
     "prompt_version",
+    "read_prompt",
     "render_file",
     "render_hunk",
     "render_line",
@@ -43,8 +44,8 @@ __all__ = [
     "system_prompt",
 ]
 
-PROMPT_NAME = "review-v1"  # bump by hand when the prompt's meaning changes
-_FILES = ("system.txt", "user.txt", "retry.txt")
+PROMPT_NAME = "review-v2"  # bump by hand when the prompt's meaning changes
+_FILES = ("system.txt", "user.txt", "retry.txt", "verify_system.txt", "verify_user.txt")
 MAX_TITLE_CHARS = 300
 MAX_DESCRIPTION_CHARS = 2000
 CHARS_PER_TOKEN = 3.5
@@ -62,25 +63,26 @@ def estimate_tokens(text: str) -> int:
 
 
 @functools.cache
-def _read(name: str) -> str:
+def read_prompt(name: str) -> str:
+    """A prompt file shipped in `review/prompts/`."""
     return (resources.files("revisor.review") / "prompts" / name).read_text(encoding="utf-8")
 
 
 @functools.cache
 def prompt_version() -> str:
-    """`review-v1+<12 hex of sha256 over the prompt files>`: changes whenever a prompt changes."""
+    """`review-v2+<12 hex of sha256 over the prompt files>`: changes whenever a prompt changes."""
     digest = hashlib.sha256()
     for name in _FILES:
-        digest.update(name.encode() + b"\0" + _read(name).encode("utf-8") + b"\0")
+        digest.update(name.encode() + b"\0" + read_prompt(name).encode("utf-8") + b"\0")
     return f"{PROMPT_NAME}+{digest.hexdigest()[:12]}"
 
 
 def system_prompt() -> str:
-    return _read("system.txt").strip()
+    return read_prompt("system.txt").strip()
 
 
 def retry_message() -> ChatMessage:
-    return ChatMessage("user", _read("retry.txt").strip())
+    return ChatMessage("user", read_prompt("retry.txt").strip())
 
 
 def neutralise(text: str) -> str:
@@ -171,7 +173,7 @@ def _messages(
     extra_instructions: str,
     max_findings: int,
 ) -> list[ChatMessage]:
-    user = Template(_read("user.txt")).substitute(
+    user = Template(read_prompt("user.txt")).substitute(
         part=part,
         parts=parts,
         guidance=_render_guidance(extra_instructions),

@@ -31,6 +31,7 @@ from revisor.domain import (
     Severity,
     SuggestionStyle,
 )
+from revisor.review.fuse import same_problem
 from revisor.review.policy import Policy
 from revisor.text.inert import (
     closes_fence,
@@ -254,7 +255,8 @@ def _rank(finding: Finding) -> tuple[int, int, str, int]:
 def apply_policy(
     findings: Iterable[Finding], policy: Policy
 ) -> tuple[tuple[Finding, ...], int, int, int]:
-    """Min severity, in-run dedup by fingerprint, then the per-MR cap, most severe first.
+    """Min severity, in-run dedup (by fingerprint, and one finding per problem:
+    `fuse.same_problem`), then the per-MR cap, most severe first.
 
     Redaction findings (credentials, hidden Unicode) bypass both the minimum severity and the
     cap: they are about security and are never noise. Returns (kept, below_severity, over_cap,
@@ -279,6 +281,8 @@ def apply_policy(
             kept.append(finding)
         elif finding.severity < policy.min_severity:
             below += 1
+        elif any(same_problem(finding, other) for other in kept):
+            duplicates += 1  # one comment per problem: the most severe was kept
         elif model_count >= policy.max_comments:
             over += 1
         else:

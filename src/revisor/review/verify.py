@@ -1,0 +1,101 @@
+"""The verification pass: a second, short model call per candidate finding.
+
+Small models report many problems that are not there. Each candidate (a model finding, or an
+analyzer hit that the model has not already named) is shown again to the model with only the
+code around the line it cites, and the model answers `real` or `false`. Findings judged false
+are not posted (they are kept in `ReviewResult.unconfirmed` and counted in the summary). An
+answer that says neither (garbage, an empty string) leaves the finding as it was: a broken
+verifier must not silently empty a review, so such findings are posted and counted as not
+verified.
+
+Pure: building messages and reading the verdict. The engine makes the calls.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from string import Template
+
+from revisor.domain import ChatMessage, DiffLine, FileDiff, Finding, LineKind
+from revisor.review.prompt import neutralise, read_prompt, render_line
+
+__all__ = [
+    "MAX_VERIFY_TOKENS",
+    "WINDOW_LINES",
+    "Verdict",
+    "code_window",
+    "parse_verdict",
+    "verify_messages",
+]
+
+MAX_VERIFY_TOKENS = 96  # a verdict and one sentence
+WINDOW_LINES = 24  # lines shown above and below the cited line
+MAX_REASON = 300
+_WORD = re.compile(r"\b(real|false|true|yes|no|confirmed|rejected|valid|invalid)\b", re.I)
+_REAL = frozenset({"real", "true", "yes", "confirmed", "valid"})
+
+
+@dataclass(frozen=True)
+class Verdict:
+    real: bool
+    reason: str
+
+
+def code_window(file: FileDiff, finding: Finding, lines: int = WINDOW_LINES) -> str:
+    """The lines of `file`'s (widened, redacted) diff around the finding, as the model sees
+    diffs, the finding's line marked with ">>"."""
+    shown = file.lines()
+    index = next((i for i, ln in enumerate(shown) if _is_target(ln, finding)), None)
+    if index is None:
+        return ""
+    start, end = max(0, index - lines), min(len(shown), index + lines + 1)
+    return "\n".join(
+        (">> " if i == index else "   ") + render_line(shown[i]) for i in range(start, end)
+    )
+
+
+def _is_target(line: DiffLine, finding: Finding) -> bool:
+    if finding.new_line is not None:
+        return line.new_line == finding.new_line and line.kind is not LineKind.REMOVED
+    return line.old_line == finding.old_line and line.kind is LineKind.REMOVED
+
+
+def verify_messages(finding: Finding, code: str) -> list[ChatMessage]:
+    """The two messages of one verification call. `code` must already be redacted."""
+    source = "an automated review" if finding.source == "model" else f"{finding.source} rule"
+    text = finding.title if not finding.body else f"{finding.title}\n{finding.body}"
+    user = Template(read_prompt("verify_user.txt")).substitute(
+        source=neutralise(source),
+        finding=neutralise(text[:2000]),
+        path=neutralise(finding.path),
+        code=neutralise(code),
+    )
+    return [
+        ChatMessage("system", read_prompt("verify_system.txt").strip()),
+        ChatMessage("user", user.strip()),
+    ]
+
+
+def parse_verdict(text: str) -> Verdict | None:
+    """`real`/`false` from the model's answer, or None when it says neither."""
+    stripped = text.strip()
+    start, end = stripped.find("{"), stripped.rfind("}")
+    if 0 <= start < end:
+        try:
+            data = json.loads(stripped[start : end + 1])
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            verdict = data.get("verdict", data.get("answer"))
+            reason = data.get("reason", "")
+            if isinstance(verdict, bool):
+                return Verdict(verdict, reason[:MAX_REASON] if isinstance(reason, str) else "")
+            if isinstance(verdict, str) and (word := _WORD.search(verdict)):
+                real = word.group(1).lower() in _REAL
+                return Verdict(real, reason.strip()[:MAX_REASON] if isinstance(reason, str) else "")
+    word = _WORD.search(stripped[:200])
+    if word is None:
+        return None
+    return Verdict(word.group(1).lower() in _REAL, "")
