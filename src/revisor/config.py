@@ -83,6 +83,8 @@ class ReviewSettings:
     max_files: int = 300
     ignore: tuple[str, ...] = ()
     extra_instructions: str = ""
+    # [[review.path_instructions]] tables {path = "<glob>", instructions = "..."} (review.policy)
+    path_instructions: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -372,6 +374,9 @@ DEFAULT_TOML = """\
 # max_file_bytes = 200000
 # ignore = ["docs/generated/**"]
 # extra_instructions = ""
+# [[review.path_instructions]]  # guidance for the files matching a glob (up to 50 tables)
+# path = "src/api/**"
+# instructions = "Every handler checks the caller's permission."
 
 [model]
 # engine = "llama.cpp"       # the embedded sidecar: llama.cpp or vllm
