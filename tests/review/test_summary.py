@@ -4,7 +4,7 @@ from dataclasses import replace
 
 from revisor.domain import Finding, ReviewResult, Severity, SkippedFile, Usage
 from revisor.review.policy import Policy
-from revisor.review.summary import render_summary
+from revisor.review.summary import MAX_NOTE_CHARS, render_summary
 from revisor.text.inert import inert
 from revisor.text.markers import SUMMARY_MARKER
 from tests.fakes.quick_actions import extract_quick_actions
@@ -66,6 +66,13 @@ def test_each_reviewed_file_gets_the_models_sentence_or_one_from_its_diff() -> N
     assert "- `src/b.py`: New file, +2/-0 lines." in text
     # A file with neither a note nor a diff still appears, bare.
     assert "- `src/b.py`" in render_summary(result)
+
+
+def test_a_long_note_is_cut() -> None:
+    note = "word " * 200
+    text = render_summary(_result(file_notes=(("src/a.py", note),)), files=FILES)
+    line = next(x for x in text.split("\n") if x.startswith("- `src/a.py`"))
+    assert line == "- `src/a.py`: " + ("word " * 60)[: MAX_NOTE_CHARS - 1].rstrip() + "…"
 
 
 def test_many_files_fold_into_details() -> None:

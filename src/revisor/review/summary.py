@@ -36,9 +36,10 @@ from revisor.review.render import SEVERITY_BADGE, code_span, escape_markdown
 from revisor.text.inert import inert
 from revisor.text.markers import SUMMARY_MARKER
 
-__all__ = ["COLLAPSE_AFTER", "render_summary"]
+__all__ = ["COLLAPSE_AFTER", "MAX_NOTE_CHARS", "render_summary"]
 
 COLLAPSE_AFTER = 15
+MAX_NOTE_CHARS = 300  # of the model's sentence about one file; the rest is cut
 
 
 def _block(items: Sequence[str], title: str, *, collapse: bool = True) -> list[str]:
@@ -56,8 +57,10 @@ def _location(path: str, line: int | None) -> str:
     return code_span(f"{path}:{line}" if line is not None else path)
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+def _one_line(text: str, limit: int = 0) -> str:
+    """`text` on one line; with `limit`, cut to that many characters (an ellipsis added)."""
+    line = " ".join(text.split())
+    return line[: limit - 1].rstrip() + "…" if limit and len(line) > limit else line
 
 
 # --- 1. what the MR changes -----------------------------------------------------------------
@@ -72,7 +75,7 @@ def _changes(result: ReviewResult, files: Sequence[FileDiff]) -> list[str]:
     items: list[str] = []
     for path in result.reviewed_files:
         if path in notes:
-            sentence = escape_markdown(_one_line(notes[path]))
+            sentence = escape_markdown(_one_line(notes[path], MAX_NOTE_CHARS))
         elif path in diffs:
             sentence = describe_change(diffs[path])
         else:
