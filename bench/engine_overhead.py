@@ -19,7 +19,8 @@ from revisor.config import ReviewSettings
 from revisor.domain import ChatMessage, Completion, RouteHints, Usage
 from revisor.review.engine import review_files
 from revisor.review.policy import build_policy
-from revisor.review.render import render_comment, render_summary
+from revisor.review.render import render_comment
+from revisor.review.summary import render_summary
 from revisor.text.diff import parse_unified
 
 FILES = 30

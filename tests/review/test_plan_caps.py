@@ -11,7 +11,7 @@ from revisor.domain import ChatMessage, Completion, RouteHints, Usage
 from revisor.review.engine import review_files
 from revisor.review.plan import MAX_LINE_CHARS, cut_line, cut_long_lines, plan_review
 from revisor.review.policy import Policy
-from revisor.review.render import render_summary
+from revisor.review.summary import render_summary
 
 from .helpers import added_file, hunk, modified_file
 

@@ -25,7 +25,7 @@ from revisor.review.policy import (
     build_policy,
     ignore_spec,
 )
-from revisor.review.render import render_summary
+from revisor.review.summary import render_summary
 
 from .helpers import added_file
 

@@ -18,8 +18,8 @@ from revisor.review.render import (
     escape_markdown,
     fingerprint,
     render_comment,
-    render_summary,
 )
+from revisor.review.summary import render_summary
 from revisor.text.inert import inert
 from revisor.text.markers import SUMMARY_MARKER, find_fingerprint
 from tests.fakes.quick_actions import extract_quick_actions

@@ -20,8 +20,9 @@ from revisor.domain import (
     Severity,
     SuggestionStyle,
 )
-from revisor.review.render import render_comment, render_summary
+from revisor.review.render import render_comment
 from revisor.review.suggest import vet_suggestion
+from revisor.review.summary import render_summary
 from revisor.text.inert import inert
 from tests.review.markdown_oracle import live_constructs
 

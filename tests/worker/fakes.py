@@ -54,6 +54,7 @@ class InMemoryForge:
     draft: bool = False
     files: dict[tuple[str, str], str] = field(default_factory=dict)  # (path, ref) -> text
     fail: dict[str, Exception] = field(default_factory=dict)  # method name -> error to raise
+    fail_read: dict[str, Exception] = field(default_factory=dict)  # path -> read_file's error
     comments: list[InlineComment] = field(default_factory=list)
     summaries: list[str] = field(default_factory=list)  # every version of the summary
     statuses: list[tuple[StatusState, str, str | None]] = field(default_factory=list)
@@ -90,6 +91,8 @@ class InMemoryForge:
 
     def read_file(self, path: str, ref: str) -> str | None:
         self._check("read_file")
+        if path in self.fail_read:
+            raise self.fail_read[path]
         return self.files.get((path, ref))
 
     def list_bot_comments(self, mr: MergeRequest) -> list[ExistingComment]:

@@ -145,6 +145,16 @@ def test_review_posts_inline_comment_summary_and_status(world: World) -> None:
     assert model.metered_views == 1  # the job's usage went through its own metered view
 
 
+def test_the_summary_says_what_each_file_changes_from_the_diff(world: World) -> None:
+    """The pipeline hands the MR's files to the summary: a file the model wrote no note for
+    gets Revisor's own sentence, then the findings follow."""
+    forge, model = InMemoryForge({"app.py": APP_DIFF}), ScriptedModel(answer(finding(3)))
+    assert world.run(forge, model).state == "done"
+    summary = forge.summaries[-1]
+    assert "- `app.py`: Modified, +3/-1 lines; adds `run`." in summary
+    assert summary.index("`app.py`: Modified") < summary.index("- **Critical** `app.py:3`")
+
+
 def test_second_review_of_the_same_code_posts_no_duplicates(world: World) -> None:
     forge, model = InMemoryForge({"app.py": APP_DIFF}), ScriptedModel(answer(finding(3)))
     world.run(forge, model)

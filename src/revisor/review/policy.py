@@ -4,14 +4,19 @@ The admin's `[review]` section of `revisor.toml` (`ReviewSettings`) sets the def
 repository may add a `.revisor.toml` on its target branch, but the file is written by whoever can
 push there, so it is treated as untrusted input:
 
-- only the allow-listed keys `enabled`, `ignore`, `extra_instructions`, `min_severity` and
-  `max_comments` are read (top level, or under a `[review]` table); everything else is listed in
-  `Policy.ignored_keys` and shown in the summary;
+- only the allow-listed keys `enabled`, `ignore`, `extra_instructions` (or its alias
+  `instructions`), `path_instructions`, `min_severity` and `max_comments` are read (top level,
+  or under a `[review]` table); everything else is listed in `Policy.ignored_keys` and shown in
+  the summary;
 - it can only tighten: `min_severity` can be raised, `max_comments` lowered, `ignore` extended,
   `enabled` turned off. It can never change the system prompt, the model or the endpoints,
   because nothing here can express them;
-- `extra_instructions` is capped and later shown to the model as repository guidance inside a
-  delimited block, never as part of the system prompt;
+- `extra_instructions`/`instructions` and the `[[path_instructions]]` tables (`{path = "<glob>",
+  instructions = "..."}`: guidance for the files a glob matches) are capped and later shown to
+  the model as repository guidance inside a delimited block (`review.guidance`), never as part
+  of the system prompt; at most `MAX_PATH_INSTRUCTIONS` tables, each glob at most
+  `MAX_PATTERN_LENGTH` characters and matched in linear time, each text at most
+  `MAX_PATH_INSTRUCTION_CHARS` characters (over a cap: a warning, the rest is used);
 - a broken file never blocks a review: the problem becomes a warning in the summary and the
   admin defaults apply;
 - the work an ignore list can cause is bounded: at most `MAX_IGNORE_PATTERNS` patterns of at
@@ -36,19 +41,36 @@ from revisor.review.linear import compile_globs
 __all__ = [
     "MAX_EXTRA_INSTRUCTIONS",
     "MAX_IGNORE_PATTERNS",
+    "MAX_PATH_INSTRUCTIONS",
+    "MAX_PATH_INSTRUCTION_CHARS",
     "MAX_PATTERN_LENGTH",
+    "PathInstruction",
     "Policy",
     "build_policy",
     "ignore_spec",
+    "path_spec",
 ]
 
 MAX_EXTRA_INSTRUCTIONS = 2000  # characters; enough for a few rules, small next to the diff budget
 MAX_IGNORE_PATTERNS = 200
 MAX_PATTERN_LENGTH = 300
 MAX_REPO_TOML_CHARS = 64_000
+MAX_PATH_INSTRUCTIONS = 50
+MAX_PATH_INSTRUCTION_CHARS = 1000
+INSTRUCTION_KEYS = ("extra_instructions", "instructions")  # the second is an alias
 ALLOWED_KEYS = frozenset(
-    {"enabled", "ignore", "extra_instructions", "min_severity", "max_comments"}
+    {*INSTRUCTION_KEYS, "enabled", "ignore", "path_instructions", "min_severity", "max_comments"}
 )
+
+
+@dataclass(frozen=True)
+class PathInstruction:
+    """Guidance for the files matching `path` (a gitignore-style glob), from `origin`
+    ("revisor.toml": the administrator; ".revisor.toml": the repository)."""
+
+    path: str
+    instructions: str
+    origin: str
 
 
 @dataclass(frozen=True)
@@ -58,6 +80,7 @@ class Policy:
     enabled: bool = True
     ignore: tuple[str, ...] = ()
     extra_instructions: str = ""
+    path_instructions: tuple[PathInstruction, ...] = ()
     min_severity: Severity = Severity.MINOR
     max_comments: int = 25
     max_file_bytes: int = 200_000
@@ -80,6 +103,7 @@ def build_policy(defaults: ReviewSettings, repo_toml: str | None = None) -> Poli
         enabled=True,
         ignore=_valid_patterns(defaults.ignore, "revisor.toml", warnings),
         extra_instructions=defaults.extra_instructions[:MAX_EXTRA_INSTRUCTIONS],
+        path_instructions=_path_instructions(defaults.path_instructions, "revisor.toml", warnings),
         min_severity=base_severity,
         max_comments=max(0, defaults.max_comments),
         max_file_bytes=defaults.max_file_bytes,
@@ -111,19 +135,13 @@ def build_policy(defaults: ReviewSettings, repo_toml: str | None = None) -> Poli
             changes["ignore"] = _combined(policy.ignore, extra, warnings)
         else:
             warnings.append(".revisor.toml: 'ignore' must be a list of path patterns; ignored")
-    if "extra_instructions" in table:
-        text = table["extra_instructions"]
-        if isinstance(text, str):
-            if len(text) > MAX_EXTRA_INSTRUCTIONS:
-                warnings.append(
-                    ".revisor.toml: 'extra_instructions' cut to "
-                    f"{MAX_EXTRA_INSTRUCTIONS} characters"
-                )
-            repo_text = text[:MAX_EXTRA_INSTRUCTIONS].strip()
-            joined = "\n\n".join(t for t in (policy.extra_instructions, repo_text) if t)
-            changes["extra_instructions"] = joined[: 2 * MAX_EXTRA_INSTRUCTIONS]
-        else:
-            warnings.append(".revisor.toml: 'extra_instructions' must be a string; ignored")
+    repo_text = _instructions(table, warnings)
+    if repo_text:
+        joined = "\n\n".join(t for t in (policy.extra_instructions, repo_text) if t)
+        changes["extra_instructions"] = joined[: 2 * MAX_EXTRA_INSTRUCTIONS]
+    if "path_instructions" in table:
+        repo_paths = _path_instructions(table["path_instructions"], ".revisor.toml", warnings)
+        changes["path_instructions"] = policy.path_instructions + repo_paths
     if "min_severity" in table:
         value = table["min_severity"]
         try:
@@ -157,6 +175,83 @@ def build_policy(defaults: ReviewSettings, repo_toml: str | None = None) -> Poli
     return dataclasses.replace(
         policy, ignored_keys=tuple(ignored), warnings=tuple(warnings), **changes
     )
+
+
+def _instructions(table: dict[str, Any], warnings: list[str]) -> str:
+    """The repository's `extra_instructions` and `instructions` (its alias), together capped at
+    MAX_EXTRA_INSTRUCTIONS characters."""
+    texts: list[str] = []
+    for key in INSTRUCTION_KEYS:
+        if key not in table:
+            continue
+        if isinstance(table[key], str):
+            texts.append(table[key].strip())
+        else:
+            warnings.append(f".revisor.toml: '{key}' must be a string; ignored")
+    text = "\n\n".join(t for t in texts if t)
+    if len(text) > MAX_EXTRA_INSTRUCTIONS:
+        warnings.append(f".revisor.toml: 'instructions' cut to {MAX_EXTRA_INSTRUCTIONS} characters")
+    return text[:MAX_EXTRA_INSTRUCTIONS].strip()
+
+
+def _path_instructions(value: Any, origin: str, warnings: list[str]) -> tuple[PathInstruction, ...]:
+    """The usable `[[path_instructions]]` tables: the first MAX_PATH_INSTRUCTIONS, each with a
+    glob the linear-time matcher takes, its text cut to MAX_PATH_INSTRUCTION_CHARS."""
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list | tuple):
+        warnings.append(
+            f"{origin}: 'path_instructions' must be tables of path and instructions; ignored"
+        )
+        return ()
+    if len(value) > MAX_PATH_INSTRUCTIONS:
+        warnings.append(
+            f"{origin}: {len(value)} path_instructions, over the limit of "
+            f"{MAX_PATH_INSTRUCTIONS}; only the first {MAX_PATH_INSTRUCTIONS} are used"
+        )
+    kept: list[PathInstruction] = []
+    for number, entry in enumerate(value[:MAX_PATH_INSTRUCTIONS], 1):
+        found = _path_instruction(entry, f"{origin}: path_instructions number {number}", warnings)
+        if found is not None:
+            kept.append(PathInstruction(found[0], found[1], origin))
+    return tuple(kept)
+
+
+def _path_instruction(entry: Any, where: str, warnings: list[str]) -> tuple[str, str] | None:
+    """(glob, text) of one table, or None (with a warning) when it cannot be used."""
+    glob = entry.get("path") if isinstance(entry, dict) else None
+    text = entry.get("instructions") if isinstance(entry, dict) else None
+    if (
+        not isinstance(glob, str)
+        or not isinstance(text, str)
+        or not (glob.strip() and text.strip())
+    ):
+        warnings.append(f"{where} needs a 'path' glob and an 'instructions' text; skipped")
+        return None
+    if extra := sorted(set(entry) - {"path", "instructions"}):
+        warnings.append(f"{where}: keys {', '.join(map(repr, extra))} ignored")
+    glob = glob.strip()
+    if len(glob) > MAX_PATTERN_LENGTH:
+        warnings.append(
+            f"{where}: the path is {len(glob)} characters long, over the limit of "
+            f"{MAX_PATTERN_LENGTH}; skipped"
+        )
+        return None
+    try:
+        path_spec(glob)
+    except ValueError as exc:
+        warnings.append(f"{where}: invalid path {glob!r} ({exc}); skipped")
+        return None
+    if len(text) > MAX_PATH_INSTRUCTION_CHARS:
+        warnings.append(f"{where}: instructions cut to {MAX_PATH_INSTRUCTION_CHARS} characters")
+    return glob, text[:MAX_PATH_INSTRUCTION_CHARS].strip()
+
+
+@functools.lru_cache(maxsize=4 * MAX_PATH_INSTRUCTIONS)
+def path_spec(glob: str) -> pathspec.GitIgnoreSpec:
+    """One path instruction's glob, compiled for linear-time matching (`build_policy` has
+    checked that it compiles; raises `ValueError` for one that does not)."""
+    return compile_globs([glob])
 
 
 def _admin_severity(value: str, warnings: list[str]) -> Severity:

@@ -1,4 +1,4 @@
-"""Markdown for what Revisor posts: inline comments, the summary, and fingerprints.
+"""Markdown for what Revisor posts: inline comments and fingerprints (the summary: `summary`).
 
 Model output is untrusted: a prompt-injected diff can make the model write anything. So model
 text is rendered inert: no raw HTML (`<` and `>` escaped), no images, no links (`[t](u)`
@@ -19,15 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 
 from revisor.domain import (
     Finding,
     InlineComment,
-    RejectedComment,
-    ReviewResult,
     Severity,
     SuggestionStyle,
 )
@@ -41,15 +38,16 @@ from revisor.text.inert import (
     is_fenced_command,
     opens_fence,
 )
-from revisor.text.markers import SUMMARY_MARKER, fingerprint_marker
+from revisor.text.markers import fingerprint_marker
 
 __all__ = [
+    "SEVERITY_BADGE",
     "apply_policy",
+    "code_span",
     "dedup",
     "escape_markdown",
     "fingerprint",
     "render_comment",
-    "render_summary",
 ]
 
 
@@ -69,7 +67,7 @@ _LINK = re.compile(r"\[(?P<ltext>[^\]\n]*)\]\((?P<lurl>[^)\n]*)\)")
 _REF_LINK = re.compile(r"\[([^\]\n]*)\]\[([^\]\n]*)\]|^\s{0,3}\[([^\]\n]+)\]:", re.MULTILINE)
 
 
-def _code(text: str) -> str:
+def code_span(text: str) -> str:
     """Wrap text in a code span that its own backticks cannot close."""
     text = text.replace("\n", " ")
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
@@ -90,7 +88,7 @@ def _escape_plain(text: str) -> str:
     for match in _LINK.finditer(text):
         out.append(_escape_words(text[pos : match.start()]))
         label = _escape_words(match.group("ltext"))
-        out.append(f"\\[{label}\\]({_code(match.group('lurl'))})")
+        out.append(f"\\[{label}\\]({code_span(match.group('lurl'))})")
         pos = match.end()
     out.append(_escape_words(text[pos:]))
     return "".join(out)
@@ -151,7 +149,7 @@ def escape_markdown(text: str) -> str:
 
 # --- inline comments ------------------------------------------------------------------------
 
-_SEVERITY_BADGE = {
+SEVERITY_BADGE = {
     Severity.INFO: "Info",
     Severity.MINOR: "Minor",
     Severity.MAJOR: "Major",
@@ -219,7 +217,7 @@ def render_comment(
 ) -> InlineComment:
     """The inline comment for one anchored finding (which must carry its fingerprint).
     `style`: how the forge shows a suggested change (`Forge.suggestion_style`)."""
-    parts = [f"**{_SEVERITY_BADGE[finding.severity]}:** {escape_markdown(finding.title)}"]
+    parts = [f"**{SEVERITY_BADGE[finding.severity]}:** {escape_markdown(finding.title)}"]
     if finding.body:
         parts.append(escape_markdown(finding.body))
     suggestion = _suggestion(finding, style)
@@ -301,117 +299,3 @@ def dedup(
 
 def with_fingerprint(finding: Finding, line_text: str) -> Finding:
     return replace(finding, fingerprint=fingerprint(finding.path, finding.title, line_text))
-
-
-# --- summary --------------------------------------------------------------------------------
-
-_COLLAPSE_AFTER = 15
-
-
-def _path_list(items: Sequence[str], title: str) -> list[str]:
-    if not items:
-        return []
-    lines = [f"- {item}" for item in items]
-    if len(items) > _COLLAPSE_AFTER:
-        return [f"<details><summary>{title} ({len(items)})</summary>", "", *lines, "", "</details>"]
-    return [f"**{title} ({len(items)})**", "", *lines]
-
-
-def _location(path: str, line: int | None) -> str:
-    return _code(f"{path}:{line}" if line is not None else path)
-
-
-def _suggestions_left_out(counts: Sequence[tuple[str, int]]) -> list[str]:
-    """ "3 suggestions left out: 2 not code, 1 same as the code." (reasons are Revisor's own)."""
-    total = sum(n for _, n in counts)
-    if not total:
-        return []
-    reasons = ", ".join(f"{n} {escape_markdown(reason)}" for reason, n in counts)
-    return [f"{total} suggestion{'s' if total != 1 else ''} left out: {reasons}."]
-
-
-def render_summary(
-    result: ReviewResult,
-    *,
-    policy: Policy | None = None,
-    not_inline: Sequence[RejectedComment] = (),
-    already_posted: int = 0,
-) -> str:
-    """The MR summary note. `not_inline`: comments the forge refused to place on their line."""
-    out = [SUMMARY_MARKER, "### Revisor review", ""]
-    if result.partial:
-        out += [
-            f"> **Warning: partial review.** {result.chunks_failed} of {result.chunks_total} "
-            "parts of the diff could not be reviewed because the model's answer was not usable "
-            "(after one retry). Findings below cover only the other parts. Request a new review "
-            "with `/revisor review`.",
-            "",
-        ]
-    counts = Counter(f.severity for f in result.findings)
-    if result.findings:
-        by_severity = ", ".join(
-            f"{counts[s]} {s.label}" for s in sorted(Severity, reverse=True) if counts[s]
-        )
-        out.append(f"**Findings:** {len(result.findings)} ({by_severity})")
-    else:
-        out.append("**Findings:** none")
-    notes: list[str] = []
-    if already_posted:
-        notes.append(f"{already_posted} already posted earlier")
-    if result.dropped_below_severity:
-        notes.append(f"{result.dropped_below_severity} below the minimum severity")
-    if result.dropped_over_cap:
-        notes.append(f"{result.dropped_over_cap} over the comment limit")
-    if result.dropped_unanchored:
-        notes.append(f"{result.dropped_unanchored} malformed or not on a line of the diff")
-    if notes:
-        out.append("Not posted: " + "; ".join(notes) + ".")
-    out += _suggestions_left_out(result.suggestions_left_out)
-    if result.redactions:
-        out.append(
-            f"Redacted before review: {result.redactions} secret(s) or hidden characters "
-            "(the model never saw them)."
-        )
-    if result.cut_lines:
-        out.append(
-            f"Cut before review: {result.cut_lines} line(s) too long for the model; the rest of "
-            "each such line was not reviewed."
-        )
-    out.append("")
-
-    if not_inline:
-        out.append(f"**Comments that could not be placed on their line ({len(not_inline)})**")
-        out.append("")
-        for rejected in not_inline:
-            comment = rejected.comment
-            line = comment.new_line if comment.new_line is not None else comment.old_line
-            first = comment.body.split("\n", 1)[0]  # the already-escaped severity + title line
-            out.append(f"- {_location(comment.path, line)}: {first}")
-        out.append("")
-
-    reviewed = [_code(path) for path in result.reviewed_files]
-    out += _path_list(reviewed, "Files reviewed")
-    if reviewed:
-        out.append("")
-    skipped = [f"{_code(s.path)}: {escape_markdown(s.reason)}" for s in result.skipped]
-    out += _path_list(skipped, "Files skipped")
-    if skipped:
-        out.append("")
-
-    if policy is not None and (policy.warnings or policy.ignored_keys):
-        out.append("**Repository configuration**")
-        out.append("")
-        out += [f"- {escape_markdown(w)}" for w in policy.warnings]
-        if policy.ignored_keys:
-            keys = ", ".join(_code(k) for k in policy.ignored_keys)
-            out.append(f"- `.revisor.toml` keys not allowed, ignored: {keys}")
-        out.append("")
-
-    usage = result.usage
-    seconds = result.duration_ms / 1000
-    out.append(
-        f"<sub>Model {_code(result.model or 'none')} · prompt {_code(result.prompt_version)} · "
-        f"{usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} completion tokens in "
-        f"{usage.requests} request(s) · {seconds:.1f} s</sub>"
-    )
-    return inert("\n".join(out))

@@ -40,6 +40,7 @@ from revisor.review.engine import review_files
 from revisor.review.policy import build_policy
 from revisor.review.prompt import prompt_version
 from revisor.review.redact import REDACTION_MARK
+from revisor.review.summary import render_summary
 from revisor.store import usage
 from revisor.store.db import PerThread
 from revisor.store.jobs import Job
@@ -145,8 +146,12 @@ def review_job(
 
     ctx.stage("summary")
     duration_ms = int((time.monotonic() - started) * 1000)
-    summary = render.render_summary(
-        result, policy=policy, not_inline=posted.rejected, already_posted=already_posted
+    summary = render_summary(
+        result,
+        files=files,
+        policy=policy,
+        not_inline=posted.rejected,
+        already_posted=already_posted,
     )
     forge.upsert_summary(mr, summary)
     status.set(*_final_status(result))
