@@ -48,6 +48,11 @@ def totals_table(
     for tool, tool_scores in scores.items():
         c, _kinds = total(tool_scores)
         mine = [r for r in rows if r["tool"] == tool]
+        if not mine:  # derived from another tool's run (an ablation): no calls of its own
+            body.append([tool, len(tool_scores), c.defects, c.found, c.findings, c.duplicates,
+                         c.false_positives, None, c.recall, c.precision, c.f1, c.explained,
+                         None, None, None])  # fmt: skip
+            continue
         body.append(
             [
                 tool,
@@ -102,6 +107,24 @@ def details(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return out
 
 
+def pipeline_counts(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """What Revisor's anchoring and verification did (rows of runs that record it)."""
+    ours = [r for r in rows if "moved" in r]
+    if not ours:
+        return []
+    moved = sum(r["moved"] for r in ours)
+    dropped = sum(r["dropped_unanchored"] for r in ours)
+    unconfirmed = sum(r["unconfirmed"] for r in ours)
+    return [
+        f"Revisor's pipeline over these MRs: {moved} finding(s) placed on another line than the "
+        f"number the model gave (by the code line it quoted, or to the nearest changed line), "
+        f"{dropped} dropped as malformed or not on a line of the diff, {unconfirmed} "
+        'candidate(s) not confirmed by the verification pass (not posted). The rows "without '
+        'verification" and "without analyzers" are the same run scored without that stage.',
+        "",
+    ]
+
+
 def render(result: Mapping[str, Any]) -> str:
     rows: list[Mapping[str, Any]] = result["rows"]
     scores: Mapping[str, list[MRScore]] = result["scores"]
@@ -123,6 +146,7 @@ def render(result: Mapping[str, Any]) -> str:
         "",
         *totals_table(rows, scores),
         "",
+        *pipeline_counts(rows),
         "## Per merge request",
         "",
         *table([h for _k, h in _PER_MR], [[r[k] for k, _h in _PER_MR] for r in rows]),

@@ -52,9 +52,11 @@ from bench.peer_shims import (
 from bench.quality.corpus import CORPUS_DIR, CorpusMR, load_corpus
 from bench.quality.report import render
 from bench.quality.score import TOLERANCE, MRScore, findings_from_discussions, score_mr, total
+from bench.quality.score import Finding as ScoredFinding
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
 PEER_TIMEOUT_S = 1500
+ABLATIONS = "_ablations"  # row key: scores of the same run without one stage (not in the JSON)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -140,7 +142,38 @@ def run_revisor(
         app.close()
     result = job.result or {}
     outcome = job.state + (" (partial)" if result.get("partial") else "")
-    return measure("Revisor", mr, iid, gitlab, proxy, label, wall, rejected_before, outcome)
+    row, score = measure("Revisor", mr, iid, gitlab, proxy, label, wall, rejected_before, outcome)
+    row["moved"] = result.get("moved", 0)
+    row["dropped_unanchored"] = result.get("dropped_unanchored", 0)
+    row["unconfirmed"] = len(result.get("unconfirmed") or [])
+    row[ABLATIONS] = ablations(mr, gitlab.discussions(PROJECT, iid), result)
+    return row, score
+
+
+def ablations(
+    mr: CorpusMR, discussions: list[dict[str, Any]], result: dict[str, Any]
+) -> dict[str, MRScore]:
+    """Scores of what this same run would have posted without one stage, from the job's
+    record: without the verification pass (its unconfirmed candidates posted too), and without
+    the analyzers (their confirmed findings left out; a model finding an analyzer agreed with
+    stays, the model found it alone)."""
+    posted = findings_from_discussions(discussions)
+    unconfirmed = [
+        ScoredFinding(str(f.get("path", "")), f.get("new_line"), str(f.get("title", "")))
+        for f in result.get("unconfirmed") or []
+        if f.get("source") in ("model", None)
+    ]
+    from_analyzers = {
+        (f.get("path"), f.get("new_line"))
+        for f in result.get("findings") or []
+        if f.get("source") not in ("model", "redaction", None)
+    }
+    return {
+        "Revisor without verification": score_mr(mr.defects, [*posted, *unconfirmed]),
+        "Revisor without analyzers": score_mr(
+            mr.defects, [f for f in posted if (f.path, f.line) not in from_analyzers]
+        ),
+    }
 
 
 def run_pr_agent(
@@ -242,6 +275,8 @@ def run(
                         peer_tool = f"PR-Agent {PR_AGENT_VERSION}"
                         done.append(isolated(peer_tool, mr, PEER_IID + n, gitlab, proxy, peer_run))
                     for row, score in done:
+                        for name, other in row.pop(ABLATIONS, {}).items():
+                            scores.setdefault(name, []).append(other)
                         rows.append(row)
                         scores.setdefault(row["tool"], []).append(score)
                         print(f"quality {row['tool']} {mr.id}: {_brief(row)}", flush=True)
