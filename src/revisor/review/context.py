@@ -135,17 +135,31 @@ def _aligned(file: FileDiff, head: Sequence[str]) -> list[DiffLine] | None:
     return out
 
 
+def _after_removal(hunk: Hunk) -> int:
+    """The new line number just after a hunk's first removed line (1 at least)."""
+    seen_removal = False
+    for line in hunk.lines:
+        if line.kind is LineKind.REMOVED:
+            seen_removal = True
+        elif seen_removal and line.new_line is not None:
+            return line.new_line
+    return max(1, hunk.new_start + hunk.new_count)
+
+
 def _windows(file: FileDiff, head: Sequence[str]) -> list[tuple[int, int]]:
     """1-based inclusive new-line ranges to show, merged."""
     if len(head) <= WHOLE_FILE_LINES:
         return [(1, max(1, len(head)))]
     ranges: list[tuple[int, int]] = []
     for hunk in file.hunks:
-        numbers = [ln.new_line for ln in hunk.lines if ln.new_line is not None]
-        if not numbers:
-            numbers = [max(1, hunk.new_start)]
-        first, last = min(numbers) - 1, min(max(numbers), len(head)) - 1
+        shown = [ln.new_line for ln in hunk.lines if ln.new_line is not None]
+        added = [ln.new_line for ln in hunk.lines if ln.kind is LineKind.ADDED and ln.new_line]
+        # The definition around the change itself (a removal sits before the line after it)
+        around = added or [_after_removal(hunk)]
+        first, last = min(around) - 1, min(max(around), len(head)) - 1
         start, end = enclosing_range(head, max(0, first), max(0, last), file.path)
+        if shown:  # the forge's own context lines stay in view
+            start, end = min(start, min(shown) - 1), max(end, max(shown) - 1)
         extra = (first - start) + (end - last)
         if extra > MAX_EXTRA_LINES:  # a huge class: keep the part nearest the change
             half = MAX_EXTRA_LINES // 2
