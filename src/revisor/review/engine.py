@@ -22,6 +22,7 @@ fails too, the chunk counts as failed and the result is partial (the summary say
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
@@ -44,6 +45,7 @@ from revisor.review import prompt as prompts
 from revisor.review.anchor import anchor
 from revisor.review.context import widen
 from revisor.review.fuse import confirm_note, hit_findings, merge_with_model
+from revisor.review.guidance import RepoDocs, guidance_for
 from revisor.review.parse import parse_output
 from revisor.review.plan import Plan, plan_review, select_files
 from revisor.review.policy import Policy
@@ -56,6 +58,7 @@ __all__ = ["MIN_DIFF_BUDGET", "Analyze", "ChunkOutcome", "diff_budget", "review_
 
 MIN_DIFF_BUDGET = 256  # tokens; below this a chunk holds too little code to be worth a request
 MAX_FINDINGS_PER_CHUNK = 10
+MAX_GUIDANCE_CHARS = 4000  # repository guidance per request, at most a quarter of the free room
 MAX_HEAD_CHARS = 1_000_000  # a head file larger than this is reviewed on its diff alone
 MAX_VERIFIED = 40  # verification calls per review; candidates beyond are judged by severity
 
@@ -134,12 +137,13 @@ def _review_chunk(
     max_output_tokens: int,
     hints: RouteHints,
     forge_lines: Mapping[str, frozenset[tuple[int | None, int | None]]],
+    guidance: Callable[[Sequence[str]], str],
 ) -> ChunkOutcome:
     messages = prompts.build_messages(
         chunk,
         total_chunks=total,
         mr=mr,
-        extra_instructions=policy.extra_instructions,
+        extra_instructions=guidance([f.path for f in chunk.files]),
         max_findings=MAX_FINDINGS_PER_CHUNK,
     )
     usage = Usage()
@@ -230,6 +234,7 @@ def _run_chunks(
     max_output_tokens: int,
     hints: RouteHints,
     forge_lines: Mapping[str, frozenset[tuple[int | None, int | None]]],
+    guidance: Callable[[Sequence[str]], str],
     on_progress: Callable[[int, int, Usage], None] | None,
 ) -> list[ChunkOutcome]:
     total = len(plan.chunks)
@@ -256,6 +261,7 @@ def _run_chunks(
             max_output_tokens=max_output_tokens,
             hints=hints,
             forge_lines=forge_lines,
+            guidance=guidance,
         )
 
     return _in_parallel(plan.chunks, work, model.concurrency, progress)
@@ -332,6 +338,7 @@ def review_files(
     hints: RouteHints | None = None,
     read_head: Callable[[str], str | None] | None = None,
     analyze: Analyze | None = None,
+    docs: RepoDocs | None = None,
 ) -> ReviewResult:
     """Review parsed diff files with `model` under `policy`.
 
@@ -344,12 +351,23 @@ def review_files(
     `read_head(path)`: the file's text at the head revision, or None; asked once per file the
     review covers, in the calling thread (context, analyzers, suggestion checks).
     `analyze(heads)`: the deterministic analyzers over those texts.
+    `docs`: the repository's guidance files (target branch); with the policy's instructions and
+    the path instructions matching a chunk's files, they reach the model as guidance.
     """
     started = time.monotonic()
     safe_mr, mr_redactions = _redacted_mr(mr)
-    guidance, guidance_redactions = redact_text(policy.extra_instructions)
-    policy = replace(policy, extra_instructions=guidance)
-    budget = diff_budget(context_tokens, max_output_tokens, safe_mr, policy.extra_instructions)
+    room = context_tokens - max_output_tokens - prompts.overhead_tokens(safe_mr, "")
+    guidance_chars = max(0, min(MAX_GUIDANCE_CHARS, int(room * prompts.CHARS_PER_TOKEN / 4)))
+    docs = docs or RepoDocs()
+    redactions = Counter[str]()
+
+    def guidance(paths: Sequence[str]) -> str:
+        text, found = redact_text(guidance_for(policy, docs, paths, max_chars=guidance_chars))
+        redactions[text] = found  # counted once per distinct text, however many chunks
+        return text
+
+    widest = guidance([f.path for f in files])  # every chunk's guidance is part of this
+    budget = diff_budget(context_tokens, max_output_tokens, safe_mr, widest)
     if budget < MIN_DIFF_BUDGET:
         raise ConfigError(
             f"the model context ({context_tokens} tokens) minus the answer ({max_output_tokens}) "
@@ -371,6 +389,7 @@ def review_files(
         max_output_tokens=max_output_tokens,
         hints=hints,
         forge_lines=forge_lines,
+        guidance=guidance,
         on_progress=on_progress,
     )
     chunk_files = {chunk.index: chunk.files for chunk in plan.chunks}
@@ -407,7 +426,7 @@ def review_files(
         dropped_unanchored=sum(o.dropped_unanchored + o.dropped_invalid for o in outcomes),
         dropped_below_severity=below,
         dropped_over_cap=over,
-        redactions=plan.redactions + mr_redactions + guidance_redactions,
+        redactions=plan.redactions + mr_redactions + max(redactions.values(), default=0),
         cut_lines=plan.cut_lines,
         suggestions_left_out=left_out_counts(kept),
         file_notes=_file_notes(outcomes, plan.reviewed),
