@@ -162,3 +162,18 @@ def test_nothing_to_analyze_runs_nothing(tmp_path: Path) -> None:
     assert report == run_analyzers({})
     assert report.errors == ()
     assert report.hits == ()
+
+
+def test_test_code_is_spared_the_security_rules_but_not_the_bug_rules() -> None:
+    go = "package x\n\nfunc f(u string) {\n\tresp, err := http.Get(u)\n\tuse(resp, err)\n}\n"
+    py = "import requests\n\n\ndef f(x=[]):\n    return requests.get('http://x')\n"
+    report = run_analyzers(
+        {"cmd/fetch.go": go, "cmd/fetch_test.go": go, "app/api.py": py, "tests/test_api.py": py}
+    )
+    found = {(h.path, h.rule) for h in report.hits}
+    assert found == {
+        ("cmd/fetch.go", "go-http-default-client"),
+        ("app/api.py", "S113"),
+        ("app/api.py", "B006"),
+        ("tests/test_api.py", "B006"),
+    }
