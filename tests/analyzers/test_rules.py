@@ -82,3 +82,8 @@ def test_every_rule_case_holds(tmp_path: Path) -> None:
 def test_every_rule_test_has_its_rule() -> None:
     ids = {p.stem for p in rule_files()}
     assert {p.name.removesuffix("-test.yml") for p in TESTS.glob("*-test.yml")} == ids
+
+
+def test_the_docs_name_every_rule() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "analyzers.md").read_text(encoding="utf-8")
+    assert [p.stem for p in rule_files() if f"`{p.stem}`" not in docs] == []
