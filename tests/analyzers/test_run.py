@@ -177,3 +177,15 @@ def test_test_code_is_spared_the_security_rules_but_not_the_bug_rules() -> None:
         ("app/api.py", "B006"),
         ("tests/test_api.py", "B006"),
     }
+
+
+def test_oversized_files_are_skipped_and_named() -> None:
+    big = "x = 1\n" * 400_000  # 2.4 MB: generated code, not review material
+    report = run_analyzers({"gen/big.py": big, "ok.py": PY})
+    assert report.errors == ("skipped 'gen/big.py': over 2 MiB",)
+    assert {h.path for h in report.hits} == {"ok.py"}
+
+
+def test_undecodable_text_is_an_error_not_an_exception() -> None:
+    report = run_analyzers({"bad.py": "x = '\ud800'\n", "raw.py": "y = '\udcff'\n"})
+    assert report.errors == ("skipped 'bad.py': text that is not encodable",)

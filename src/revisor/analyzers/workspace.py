@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 MAX_PATH_CHARS = 1024
+# Bigger files are generated or bundled code, not review material; the total bounds the disk a
+# review can fill.
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_TOTAL_BYTES = 64 * 1024 * 1024
 PYTHON_SUFFIXES = frozenset({".py", ".pyi"})
 ASTGREP_SUFFIXES = frozenset(
     {".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts", ".go", ".java"}
@@ -74,6 +78,7 @@ def open_workspace(sources: Mapping[str, str]) -> Workspace:
     root.mkdir(mode=0o700)
     home.mkdir(mode=0o700)
     ws = Workspace(root=root, home=home)
+    total = 0
     for path in sorted(sources):
         why = refusal(path)
         if why:
@@ -81,13 +86,25 @@ def open_workspace(sources: Mapping[str, str]) -> Workspace:
             continue
         if PurePosixPath(path).suffix not in ANALYZED_SUFFIXES:
             continue
+        try:
+            data = sources[path].encode("utf-8", errors="surrogateescape")
+        except UnicodeError:
+            ws.errors.append(f"skipped {path[:120]!r}: text that is not encodable")
+            continue
+        if len(data) > MAX_FILE_BYTES:
+            ws.errors.append(f"skipped {path[:120]!r}: over {MAX_FILE_BYTES >> 20} MiB")
+            continue
+        if total + len(data) > MAX_TOTAL_BYTES:
+            ws.errors.append(f"skipped {path[:120]!r}: past {MAX_TOTAL_BYTES >> 20} MiB in all")
+            continue
+        total += len(data)
         target = root.joinpath(*path.split("/"))
         try:
             target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8", errors="surrogatepass") as fh:
-                fh.write(sources[path])
-        except (OSError, UnicodeError) as exc:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+        except OSError as exc:
             ws.errors.append(f"could not write {path[:120]!r}: {type(exc).__name__}")
             continue
         ws.written.add(path)
