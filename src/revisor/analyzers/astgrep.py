@@ -71,14 +71,15 @@ def _severity(item: dict[str, object]) -> Severity:
 def _hit(item: object, ws: Workspace) -> AnalyzerHit | None:
     if not isinstance(item, dict):
         raise TypeError("not an object")
+    start = int(item["range"]["start"]["line"]) + 1  # ast-grep counts lines from 0
+    end = int(item["range"]["end"]["line"]) + 1
+    rule = str(item["ruleId"])
     path = ws.repo_path(str(item["file"]))
     if path is None:
         return None
-    start = int(item["range"]["start"]["line"]) + 1  # ast-grep counts lines from 0
-    end = int(item["range"]["end"]["line"]) + 1
     return AnalyzerHit(
         source=SOURCE,
-        rule=str(item["ruleId"]),
+        rule=rule,
         path=path,
         line=start,
         end_line=max(end, start),

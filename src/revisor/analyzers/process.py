@@ -4,7 +4,7 @@ The tools read untrusted code, so each run is fenced the same way: a fresh sessi
 process group, killed whole on timeout or overflow), a minimal environment with nothing from
 ours (no tokens, no proxies, no tool configuration from `RUFF_*` or `XDG_*`), stdin closed, the
 working directory set by the caller, and at most `max_output` bytes read from stdout (stderr is
-kept to a short tail for the error message). Nothing here raises for the tool's own failures:
+kept to its first 4 KiB for the error message). Nothing here raises for the tool's own failures:
 the result says what happened, and the caller turns it into an `errors` entry.
 """
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MAX_OUTPUT_BYTES = 16 * 1024 * 1024
-STDERR_TAIL_BYTES = 4096
+STDERR_HEAD_BYTES = 4096
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
@@ -99,8 +99,8 @@ def run_bounded(
                     continue
                 buf: bytearray = key.data
                 buf += chunk
-                if buf is err and len(err) > STDERR_TAIL_BYTES:
-                    del err[: len(err) - STDERR_TAIL_BYTES]
+                if buf is err and len(err) > STDERR_HEAD_BYTES:
+                    del err[STDERR_HEAD_BYTES:]  # the first lines say what went wrong
             if len(out) > max_output:
                 failure = f"output over {max_output} bytes"
                 break

@@ -68,7 +68,8 @@ def run_analyzers(
 ) -> AnalyzerReport:
     """Run ruff and the ast-grep pack over `sources` (repository path -> text at the head).
 
-    `binaries` overrides where "ruff" and "ast-grep" are found (None: not installed)."""
+    Each tool gets `timeout_s`; they run one after the other. `binaries` overrides where
+    "ruff" and "ast-grep" are found (None: not installed), for tests and benchmarks."""
     found = dict(binaries or {})
     hits: list[AnalyzerHit] = []
     ws = open_workspace(sources)
