@@ -37,6 +37,7 @@ RESULTS = BENCH_DIR / "results"
 MODULES = (
     "engine_overhead",
     "pathological",
+    "analyzers",
     "inert",
     "intake",
     "soak",
