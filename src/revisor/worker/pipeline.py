@@ -14,14 +14,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from revisor import metrics
+from revisor.analyzers import run_analyzers
 from revisor.audit import AuditLog, Event, Outcome
 from revisor.config import ReviewSettings, Settings
 from revisor.domain import (
+    AnalyzerHit,
     ChatMessage,
     ChatModel,
     Completion,
@@ -44,6 +46,7 @@ from revisor.review.summary import render_summary
 from revisor.store import usage
 from revisor.store.db import PerThread
 from revisor.store.jobs import Job
+from revisor.worker.repo_docs import read_repo_docs
 from revisor.worker.runner import JobContext, JobOutcome
 
 log = logging.getLogger("revisor.worker.pipeline")
@@ -98,6 +101,7 @@ def review_job(
     status.set(StatusState.RUNNING, "Revisor is reviewing")
     try:
         files = forge.list_changes(mr)
+        docs = read_repo_docs(forge, mr.target_branch)
         ctx.stage("review")
         hints = RouteHints(repo=mr.ref.project, diff_lines=sum(len(f.lines()) for f in files))
         job_model = AuditedModel(model.metered(_usage_sink(store, job)), audit, job.id)
@@ -111,6 +115,8 @@ def review_job(
             hints=hints,
             on_progress=lambda done, total, _u: ctx.stage(f"review {done}/{total}"),
             read_head=_head_reader(forge, mr),
+            analyze=_analyze if policy.analyzers else None,
+            docs=docs,
         )
     except ModelUnavailable:
         status.set_on_failure(StatusState.PENDING, "waiting for model")
@@ -157,6 +163,12 @@ def review_job(
     status.set(*_final_status(result))
     record = _result_record(result, posted_count=n_posted, rejected=n_rejected)
     return JobOutcome("done", {**record, "duration_ms": duration_ms})
+
+
+def _analyze(heads: Mapping[str, str]) -> tuple[Sequence[AnalyzerHit], Sequence[str]]:
+    """ruff and the ast-grep rule pack over the head texts of the reviewed files."""
+    report = run_analyzers(heads)
+    return report.hits, report.errors
 
 
 def _head_reader(forge: Forge, mr: MergeRequest) -> Callable[[str], str | None]:
