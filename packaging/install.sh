@@ -250,6 +250,7 @@ env PIP_CONFIG_FILE=/dev/null PIP_DISABLE_PIP_VERSION_CHECK=1 \
     "$RELEASE.partial/venv/bin/pip" install --quiet --no-index --no-cache-dir --no-deps \
     --find-links models --require-hashes -r models/requirements.lock
 cp -r appliance docs install.sh verify-bundle.sh VERSION SHA256SUMS "$RELEASE.partial/"
+[ ! -f install-inference-pack.sh ] || cp install-inference-pack.sh "$RELEASE.partial/"
 [ ! -f SHA256SUMS.sig ] || cp SHA256SUMS.sig "$RELEASE.partial/"
 # A venv is not relocatable (absolute paths in its scripts): fix them for the final name.
 grep -rlF "$RELEASE.partial" "$RELEASE.partial/venv/bin" | while read -r f; do

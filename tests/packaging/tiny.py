@@ -90,24 +90,42 @@ def _record_hash(data: bytes) -> str:
     return f"sha256={digest},{len(data)}"
 
 
-def tiny_wheel(where: Path, version: str) -> Path:
-    """A real, installable wheel whose console script `revisor` does what install.sh needs."""
-    dist = "revisor_fixture-1.0.dist-info"
-    files = {
-        "revisor_fixture.py": _SCRIPT.format(version=version).encode(),
-        f"{dist}/METADATA": b"Metadata-Version: 2.1\nName: revisor-fixture\nVersion: 1.0\n",
+def make_wheel(
+    where: Path, name: str, version: str, files: dict[str, bytes], *,
+    scripts: dict[str, str] | None = None, requires: tuple[str, ...] = (),
+) -> Path:  # fmt: skip
+    """A real, installable pure-Python wheel `name-version-py3-none-any.whl` holding `files`."""
+    dist = f"{name}-{version}.dist-info"
+    meta = f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\nVersion: {version}\n"
+    meta += "".join(f"Requires-Dist: {r}\n" for r in requires)
+    info = {
+        f"{dist}/METADATA": meta.encode(),
         f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tiny\nRoot-Is-Purelib: true\n"
         b"Tag: py3-none-any\n",
-        f"{dist}/entry_points.txt": b"[console_scripts]\nrevisor = revisor_fixture:main\n",
     }
-    record = "".join(f"{name},{_record_hash(data)}\n" for name, data in files.items())
+    if scripts:
+        lines = "".join(f"{k} = {v}\n" for k, v in scripts.items())
+        info[f"{dist}/entry_points.txt"] = f"[console_scripts]\n{lines}".encode()
+    everything = {**files, **info}
+    record = "".join(f"{n},{_record_hash(d)}\n" for n, d in everything.items())
     record += f"{dist}/RECORD,,\n"
-    wheel = where / "revisor_fixture-1.0-py3-none-any.whl"
+    wheel = where / f"{name}-{version}-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as z:
-        for name, data in files.items():
-            z.writestr(name, data)
+        for n, data in everything.items():
+            z.writestr(n, data)
         z.writestr(f"{dist}/RECORD", record)
     return wheel
+
+
+def tiny_wheel(where: Path, version: str) -> Path:
+    """A real, installable wheel whose console script `revisor` does what install.sh needs."""
+    return make_wheel(
+        where,
+        "revisor_fixture",
+        "1.0",
+        {"revisor_fixture.py": _SCRIPT.format(version=version).encode()},
+        scripts={"revisor": "revisor_fixture:main"},
+    )
 
 
 def stage(where: Path, version: str, *, version_text: str | None = None) -> Path:
