@@ -1,8 +1,10 @@
 """Tiny signed bundles, built in seconds by the real `packaging/build_bundle.py` functions.
 
 A tiny bundle has the real install.sh, verify-bundle.sh, appliance/ and docs/, and one small
-wheel in place of Revisor's 66: `revisor_fixture`, whose `revisor` command answers `--version`
-and `init` (all install.sh asks of it). Keys are made with the real `openssl genpkey`.
+wheel in place of Revisor's 66: `revisor_fixture`, whose `revisor` command answers `--version`,
+`init` (it appends `init <version>` to <data dir>/revisor.db: the migrations' stand-in) and
+`backup --out FILE` (a tar.gz of that file): all install.sh asks of it.
+Keys are made with the real `openssl genpkey`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ VERIFIER = PACKAGING / "verify-bundle.sh"
 
 _SCRIPT = """\
 import sys
+import tarfile
 from pathlib import Path
 
 VERSION = {version!r}
@@ -32,10 +35,21 @@ VERSION = {version!r}
 
 def main() -> int:
     args = sys.argv[1:]
+
+    def value(option: str) -> Path:
+        return Path(args[args.index(option) + 1])
+
     if args[:1] == ["--version"]:
         print("revisor", VERSION)
-    elif args[:1] == ["init"]:
-        Path(args[args.index("--data-dir") + 1]).mkdir(parents=True, exist_ok=True)
+    elif args[:1] == ["init"]:  # stands for the migrations: each release that ran init, in order
+        value("--data-dir").mkdir(parents=True, exist_ok=True)
+        with (value("--data-dir") / "revisor.db").open("a") as db:
+            db.write(f"init {{VERSION}}\\n")
+    elif args[:1] == ["backup"]:
+        with tarfile.open(value("--out"), "w:gz") as tar:
+            tar.add(value("--data-dir") / "revisor.db", arcname="revisor.db")
+    else:
+        return 2
     return 0
 """
 
