@@ -32,6 +32,7 @@ import argparse
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 import tomllib
@@ -55,6 +56,16 @@ def llama_requirement() -> str:
         if name.split("[")[0] == "llama-cpp-python":
             return f"llama-cpp-python=={version}"
     raise SystemExit("no llama-cpp-python pin in pyproject's inference extra")
+
+
+def cuda_toolkit() -> str:
+    """`nvcc 13.0`: the driver must support at least this CUDA version (docs/install.md)."""
+    try:
+        out = subprocess.run(["nvcc", "--version"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise SystemExit(f"nvcc (the CUDA toolkit) is needed to build the pack: {exc}") from None
+    match = re.search(r"release ([0-9]+\.[0-9]+)", out.stdout)
+    return f"nvcc {match.group(1)}" if match else "nvcc (version unknown)"
 
 
 def build_llama(python: str, dest: Path, archs: str) -> None:
@@ -111,9 +122,11 @@ def main() -> int:
     shutil.rmtree(work, ignore_errors=True)
     (work / "llama").mkdir(parents=True)
     t0 = time.monotonic()
+    toolkit = "prebuilt wheel"
     if args.llama_wheel:
         shutil.copy2(args.llama_wheel, work / "llama" / args.llama_wheel.name)
     else:
+        toolkit = cuda_toolkit()
         bb.log(f"building llama-cpp-python with CUDA for {args.cuda_archs} (slow)")
         build_llama(args.python, work / "llama", args.cuda_archs)
     t_llama = time.monotonic()
@@ -124,7 +137,7 @@ def main() -> int:
         vllm_dir.mkdir()
         download_vllm(args.python, vllm_dir, args.vllm)
     t_vllm = time.monotonic()
-    describe = f"{llama_requirement()} (CUDA {args.cuda_archs})" + (
+    describe = f"{llama_requirement()} (CUDA architectures {args.cuda_archs}, {toolkit})" + (
         "" if args.no_vllm else f", {args.vllm}"
     )
     stage_pack(stage, version, llama_wheels=work / "llama", vllm_wheels=vllm_dir, describe=describe)

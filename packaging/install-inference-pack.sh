@@ -15,7 +15,8 @@
 # 3. vLLM: a new venv <prefix>/vllm-venv from the pack's hashed wheelhouse (vLLM and its CUDA
 #    torch), `pip install --no-index --require-hashes`; the previous one is replaced only once
 #    the new one imports.
-# An upgrade of Revisor creates a new appliance venv with the CPU build: run this again after it.
+# The CUDA wheel is kept in <prefix>/inference-pack: install.sh puts it into the venv of every
+# later release that pins the same llama-cpp-python version (else it warns: build a new pack).
 set -euo pipefail
 umask 022
 
@@ -68,6 +69,7 @@ say() { echo "==> $*"; }
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VENV="${VENV:-$PREFIX/current/venv}"
 VLLM_VENV="${VLLM_VENV:-$PREFIX/vllm-venv}"
+KEEP="$PREFIX/inference-pack"
 if [ "$SYSTEMD" = auto ]; then
     if [ "$(id -u)" = 0 ] && [ -d /run/systemd/system ]; then SYSTEMD=yes; else SYSTEMD=no; fi
 fi
@@ -101,6 +103,13 @@ if [[ " ${PARTS[*]} " == *" llama "* ]]; then
     say "llama-cpp-python (CUDA) into $VENV"
     pip_offline "$VENV/bin/pip" --no-deps --force-reinstall --find-links llama \
         -r llama/requirements.lock
+    # Kept for install.sh: an upgrade puts the GPU build into the new release's venv too.
+    rm -rf "$KEEP.new"
+    mkdir -p "$KEEP.new/llama"
+    cp llama/*.whl llama/requirements.lock "$KEEP.new/llama/"
+    cp PACK "$KEEP.new/"
+    rm -rf "$KEEP"
+    mv "$KEEP.new" "$KEEP"
     if [ "$SYSTEMD" = yes ]; then
         dropin="$SYSTEMD_DIR/revisor-sidecar.service.d/20-gpu.conf"
         install -D -m 0644 "$HERE/appliance/revisor-sidecar.service.d/20-gpu.conf" "$dropin"

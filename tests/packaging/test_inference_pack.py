@@ -123,6 +123,30 @@ def test_cuda_architectures_are_checked(tmp_path: Path) -> None:
     assert not (tmp_path / "k.pem").exists()
 
 
+def test_builder_end_to_end_with_a_prebuilt_wheel(tmp_path: Path) -> None:
+    """`make inference-pack LLAMA_WHEEL=... NO_VLLM=1`: no compiler, no network."""
+    wheel = tiny.make_wheel(tmp_path, "llama_cpp_python", "0.3.36", {"llama_cpp/x.py": b""})
+    key = tmp_path / "keys" / "release.pem"
+    out = tmp_path / "dist"
+    proc = tiny.run([sys.executable, tiny.PACKAGING / "build_inference_pack.py", "--out", out,
+                     "--build-dir", tmp_path / "build", "--signing-key", key,
+                     "--llama-wheel", wheel, "--no-vllm", "--cuda-archs", "90"])  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    tarball = Path(proc.stdout.strip())
+    assert tarball.parent == out
+    assert tarball.name.endswith("-gpu-linux-x86_64.tar.gz")
+    for beside in ("revisor-release-key.pub.pem", "verify-bundle.sh", "install-inference-pack.sh"):
+        assert (out / beside).exists(), beside
+    verify = tiny.run([tiny.VERIFIER, "--pubkey", out / "revisor-release-key.pub.pem", tarball])
+    assert verify.returncode == 0, verify.stderr
+    with tarfile.open(tarball) as tar:
+        names = tar.getnames()
+        pack = tar.extractfile(next(n for n in names if n.endswith("/PACK")))
+        assert pack is not None
+        assert "CUDA architectures 90, prebuilt wheel" in pack.read().decode()
+    assert not any("/vllm/" in n for n in names)
+
+
 def test_installer_offline_with_the_installed_key(
     installed: Path, tmp_path: Path, keys: tuple[tiny.Key, tiny.Key]
 ) -> None:
@@ -159,3 +183,48 @@ def test_tampered_or_foreign_pack_is_refused(
     assert sorted(p.name for p in (installed / "current" / "venv").rglob("*")) == venv_before
     assert not (installed / "vllm-venv").exists()
     assert not (tmp_path / "systemd").exists()
+
+
+def _cpu_llama(where: Path, version: str) -> Path:
+    where.mkdir(parents=True, exist_ok=True)
+    return tiny.make_wheel(where, "llama_cpp_python", version, {
+        "llama_cpp/__init__.py": b"BUILD = 'cpu'\n",
+        "llama_cpp/lib/libggml-cpu.so": b"\x7fELF stand-in",
+    })  # fmt: skip
+
+
+def _upgrade(prefix: Path, where: Path, version: str, key: tiny.Key, llama: Path) -> str:
+    tarball = tiny.build(where, version, key, wheels=(llama,))
+    proc = tiny.run([prefix / "current" / "verify-bundle.sh", "--extract", where, tarball])
+    assert proc.returncode == 0, proc.stderr
+    done = tiny.run(_offline([Path(proc.stdout.strip()) / "install.sh", "--prefix", prefix,
+                              "--no-systemd"]))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (prefix / "current").resolve().name == version
+    return done.stdout + done.stderr
+
+
+def test_an_upgrade_keeps_the_gpu_build_of_the_same_version(
+    installed: Path, tmp_path: Path, keys: tuple[tiny.Key, tiny.Key]
+) -> None:
+    """The new release's wheelhouse has the CPU build: the kept CUDA wheel replaces it when the
+    versions match; another version stays on the CPU build, with a warning."""
+    pack = install_pack(installed, stand_in_pack(tmp_path / "pack", keys[0]), "--only", "llama",
+                        "--no-systemd")  # fmt: skip
+    assert pack.returncode == 0, pack.stderr
+    assert (installed / "inference-pack" / "PACK").exists()
+
+    def libs() -> list[str]:
+        venv = installed / "current" / "venv"
+        return sorted(p.name for p in venv.glob("lib/python3*/site-packages/llama_cpp/lib/*"))
+
+    out = _upgrade(
+        installed, tmp_path / "u1", "1.1.0", keys[0], _cpu_llama(tmp_path / "w1", "0.3.36")
+    )
+    assert "the GPU build kept from the inference pack (llama-cpp-python==0.3.36)" in out
+    assert libs() == ["libggml-cuda.so"]
+    out = _upgrade(
+        installed, tmp_path / "u2", "1.2.0", keys[0], _cpu_llama(tmp_path / "w2", "0.3.40")
+    )
+    assert "holds llama-cpp-python==0.3.36, this release pins llama-cpp-python==0.3.40" in out
+    assert libs() == ["libggml-cpu.so"]

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -142,13 +143,17 @@ def tiny_wheel(where: Path, version: str) -> Path:
     )
 
 
-def stage(where: Path, version: str, *, version_text: str | None = None) -> Path:
-    """An unsigned tiny bundle directory `where/revisor-<version>/`."""
+def stage(
+    where: Path, version: str, *, version_text: str | None = None, wheels: tuple[Path, ...] = ()
+) -> Path:
+    """An unsigned tiny bundle directory `where/revisor-<version>/` (`wheels`: more wheels)."""
     bb = builder()
     top = where / f"revisor-{version}"
     (top / "wheelhouse").mkdir(parents=True)
     (top / "models").mkdir()
     tiny_wheel(top / "wheelhouse", version)
+    for wheel in wheels:
+        shutil.copy2(wheel, top / "wheelhouse" / wheel.name)
     bb.write_lock(top / "wheelhouse", top / "requirements.lock")
     bb.write_lock(top / "models", top / "models" / "requirements.lock")
     bb.copy_tree_files(top)
@@ -171,9 +176,9 @@ def publish(top: Path, key: Key, out: Path) -> Path:
     return tarball
 
 
-def build(where: Path, version: str, key: Key) -> Path:
+def build(where: Path, version: str, key: Key, *, wheels: tuple[Path, ...] = ()) -> Path:
     """A complete tiny release in `where/dist/`: tarball, .sig, public key, fingerprint."""
-    return publish(stage(where / "stage", version), key, where / "dist")
+    return publish(stage(where / "stage", version, wheels=wheels), key, where / "dist")
 
 
 def raw_tarball(path: Path, members: list[tarfile.TarInfo], key: Key) -> Path:
