@@ -74,8 +74,10 @@ if [ "$SYSTEMD" = auto ]; then
     if [ "$(id -u)" = 0 ] && [ -d /run/systemd/system ]; then SYSTEMD=yes; else SYSTEMD=no; fi
 fi
 [ -x "$HERE/verify-bundle.sh" ] || die "verify-bundle.sh is not beside this script ($HERE)"
-[ -x "$VENV/bin/pip" ] || [ " ${PARTS[*]} " != *" llama "* ] \
-    || die "no appliance venv at $VENV (install Revisor first, or --venv DIR)"
+wants() { [[ " ${PARTS[*]} " == *" $1 "* ]]; }
+if wants llama && [ ! -x "$VENV/bin/pip" ]; then
+    die "no appliance venv at $VENV (install Revisor first, or --venv DIR)"
+fi
 
 # --- 1. verify, then unpack into a private directory ------------------------------------------
 STAGING="$(mktemp -d "${TMPDIR:-/var/tmp}/revisor-pack.XXXXXX")"
@@ -99,7 +101,7 @@ pip_offline() {  # pip_offline PIP ARGS...: this machine's pip settings must not
 }
 
 # --- 2. llama.cpp: the CUDA build into the appliance venv ---------------------------------------
-if [[ " ${PARTS[*]} " == *" llama "* ]]; then
+if wants llama; then
     say "llama-cpp-python (CUDA) into $VENV"
     pip_offline "$VENV/bin/pip" --no-deps --force-reinstall --find-links llama \
         -r llama/requirements.lock
@@ -122,7 +124,9 @@ if [[ " ${PARTS[*]} " == *" llama "* ]]; then
 fi
 
 # --- 3. vLLM: a fresh venv, swapped in once it imports -------------------------------------------
-if [[ " ${PARTS[*]} " == *" vllm "* ]] && [ -f vllm/requirements.lock ]; then
+if wants vllm && [ ! -f vllm/requirements.lock ]; then
+    say "this pack has no vLLM (built with NO_VLLM=1): $VLLM_VENV left as it is"
+elif wants vllm; then
     say "vLLM into $VLLM_VENV (pip, offline, hashes required)"
     rm -rf "$VLLM_VENV.partial"
     "$PYTHON" -m venv "$VLLM_VENV.partial"

@@ -228,3 +228,14 @@ def test_an_upgrade_keeps_the_gpu_build_of_the_same_version(
     )
     assert "holds llama-cpp-python==0.3.36, this release pins llama-cpp-python==0.3.40" in out
     assert libs() == ["libggml-cpu.so"]
+
+
+def test_installer_refuses_a_missing_appliance_venv(
+    tmp_path: Path, keys: tuple[tiny.Key, tiny.Key]
+) -> None:
+    tarball = stand_in_pack(tmp_path / "pack", keys[0])
+    installer = tiny.PACKAGING / "install-inference-pack.sh"
+    proc = tiny.run([installer, "--prefix", tmp_path / "none", "--no-systemd", "--pubkey",
+                     keys[0].public, tarball])  # fmt: skip
+    assert proc.returncode == 1
+    assert f"no appliance venv at {tmp_path}/none/current/venv" in proc.stderr
