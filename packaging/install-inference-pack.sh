@@ -78,6 +78,10 @@ wants() { [[ " ${PARTS[*]} " == *" $1 "* ]]; }
 if wants llama && [ ! -x "$VENV/bin/pip" ]; then
     die "no appliance venv at $VENV (install Revisor first, or --venv DIR)"
 fi
+if wants vllm; then  # the wheelhouse is built for the appliance's Python
+    "$PYTHON" -c 'import sys, venv; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null \
+        || die "$PYTHON must be Python 3.11 with the venv module (Debian: apt install python3-venv)"
+fi
 
 # --- 1. verify, then unpack into a private directory ------------------------------------------
 STAGING="$(mktemp -d "${TMPDIR:-/var/tmp}/revisor-pack.XXXXXX")"
