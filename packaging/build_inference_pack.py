@@ -36,6 +36,7 @@ import subprocess
 import sys
 import time
 import tomllib
+import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -75,6 +76,18 @@ def build_llama(python: str, dest: Path, archs: str) -> None:
     env.setdefault("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
     bb.run(python, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "--no-binary",
            "llama-cpp-python", "--wheel-dir", dest, llama_requirement(), env=env)  # fmt: skip
+
+
+def check_cuda_wheel(wheel_dir: Path) -> None:
+    """Exactly one llama-cpp-python wheel, and it carries the CUDA backend (else: a CPU build)."""
+    wheels = list(wheel_dir.glob("*.whl"))
+    if len(wheels) != 1:
+        raise SystemExit(f"want one llama-cpp-python wheel in {wheel_dir}, found {len(wheels)}")
+    with zipfile.ZipFile(wheels[0]) as z:
+        if not any(re.fullmatch(r"llama_cpp/lib/libggml-cuda\.so[.0-9]*", n) for n in z.namelist()):
+            raise SystemExit(
+                f"{wheels[0].name} has no llama_cpp/lib/libggml-cuda.so: not a CUDA build"
+            )
 
 
 def download_vllm(python: str, dest: Path, requirement: str) -> None:
@@ -129,6 +142,7 @@ def main() -> int:
         toolkit = cuda_toolkit()
         bb.log(f"building llama-cpp-python with CUDA for {args.cuda_archs} (slow)")
         build_llama(args.python, work / "llama", args.cuda_archs)
+    check_cuda_wheel(work / "llama")
     t_llama = time.monotonic()
     vllm_dir = None
     if not args.no_vllm:

@@ -125,12 +125,21 @@ def test_cuda_architectures_are_checked(tmp_path: Path) -> None:
 
 def test_builder_end_to_end_with_a_prebuilt_wheel(tmp_path: Path) -> None:
     """`make inference-pack LLAMA_WHEEL=... NO_VLLM=1`: no compiler, no network."""
-    wheel = tiny.make_wheel(tmp_path, "llama_cpp_python", "0.3.36", {"llama_cpp/x.py": b""})
     key = tmp_path / "keys" / "release.pem"
     out = tmp_path / "dist"
-    proc = tiny.run([sys.executable, tiny.PACKAGING / "build_inference_pack.py", "--out", out,
-                     "--build-dir", tmp_path / "build", "--signing-key", key,
-                     "--llama-wheel", wheel, "--no-vllm", "--cuda-archs", "90"])  # fmt: skip
+
+    def build(wheel: Path) -> subprocess.CompletedProcess[str]:
+        return tiny.run([sys.executable, tiny.PACKAGING / "build_inference_pack.py", "--out", out,
+                         "--build-dir", tmp_path / "build", "--signing-key", key,
+                         "--llama-wheel", wheel, "--no-vllm", "--cuda-archs", "90"])  # fmt: skip
+
+    cpu = build(_cpu_llama(tmp_path / "cpu", "0.3.36"))
+    assert cpu.returncode != 0
+    assert "not a CUDA build" in cpu.stderr
+    assert not out.exists()
+    proc = build(tiny.make_wheel(tmp_path, "llama_cpp_python", "0.3.36", {
+        "llama_cpp/__init__.py": b"", "llama_cpp/lib/libggml-cuda.so.0": b"\x7fELF",
+    }))  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     tarball = Path(proc.stdout.strip())
     assert tarball.parent == out
