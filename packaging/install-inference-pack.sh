@@ -106,6 +106,12 @@ pip_offline() {  # pip_offline PIP ARGS...: this machine's pip settings must not
 
 # --- 2. llama.cpp: the CUDA build into the appliance venv ---------------------------------------
 if wants llama; then
+    # The pack is built per release: the same llama-cpp-python version as the release pins.
+    have="$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))' \
+        2>/dev/null || true)"
+    want="$(grep -o '^llama-cpp-python==[^ ]*' llama/requirements.lock | cut -d= -f3)"
+    [ -z "$have" ] || [ "$have" = "$want" ] \
+        || die "this pack holds llama-cpp-python $want, the installed release has $have: install the pack built for this release"
     say "llama-cpp-python (CUDA) into $VENV"
     pip_offline "$VENV/bin/pip" --no-deps --force-reinstall --find-links llama \
         -r llama/requirements.lock

@@ -248,3 +248,27 @@ def test_installer_refuses_a_missing_appliance_venv(
                      keys[0].public, tarball])  # fmt: skip
     assert proc.returncode == 1
     assert f"no appliance venv at {tmp_path}/none/current/venv" in proc.stderr
+
+
+def test_a_pack_for_another_llama_version_is_refused(
+    tmp_path: Path, keys: tuple[tiny.Key, tiny.Key]
+) -> None:
+    """Release 1.0.0 pins llama-cpp-python 0.3.40; a pack holding 0.3.36 must not replace it."""
+    tarball = tiny.build(
+        tmp_path / "r", "1.0.0", keys[0], wheels=(_cpu_llama(tmp_path / "w", "0.3.40"),)
+    )
+    verified = tiny.run(
+        [tiny.VERIFIER, "--pubkey", keys[0].public, "--extract", tmp_path / "r", tarball]
+    )
+    assert verified.returncode == 0, verified.stderr
+    prefix = tmp_path / "p"
+    done = tiny.install(Path(verified.stdout.strip()), prefix, "--pubkey", keys[0].public)
+    assert done.returncode == 0, done.stderr
+    proc = install_pack(prefix, stand_in_pack(tmp_path / "pack", keys[0]), "--no-systemd")
+    assert proc.returncode == 1
+    assert "holds llama-cpp-python 0.3.36, the installed release has 0.3.40" in proc.stderr
+    venv = prefix / "current" / "venv"
+    assert [p.name for p in venv.glob("lib/python3*/site-packages/llama_cpp/lib/*")] == [
+        "libggml-cpu.so"
+    ]
+    assert not (prefix / "inference-pack").exists()
