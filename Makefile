@@ -64,6 +64,12 @@ bundle: $(BIN)/python ## offline bundle: dist/revisor-<version>-linux-x86_64.tar
 	$(BIN)/pip install --quiet cryptography
 	$(BIN)/python packaging/build_bundle.py $(if $(SIGNING_KEY),--signing-key $(SIGNING_KEY))
 
+CUDA_ARCHS ?= 80;86;89;90
+.PHONY: inference-pack
+inference-pack: $(BIN)/python ## GPU pack: dist/revisor-<v>-gpu-linux-x86_64.tar.gz, signed (CUDA llama.cpp, vLLM wheelhouse) [CUDA_ARCHS="80;86;89;90"] [VLLM_REQ=vllm==x] [LLAMA_WHEEL=f] [NO_VLLM=1]
+	$(BIN)/pip install --quiet cryptography
+	$(BIN)/python packaging/build_inference_pack.py --cuda-archs '$(CUDA_ARCHS)' $(if $(VLLM_REQ),--vllm '$(VLLM_REQ)') $(if $(LLAMA_WHEEL),--llama-wheel $(LLAMA_WHEEL)) $(if $(NO_VLLM),--no-vllm) $(if $(SIGNING_KEY),--signing-key $(SIGNING_KEY))
+
 .PHONY: image
 image: bundle ## appliance OS image (Debian + the bundle, needs root and mmdebstrap): dist/revisor-<version>.ext4
 	packaging/image/build_image.sh

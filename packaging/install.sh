@@ -242,14 +242,32 @@ START_TS=$(date +%s)
 say "creating $RELEASE (pip, offline, hashes required)"
 "$PYTHON" -m venv "$RELEASE.partial/venv"
 # This machine's pip settings (index URLs, constraints) must not change what gets installed.
-env -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PIP_FIND_LINKS -u PIP_CONSTRAINT \
-    PIP_CONFIG_FILE=/dev/null PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    "$RELEASE.partial/venv/bin/pip" install --quiet --no-index --no-cache-dir \
-    --find-links wheelhouse --require-hashes -r requirements.lock
-env PIP_CONFIG_FILE=/dev/null PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    "$RELEASE.partial/venv/bin/pip" install --quiet --no-index --no-cache-dir --no-deps \
-    --find-links models --require-hashes -r models/requirements.lock
+pip_offline() {  # pip_offline ARGS...: into the new release's venv, no index, hashes required
+    env -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PIP_FIND_LINKS -u PIP_CONSTRAINT \
+        PIP_CONFIG_FILE=/dev/null PIP_DISABLE_PIP_VERSION_CHECK=1 \
+        "$RELEASE.partial/venv/bin/pip" install --quiet --no-index --no-cache-dir --require-hashes "$@"
+}
+pip_offline --find-links wheelhouse -r requirements.lock
+pip_offline --no-deps --find-links models -r models/requirements.lock
+# The GPU build of llama-cpp-python that install-inference-pack.sh kept, if it is the version
+# this release pins (the GPU inference pack is built per release).
+PACK_LOCK="$PREFIX/inference-pack/llama/requirements.lock"
+if [ -f "$PACK_LOCK" ]; then
+    if [ "$(id -u)" = 0 ] && [ "$(stat -c %u "$PREFIX/inference-pack")" != 0 ]; then
+        die "$PREFIX/inference-pack must be owned by root; refusing to use it"
+    fi
+    want="$(grep -o '^llama-cpp-python==[^ ]*' requirements.lock || true)"
+    have="$(grep -o '^llama-cpp-python==[^ ]*' "$PACK_LOCK" || true)"
+    if [ -n "$want" ] && [ "$want" = "$have" ]; then
+        pip_offline --no-deps --force-reinstall --find-links "$PREFIX/inference-pack/llama" \
+            -r "$PACK_LOCK"
+        say "llama-cpp-python: the GPU build kept from the inference pack ($have)"
+    else
+        warn "the GPU inference pack in $PREFIX/inference-pack holds ${have:-no llama-cpp-python}, this release pins ${want:-none}: the llama.cpp sidecar runs on the CPU until a matching pack is installed (install-inference-pack.sh)"
+    fi
+fi
 cp -r appliance docs install.sh verify-bundle.sh VERSION SHA256SUMS "$RELEASE.partial/"
+[ ! -f install-inference-pack.sh ] || cp install-inference-pack.sh "$RELEASE.partial/"
 [ ! -f SHA256SUMS.sig ] || cp SHA256SUMS.sig "$RELEASE.partial/"
 # A venv is not relocatable (absolute paths in its scripts): fix them for the final name.
 grep -rlF "$RELEASE.partial" "$RELEASE.partial/venv/bin" | while read -r f; do

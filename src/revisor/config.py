@@ -114,6 +114,12 @@ class ModelSettings:
     sidecar_port: int = 8081
     sidecar_context: int = 8192
     sidecar_parallel: int = 1
+    # llama.cpp GPU offload (revisor.inference.gpu): layers on the GPU, None = all (-1) when
+    # llama-cpp-python is a GPU build, else 0; the GPU holding the rest; the split across GPUs.
+    gpu_layers: int | None = None
+    main_gpu: int = 0
+    tensor_split: tuple[float, ...] = ()
+    flash_attn: bool = False
     max_output_tokens: int = 1024
     temperature: float = 0.1
     # "json_object" (grammar-free JSON mode) or "json_schema"; chosen by measurement (bench/).
@@ -391,6 +397,9 @@ DEFAULT_TOML = """\
 # default_model = "smollm2-135m-instruct-q4_1"
 # sidecar_port = 8081
 # sidecar_context = 8192
+# gpu_layers = -1            # llama.cpp: layers on the GPU; unset = all with a GPU build, else 0
+# main_gpu = 0               # the GPU for the model (or the rest of it); tensor_split = [0.5, 0.5]
+# flash_attn = false         # llama.cpp flash attention (GPU)
 # structured_output = "json_object"
 # fallback = ""              # endpoint id to use when the routed one is down
 # [[model.endpoints]]        # external OpenAI-compatible endpoints (or `revisor model add`)

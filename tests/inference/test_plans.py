@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from revisor.errors import ConfigError
+from revisor.inference.gpu import Offload
 from revisor.inference.manifest import ModelSpec
 from revisor.inference.plans import OFFLINE_ENV, llama_cpp_plan, vllm_plan
 
@@ -44,7 +45,7 @@ def test_llama_cpp_plan_keeps_the_key_off_the_command_line(tmp_path: Path) -> No
     assert (cfg["host"], cfg["port"]) == ("127.0.0.1", 8081)
     assert cfg["models"] == [
         {"model": "/models/m.gguf", "model_alias": "m1", "n_ctx": 4096, "verbose": False,
-         "chat_format": "chatml"}
+         "n_gpu_layers": 0, "chat_format": "chatml"}
     ]  # fmt: skip
     # llama-cpp-python lets HOST/PORT/CONFIG_FILE override its config: they must not leak in.
     for name in ("HOST", "PORT", "CONFIG_FILE", "HTTPS_PROXY", "VLLM_API_KEY"):
@@ -63,6 +64,26 @@ def test_llama_cpp_config_is_accepted_by_llama_cpp_python(tmp_path: Path) -> Non
     assert parsed.interrupt_requests is False
     assert parsed.api_key == KEY
     assert parsed.models[0].model_alias == "m1"
+
+
+def test_gpu_offload_is_accepted_by_llama_cpp_python(tmp_path: Path) -> None:
+    """The GPU settings reach the server under the names its ModelSettings accepts (an unknown
+    key is refused there: pydantic-settings forbids extras)."""
+    settings_mod = pytest.importorskip("llama_cpp.server.settings")
+    off = Offload(gpu_layers=-1, main_gpu=1, tensor_split=(0.25, 0.75), flash_attn=True)
+    plan = llama_cpp_plan(spec(), Path("/m.gguf"), host="127.0.0.1", port=1, n_ctx=512,
+                          api_key=KEY, run_dir=tmp_path, offload=off)  # fmt: skip
+    parsed = settings_mod.ConfigFileSettings.model_validate_json(
+        next(iter(plan.private_files.values()))
+    ).models[0]
+    assert parsed.n_gpu_layers == -1
+    assert parsed.main_gpu == 1
+    assert parsed.tensor_split == [0.25, 0.75]
+    assert parsed.flash_attn is True
+    with pytest.raises(ValueError, match="gpu_layer"):  # a misspelt key is refused there
+        settings_mod.ConfigFileSettings.model_validate(
+            {"models": [{"model": "/m.gguf", "gpu_layers": -1}]}
+        )
 
 
 def test_llama_cpp_refuses_non_loopback_and_oversized_context(tmp_path: Path) -> None:

@@ -123,3 +123,49 @@ def test_default_appliance_config_loads(tmp_path: Path) -> None:
     assert s.server.host == "0.0.0.0"
     assert s.model.sidecar_host == "127.0.0.1"
     assert not s.ldap.enabled
+
+
+def test_gpu_dropin_verifies_and_opens_only_the_nvidia_devices(tmp_path: Path) -> None:
+    """The llama.cpp sidecar gets the GPU only through this drop-in (install-inference-pack.sh
+    writes it); systemd-analyze loads the unit with it and reports no unknown setting."""
+    tool = shutil.which("systemd-analyze")
+    if tool is None:
+        pytest.skip("systemd-analyze is missing (Debian package `systemd`)")
+    dropin = APPLIANCE / "revisor-sidecar.service.d" / "20-gpu.conf"
+    settings = [line for line in dropin.read_text().splitlines() if "=" in line and line[0] != "#"]
+    assert all(not line.startswith("DeviceAllow=") or "nvidia" in line for line in settings), (
+        settings
+    )
+    assert "PrivateDevices=no" in settings
+    assert not any(x.startswith("DevicePolicy=") for x in settings)  # the unit's closed stays
+    unit = tmp_path / "revisor-sidecar.service"
+    # verify checks that ExecStart exists: point it at a real executable.
+    unit.write_text(
+        (APPLIANCE / unit.name)
+        .read_text()
+        .replace("/opt/revisor/current/venv/bin/revisor", "/bin/true")
+    )
+
+    def analyze(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [tool, *args, str(unit)], capture_output=True, text=True, timeout=60, check=False
+        )
+
+    without = analyze("security", "--offline=yes", "--no-pager")
+    (tmp_path / dropin.parent.name).mkdir()
+    shutil.copy(dropin, tmp_path / dropin.parent.name / dropin.name)
+    verify = analyze("verify")
+    assert verify.returncode == 0, verify.stderr
+    assert "20-gpu.conf" not in verify.stderr, verify.stderr  # no unknown or bad key in it
+    with_gpu = analyze("security", "--offline=yes", "--no-pager")
+    if "--offline" in with_gpu.stderr and "unrecognized" in with_gpu.stderr:
+        pytest.skip("this systemd-analyze has no --offline (systemd < 250)")
+
+    def line(report: str, setting: str) -> str:
+        return next(x for x in report.splitlines() if f" {setting}=" in x)
+
+    assert line(without.stdout, "PrivateDevices").startswith("✓")
+    assert line(with_gpu.stdout, "PrivateDevices").startswith("✗")  # the drop-in was loaded
+    match = _SCORE.search(with_gpu.stdout)
+    assert match
+    assert float(match["score"]) <= MAX_EXPOSURE, with_gpu.stdout

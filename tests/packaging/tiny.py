@@ -1,8 +1,10 @@
 """Tiny signed bundles, built in seconds by the real `packaging/build_bundle.py` functions.
 
 A tiny bundle has the real install.sh, verify-bundle.sh, appliance/ and docs/, and one small
-wheel in place of Revisor's 66: `revisor_fixture`, whose `revisor` command answers `--version`
-and `init` (all install.sh asks of it). Keys are made with the real `openssl genpkey`.
+wheel in place of Revisor's 66: `revisor_fixture`, whose `revisor` command answers `--version`,
+`init` (it appends `init <version>` to <data dir>/revisor.db: the migrations' stand-in) and
+`backup --out FILE` (a tar.gz of that file): all install.sh asks of it.
+Keys are made with the real `openssl genpkey`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import base64
 import hashlib
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -25,6 +28,7 @@ VERIFIER = PACKAGING / "verify-bundle.sh"
 
 _SCRIPT = """\
 import sys
+import tarfile
 from pathlib import Path
 
 VERSION = {version!r}
@@ -32,10 +36,21 @@ VERSION = {version!r}
 
 def main() -> int:
     args = sys.argv[1:]
+
+    def value(option: str) -> Path:
+        return Path(args[args.index(option) + 1])
+
     if args[:1] == ["--version"]:
         print("revisor", VERSION)
-    elif args[:1] == ["init"]:
-        Path(args[args.index("--data-dir") + 1]).mkdir(parents=True, exist_ok=True)
+    elif args[:1] == ["init"]:  # stands for the migrations: each release that ran init, in order
+        value("--data-dir").mkdir(parents=True, exist_ok=True)
+        with (value("--data-dir") / "revisor.db").open("a") as db:
+            db.write(f"init {{VERSION}}\\n")
+    elif args[:1] == ["backup"]:
+        with tarfile.open(value("--out"), "w:gz") as tar:
+            tar.add(value("--data-dir") / "revisor.db", arcname="revisor.db")
+    else:
+        return 2
     return 0
 """
 
@@ -90,33 +105,55 @@ def _record_hash(data: bytes) -> str:
     return f"sha256={digest},{len(data)}"
 
 
-def tiny_wheel(where: Path, version: str) -> Path:
-    """A real, installable wheel whose console script `revisor` does what install.sh needs."""
-    dist = "revisor_fixture-1.0.dist-info"
-    files = {
-        "revisor_fixture.py": _SCRIPT.format(version=version).encode(),
-        f"{dist}/METADATA": b"Metadata-Version: 2.1\nName: revisor-fixture\nVersion: 1.0\n",
+def make_wheel(
+    where: Path, name: str, version: str, files: dict[str, bytes], *,
+    scripts: dict[str, str] | None = None, requires: tuple[str, ...] = (),
+) -> Path:  # fmt: skip
+    """A real, installable pure-Python wheel `name-version-py3-none-any.whl` holding `files`."""
+    dist = f"{name}-{version}.dist-info"
+    meta = f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\nVersion: {version}\n"
+    meta += "".join(f"Requires-Dist: {r}\n" for r in requires)
+    info = {
+        f"{dist}/METADATA": meta.encode(),
         f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tiny\nRoot-Is-Purelib: true\n"
         b"Tag: py3-none-any\n",
-        f"{dist}/entry_points.txt": b"[console_scripts]\nrevisor = revisor_fixture:main\n",
     }
-    record = "".join(f"{name},{_record_hash(data)}\n" for name, data in files.items())
+    if scripts:
+        lines = "".join(f"{k} = {v}\n" for k, v in scripts.items())
+        info[f"{dist}/entry_points.txt"] = f"[console_scripts]\n{lines}".encode()
+    everything = {**files, **info}
+    record = "".join(f"{n},{_record_hash(d)}\n" for n, d in everything.items())
     record += f"{dist}/RECORD,,\n"
-    wheel = where / "revisor_fixture-1.0-py3-none-any.whl"
+    wheel = where / f"{name}-{version}-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as z:
-        for name, data in files.items():
-            z.writestr(name, data)
+        for n, data in everything.items():
+            z.writestr(n, data)
         z.writestr(f"{dist}/RECORD", record)
     return wheel
 
 
-def stage(where: Path, version: str, *, version_text: str | None = None) -> Path:
-    """An unsigned tiny bundle directory `where/revisor-<version>/`."""
+def tiny_wheel(where: Path, version: str) -> Path:
+    """A real, installable wheel whose console script `revisor` does what install.sh needs."""
+    return make_wheel(
+        where,
+        "revisor_fixture",
+        "1.0",
+        {"revisor_fixture.py": _SCRIPT.format(version=version).encode()},
+        scripts={"revisor": "revisor_fixture:main"},
+    )
+
+
+def stage(
+    where: Path, version: str, *, version_text: str | None = None, wheels: tuple[Path, ...] = ()
+) -> Path:
+    """An unsigned tiny bundle directory `where/revisor-<version>/` (`wheels`: more wheels)."""
     bb = builder()
     top = where / f"revisor-{version}"
     (top / "wheelhouse").mkdir(parents=True)
     (top / "models").mkdir()
     tiny_wheel(top / "wheelhouse", version)
+    for wheel in wheels:
+        shutil.copy2(wheel, top / "wheelhouse" / wheel.name)
     bb.write_lock(top / "wheelhouse", top / "requirements.lock")
     bb.write_lock(top / "models", top / "models" / "requirements.lock")
     bb.copy_tree_files(top)
@@ -139,9 +176,9 @@ def publish(top: Path, key: Key, out: Path) -> Path:
     return tarball
 
 
-def build(where: Path, version: str, key: Key) -> Path:
+def build(where: Path, version: str, key: Key, *, wheels: tuple[Path, ...] = ()) -> Path:
     """A complete tiny release in `where/dist/`: tarball, .sig, public key, fingerprint."""
-    return publish(stage(where / "stage", version), key, where / "dist")
+    return publish(stage(where / "stage", version, wheels=wheels), key, where / "dist")
 
 
 def raw_tarball(path: Path, members: list[tarfile.TarInfo], key: Key) -> Path:

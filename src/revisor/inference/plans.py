@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from revisor.errors import ConfigError
+from revisor.inference.gpu import CPU_ONLY, Offload
 from revisor.inference.manifest import ModelSpec
 
 LLAMA_CONFIG_FILE = "llama-sidecar.json"  # in <data dir>/run/, 0600, removed on stop
@@ -96,7 +97,14 @@ def sidecar_env(base: Mapping[str, str], extra: Mapping[str, str] | None = None)
 
 
 def llama_cpp_config(
-    spec: ModelSpec, model_path: Path, *, host: str, port: int, n_ctx: int, api_key: str
+    spec: ModelSpec,
+    model_path: Path,
+    *,
+    host: str,
+    port: int,
+    n_ctx: int,
+    api_key: str,
+    offload: Offload = CPU_ONLY,
 ) -> dict[str, object]:
     """llama-cpp-python's `ConfigFileSettings` (server settings + one model), as JSON data."""
     model: dict[str, object] = {
@@ -104,7 +112,13 @@ def llama_cpp_config(
         "model_alias": spec.id,
         "n_ctx": n_ctx,
         "verbose": False,
+        "n_gpu_layers": offload.gpu_layers,
     }
+    if offload.gpu_layers != 0:
+        model["main_gpu"] = offload.main_gpu
+        model["flash_attn"] = offload.flash_attn
+        if offload.tensor_split:
+            model["tensor_split"] = list(offload.tensor_split)
     if spec.chat_format:
         model["chat_format"] = spec.chat_format
     return {
@@ -128,6 +142,7 @@ def llama_cpp_plan(
     run_dir: Path,
     python: str = sys.executable,
     base_env: Mapping[str, str] | None = None,
+    offload: Offload = CPU_ONLY,
 ) -> SidecarPlan:
     if not is_loopback(host):
         raise ConfigError(
@@ -139,7 +154,9 @@ def llama_cpp_plan(
             f"context {n_ctx} is larger than model {spec.id!r} supports ({spec.context})"
         )
     config_path = run_dir / LLAMA_CONFIG_FILE
-    config = llama_cpp_config(spec, model_path, host=host, port=port, n_ctx=n_ctx, api_key=api_key)
+    config = llama_cpp_config(
+        spec, model_path, host=host, port=port, n_ctx=n_ctx, api_key=api_key, offload=offload
+    )
     return SidecarPlan(
         engine="llama.cpp",
         model_id=spec.id,

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from revisor.config import Settings
 from revisor.egress import Egress
 from revisor.errors import ConfigError, ModelUnavailable
+from revisor.inference.gpu import llama_gpu_backend, offload
 from revisor.inference.manifest import ModelSpec, load_manifest, verify
 from revisor.inference.plans import (
     LLAMA_CONFIG_FILE,
@@ -148,6 +149,7 @@ class Sidecar:
                 n_ctx=context,
                 api_key=api_key,
                 run_dir=settings.data_dir / "run",
+                offload=offload(m, llama_gpu_backend()),
             )
             if engine == "llama.cpp"
             else vllm_plan(

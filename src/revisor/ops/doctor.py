@@ -16,7 +16,7 @@ from revisor.egress import Egress, audit_refusals
 from revisor.errors import RevisorError
 from revisor.forges import ForgeTarget
 from revisor.llm.registry import uses_embedded_model
-from revisor.ops import checks
+from revisor.ops import checks, gpucheck
 from revisor.ops.checks import Check
 from revisor.outbound import configured_egress, model_health
 from revisor.store import endpoints, repos
@@ -29,6 +29,7 @@ GROUPS = (
     "queue",
     "disk",
     "models",
+    "gpu",
     "model_endpoint",
     "egress",
     "forges",
@@ -71,6 +72,8 @@ def run_doctor(rt: Context, *, skip: Collection[str] = (), timeout: float = 5.0)
         out.append(checks.check_disk(s.data_dir))
     if want("models"):
         out += checks.guarded("models", lambda: checks.check_models(s))
+    if want("gpu"):
+        out += checks.guarded("gpu", lambda: gpucheck.check_gpu(s))
     if not migrated:
         out.append(
             checks.skipped(
