@@ -11,7 +11,7 @@ from bench._common import GL_TOKEN, RecordingProxy, gguf_manifest
 from bench.peer_shims import PROJECT, PeerGitLab
 from bench.quality.corpus import load_mr
 from bench.quality.report import render
-from bench.quality.run import error_lines, isolated, seed
+from bench.quality.run import ablations, error_lines, isolated, seed
 from bench.quality.score import Finding, score_mr
 
 from revisor.inference.manifest import parse_manifest
@@ -112,3 +112,30 @@ def test_a_harness_failure_on_one_mr_becomes_its_row_and_the_run_goes_on(tmp_pat
     assert row["outcome"] == "harness error: RuntimeError: webhook answered 500"
     assert (row["found"], row["defects"], row["findings"]) == (0, 1, 0)
     assert score.missed == ("obo",)
+
+
+def test_ablations_score_the_same_run_without_verification_and_without_analyzers(
+    tmp_path: Path,
+) -> None:
+    """From one job record: unconfirmed model candidates count as posted when verification is
+    taken away; analyzer findings are taken away when the analyzers are."""
+    mr = load_mr(write_mr(tmp_path))
+    defect = mr.defects[0]
+    at = defect.start
+    discussions = [
+        {"notes": [{"body": "b", "position": {"new_path": defect.path, "new_line": at}}]},
+    ]
+    result = {
+        "findings": [{"path": defect.path, "new_line": at, "source": "ruff"}],
+        "unconfirmed": [
+            {"path": defect.path, "new_line": at + 40, "source": "model", "title": "far"},
+            {"path": defect.path, "new_line": at + 60, "source": "ast-grep", "title": "hit"},
+        ],
+    }
+    scores = ablations(mr, discussions, result)
+    with_all = score_mr(mr.defects, [Finding(defect.path, at)])
+    no_verify = scores["Revisor without verification"].counts
+    no_analyzers = scores["Revisor without analyzers"].counts
+    assert (with_all.counts.found, with_all.counts.findings) == (1, 1)
+    assert (no_verify.found, no_verify.findings, no_verify.false_positives) == (1, 2, 1)
+    assert (no_analyzers.found, no_analyzers.findings) == (0, 0)

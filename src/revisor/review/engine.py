@@ -60,7 +60,7 @@ MIN_DIFF_BUDGET = 256  # tokens; below this a chunk holds too little code to be 
 MAX_FINDINGS_PER_CHUNK = 10
 MAX_GUIDANCE_CHARS = 4000  # repository guidance per request, at most a quarter of the free room
 MAX_HEAD_CHARS = 1_000_000  # a head file larger than this is reviewed on its diff alone
-MAX_VERIFIED = 40  # verification calls per review; candidates beyond are judged by severity
+MAX_VERIFIED = 16  # verification calls per review (the most severe candidates first)
 
 T = TypeVar("T")
 R = TypeVar("R")

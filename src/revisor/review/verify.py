@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 MAX_VERIFY_TOKENS = 96  # a verdict and one sentence
-WINDOW_LINES = 24  # lines shown above and below the cited line
+WINDOW_LINES = 12  # lines shown above and below the cited line
 MAX_REASON = 300
 _WORD = re.compile(r"\b(real|false|true|yes|no|confirmed|rejected|valid|invalid)\b", re.I)
 _REAL = frozenset({"real", "true", "yes", "confirmed", "valid"})
