@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from revisor.domain import ForgeKind
 from revisor.egress import Egress
-from revisor.forges.base import Access, Forge, ForgeTarget, RetryPolicy
+from revisor.forges.base import Access, Forge, ForgeTarget, MergeRequestLinks, RetryPolicy
 from revisor.forges.hooks import ForgeHooks, Ignored, PayloadError, Trigger
 
 __all__ = [
@@ -25,11 +25,13 @@ __all__ = [
     "ForgeHooks",
     "ForgeTarget",
     "Ignored",
+    "MergeRequestLinks",
     "PayloadError",
     "RetryPolicy",
     "Trigger",
     "check_access",
     "hooks_for",
+    "merge_request_links",
     "open_forge",
 ]
 
@@ -100,3 +102,18 @@ def check_access(target: ForgeTarget, egress: Egress, *, timeout: float = 5.0) -
         finally:
             tea.close()
     raise AssertionError(f"unknown forge kind {target.kind!r}")
+
+
+def merge_request_links(
+    kind: ForgeKind, server: str, project: str, number: int
+) -> MergeRequestLinks:
+    """The merge request's pages on `server` (the registered, allowed URL)."""
+    if kind is ForgeKind.GITLAB:
+        from revisor.forges.gitlab import links as gitlab_links
+
+        return gitlab_links.merge_request_links(server, project, number)
+    if kind is ForgeKind.GITEA:
+        from revisor.forges.gitea import links as gitea_links
+
+        return gitea_links.merge_request_links(server, project, number)
+    raise AssertionError(f"unknown forge kind {kind!r}")

@@ -205,6 +205,27 @@ def _m006_git_servers(db: sqlite_utils.Database) -> None:
         )
 
 
+def _m007_transcripts(db: sqlite_utils.Database) -> None:
+    """Review transcripts (store/transcripts.py): what the model saw and answered and what was
+    posted, sealed, kept `repos.transcript_days` days (0: not kept) and purged on schedule."""
+    db.executescript(
+        """
+        ALTER TABLE repos ADD COLUMN transcript_days INTEGER NOT NULL DEFAULT 30;
+        CREATE TABLE transcripts (
+            id INTEGER PRIMARY KEY,
+            job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            entry_key TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL CHECK (kind IN ('exchange', 'outcome')),
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            body_enc BLOB NOT NULL
+        );
+        CREATE INDEX transcripts_job ON transcripts (job_id, id);
+        CREATE INDEX transcripts_expiry ON transcripts (expires_at);
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", _m001_initial),
     ("002_models", _m002_models),
@@ -212,6 +233,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("004_repos_version", _m004_repos_version),
     ("005_repo_hook_keys", _m005_repo_hook_keys),
     ("006_git_servers", _m006_git_servers),
+    ("007_transcripts", _m007_transcripts),
 ]
 
 

@@ -16,7 +16,7 @@ from revisor.domain import ForgeKind
 from revisor.secrets import KeyRing
 from revisor.store import jobs, repos, servers
 from revisor.store.db import open_database
-from revisor.web.auth.guards import ADMIN, AUDIT, OPERATE, READ
+from revisor.web.auth.guards import ADMIN, AUDIT, OPERATE, READ, READ_CODE
 from tests.web.webapp import ROLES, client_as, make_app, settings_for
 
 MATRIX: list[tuple[str, str, frozenset[str]]] = [
@@ -25,11 +25,13 @@ MATRIX: list[tuple[str, str, frozenset[str]]] = [
     ("GET", "/jobs/{job}", READ),
     ("POST", "/jobs/{job}/retry", OPERATE),
     ("POST", "/jobs/{job}/cancel", OPERATE),
+    ("GET", "/jobs/{job}/transcript", READ_CODE),
     ("GET", "/repos", READ),
     ("POST", "/repos/new", OPERATE),
     ("GET", "/repos/{repo}", READ),
     ("POST", "/repos/{repo}/policy", OPERATE),
     ("POST", "/repos/{repo}/rotate-secret", OPERATE),
+    ("POST", "/repos/{repo}/transcripts", OPERATE),
     ("GET", "/servers", READ),
     ("POST", "/servers/new", ADMIN),
     ("POST", "/servers/{server}/remove", ADMIN),
@@ -74,6 +76,7 @@ FORMS = {
         "token": "t",
     },
     "/repos/{repo}/policy": {"min_severity": "major", "max_comments": "5"},
+    "/repos/{repo}/transcripts": {"transcript_days": "30"},
     "/audit/export": {},
     "/servers/new": {"url": "https://gitea.test"},
 }

@@ -16,7 +16,7 @@ from revisor.config import Settings
 from revisor.domain import ForgeKind
 from revisor.errors import AuditWriteError, RevisorError
 from revisor.gitservers import CA_DIR_NAME, confined_ca_file
-from revisor.store import repos, servers
+from revisor.store import repos, servers, transcripts
 from revisor.web import hook_urls
 from revisor.web.auth.csrf import csrf_guard
 from revisor.web.auth.guards import OPERATE, READ, require
@@ -149,6 +149,7 @@ def _repo_page(
         webhook_url=webhook_url(settings, repo),
         severities=SEVERITIES,
         defaults=settings.review,
+        transcript_days=transcripts.days_for(resources.dbs.get(), repo.id),
         **extra,
     )
 
@@ -251,4 +252,38 @@ def repo_rotate_secret(
     )
 
 
-routes = [repos_page, repo_add, repo_detail, repo_policy, repo_rotate_secret]
+@post(
+    "/repos/{repo_id:int}/transcripts",
+    guards=[require(OPERATE), csrf_guard],
+    sync_to_thread=True,
+    include_in_schema=False,
+    status_code=200,
+)
+def repo_transcripts(
+    request: Request[Any, Any, Any],
+    resources: Resources,
+    repo_id: FromPath[int],
+    data: FormData,
+) -> Template:
+    """How many days this repository's review transcripts are kept (0: none are written)."""
+    _repo_page(request, resources, repo_id)  # 404 first
+    typed = data.get("transcript_days", "").strip()
+    try:
+        days = transcripts.check_days(int(typed)) if typed.isdigit() else None
+        if days is None:
+            raise ValueError(f"transcript days: a whole number from 0 to {transcripts.MAX_DAYS}")
+    except ValueError as exc:
+        return _repo_page(request, resources, repo_id, status=400, error=str(exc))
+    resources.audit.record(  # first: no record, no change
+        Event.CONFIG_CHANGED,
+        actor=who(request).actor,
+        target=f"repo:{repo_id}",
+        source=source(request),
+        transcript_days=days,
+    )
+    transcripts.set_days(resources.dbs.get(), repo_id, days)
+    kept = f"kept {days} days" if days else "not kept"
+    return _repo_page(request, resources, repo_id, message=f"Review transcripts are {kept}.")
+
+
+routes = [repos_page, repo_add, repo_detail, repo_policy, repo_rotate_secret, repo_transcripts]
