@@ -57,3 +57,16 @@ def open_browser(tmp: Path) -> Browser:
 
 def text(browser: Browser) -> str:
     return str(browser.evaluate("document.body.innerText"))
+
+
+def submit(browser: Browser, form: str, fields: dict[str, str]) -> None:
+    """Fill `fields` into the form matched by the CSS selector `form`, submit it as a person
+    would (its submit button) and wait for the page that answers."""
+    import json
+
+    browser.evaluate(
+        f"(() => {{ const f = document.querySelector({json.dumps(form)});"
+        f" for (const [k, v] of Object.entries({json.dumps(fields)})) f.elements[k].value = v;"
+        " window.__before_submit = true; f.requestSubmit(); return true; })()"
+    )
+    browser.wait_for("window.__before_submit === undefined && document.readyState === 'complete'")

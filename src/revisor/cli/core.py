@@ -311,7 +311,7 @@ def cmd_repo_add(args: argparse.Namespace, rt: Context) -> int:
         ca_file=str(Path(args.ca_file).resolve()) if args.ca_file else None,
         before_commit=audit,
     )
-    url = hook_url(rt.settings.server.public_url, forge, repo.hook_key)
+    url = hook_url(rt.settings.public_base_url, forge, repo.hook_key)
     data = {**repo.public(), "webhook_url": url, "webhook_secret": secret if generated else None}
     lines = [
         f"registered repository {repo.id}: {forge.value} {repo.project} on {repo.server}",

@@ -33,6 +33,7 @@ __all__ = [
     "hooks_for",
     "merge_request_links",
     "open_forge",
+    "project_path_problem",
 ]
 
 ONE_TRY = RetryPolicy(attempts=1)
@@ -116,4 +117,17 @@ def merge_request_links(
         from revisor.forges.gitea import links as gitea_links
 
         return gitea_links.merge_request_links(server, project, number)
+    raise AssertionError(f"unknown forge kind {kind!r}")
+
+
+def project_path_problem(kind: ForgeKind, project: str) -> str | None:
+    """Why `project` cannot name a project on `kind`'s forge (its own path rules), or None."""
+    if kind is ForgeKind.GITLAB:
+        from revisor.forges.gitlab import access as gitlab_access
+
+        return gitlab_access.project_path_problem(project)
+    if kind is ForgeKind.GITEA:
+        from revisor.forges.gitea import access as gitea_access
+
+        return gitea_access.project_path_problem(project)
     raise AssertionError(f"unknown forge kind {kind!r}")

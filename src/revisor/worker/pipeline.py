@@ -64,7 +64,7 @@ class JobSettings:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobSettings:
-        return cls(settings.review, settings.model.max_output_tokens, settings.server.public_url)
+        return cls(settings.review, settings.model.max_output_tokens, settings.public_base_url)
 
 
 def job_url(public_url: str, job_id: int) -> str:

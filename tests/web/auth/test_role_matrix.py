@@ -32,6 +32,8 @@ MATRIX: list[tuple[str, str, frozenset[str]]] = [
     ("POST", "/repos/{repo}/policy", OPERATE),
     ("POST", "/repos/{repo}/rotate-secret", OPERATE),
     ("POST", "/repos/{repo}/transcripts", OPERATE),
+    ("POST", "/repos/{repo}/test", OPERATE),
+    ("POST", "/repos/{repo}/delete", OPERATE),  # without the typed confirmation: refused
     ("GET", "/servers", READ),
     ("POST", "/servers/new", ADMIN),
     ("POST", "/servers/{server}/remove", ADMIN),

@@ -21,13 +21,14 @@ from revisor.web import hook_urls
 from revisor.web.auth.csrf import csrf_guard
 from revisor.web.auth.guards import OPERATE, READ, require
 from revisor.web.dashboard.pages import FormData, page, source, who
+from revisor.web.dashboard.repo_checks import check_repository, new_target
 from revisor.web.resources import Resources
 
 SEVERITIES = ("info", "minor", "major", "critical")
 
 
 def webhook_url(settings: Settings, repo: repos.Repo) -> str:
-    return hook_urls.hook_url(settings.server.public_url, repo.forge, repo.hook_key)
+    return hook_urls.hook_url(settings.public_base_url, repo.forge, repo.hook_key)
 
 
 def _repos_page(
@@ -70,9 +71,10 @@ def repos_page(request: Request[Any, Any, Any], resources: Resources) -> Templat
     status_code=200,
 )
 def repo_add(request: Request[Any, Any, Any], resources: Resources, data: FormData) -> Template:
-    """Register a repository on a Git server an admin has allowed (never any other). A CA
-    bundle named here must lie in `<data_dir>/ca/`. A refusal shows the form again, filled in
-    as typed (the token excepted)."""
+    """Register a repository on a Git server an admin has allowed (never any other), once the
+    server has said that the token may review there and the project exists (`repo_checks`). A
+    CA bundle named here must lie in `<data_dir>/ca/`. A refusal shows the form again, filled
+    in as typed (the token excepted)."""
     settings = resources.settings
     actor = who(request).actor
     secret = secrets.token_urlsafe(32)
@@ -109,15 +111,20 @@ def repo_add(request: Request[Any, Any, Any], resources: Resources, data: FormDa
         if not token:
             raise RevisorError("an API token is required")
         ca_file = data.get("ca_file", "").strip()
+        ca = confined_ca_file(ca_file, settings.data_dir) if ca_file else None
+        target = new_target(forge, server, data.get("project", ""), token, ca)
+        if repos.get_by_key(db, forge, server, target.project) is not None:
+            raise repos.RepoExists(f"{target.project} on {server} is already registered")
+        check_repository(request, resources, target, f"server:{server}")
         repo = repos.add(
             db,
             resources.keys,
             forge=forge,
             server=server,
-            project=data.get("project", ""),
+            project=target.project,
             token=token,
             webhook_secret=secret,
-            ca_file=confined_ca_file(ca_file, settings.data_dir) if ca_file else None,
+            ca_file=ca,
             before_commit=audit,
         )
     except AuditWriteError:
@@ -285,5 +292,8 @@ def repo_transcripts(
     kept = f"kept {days} days" if days else "not kept"
     return _repo_page(request, resources, repo_id, message=f"Review transcripts are {kept}.")
 
+
+repo_page = _repo_page
+repos_page_of = _repos_page
 
 routes = [repos_page, repo_add, repo_detail, repo_policy, repo_rotate_secret, repo_transcripts]
