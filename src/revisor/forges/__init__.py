@@ -16,22 +16,26 @@ from __future__ import annotations
 
 from revisor.domain import ForgeKind
 from revisor.egress import Egress
+from revisor.forges.admin import ForgeAdmin, ServerTarget
 from revisor.forges.base import Access, Forge, ForgeTarget, MergeRequestLinks, RetryPolicy
 from revisor.forges.hooks import ForgeHooks, Ignored, PayloadError, Trigger
 
 __all__ = [
     "Access",
     "Forge",
+    "ForgeAdmin",
     "ForgeHooks",
     "ForgeTarget",
     "Ignored",
     "MergeRequestLinks",
     "PayloadError",
     "RetryPolicy",
+    "ServerTarget",
     "Trigger",
     "check_access",
     "hooks_for",
     "merge_request_links",
+    "open_admin",
     "open_forge",
     "project_path_problem",
 ]
@@ -131,3 +135,16 @@ def project_path_problem(kind: ForgeKind, project: str) -> str | None:
 
         return gitea_access.project_path_problem(project)
     raise AssertionError(f"unknown forge kind {kind!r}")
+
+
+def open_admin(target: ServerTarget, egress: Egress) -> ForgeAdmin:
+    """The onboarding client for `target`'s forge (hooks and project lists); close it after."""
+    if target.kind is ForgeKind.GITLAB:
+        from revisor.forges.gitlab.admin import GitLabAdmin
+
+        return GitLabAdmin(target, egress)
+    if target.kind is ForgeKind.GITEA:
+        from revisor.forges.gitea.admin import GiteaAdmin
+
+        return GiteaAdmin(target, egress)
+    raise AssertionError(f"unknown forge kind {target.kind!r}")
