@@ -80,6 +80,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_common(p, json_flag=True)
     p.add_argument("id", type=int)
     p.set_defaults(func=cmd_repo_remove)
+    from revisor.cli.onboard import add_repo_actions
+
+    add_repo_actions(rsub)
 
 
 def emit(args: argparse.Namespace, data: Any, text: str) -> None:

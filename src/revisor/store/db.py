@@ -226,6 +226,21 @@ def _m007_transcripts(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m008_onboarding(db: sqlite_utils.Database) -> None:
+    """A Git server connected once (store/connections.py): its kind, an admin or group token
+    (sealed) and its CA bundle; and the id of the webhook Revisor created for a repository."""
+    db.executescript(
+        """
+        ALTER TABLE git_servers ADD COLUMN kind TEXT;
+        ALTER TABLE git_servers ADD COLUMN token_enc BLOB;
+        ALTER TABLE git_servers ADD COLUMN ca_file TEXT;
+        ALTER TABLE git_servers ADD COLUMN connected_by TEXT;
+        ALTER TABLE git_servers ADD COLUMN connected_at REAL;
+        ALTER TABLE repos ADD COLUMN hook_id TEXT;
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", _m001_initial),
     ("002_models", _m002_models),
@@ -234,6 +249,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("005_repo_hook_keys", _m005_repo_hook_keys),
     ("006_git_servers", _m006_git_servers),
     ("007_transcripts", _m007_transcripts),
+    ("008_onboarding", _m008_onboarding),
 ]
 
 
