@@ -37,6 +37,10 @@ MATRIX: list[tuple[str, str, frozenset[str]]] = [
     ("GET", "/servers", READ),
     ("POST", "/servers/new", ADMIN),
     ("POST", "/servers/{server}/remove", ADMIN),
+    ("GET", "/servers/{server}", ADMIN),
+    ("POST", "/servers/{server}/connect", ADMIN),
+    ("POST", "/servers/{server}/test", ADMIN),
+    ("POST", "/servers/{server}/enable", ADMIN),
     ("GET", "/models", READ),
     ("POST", "/models/{endpoint}/test", ADMIN),
     ("GET", "/audit", AUDIT),
@@ -147,7 +151,7 @@ def test_anonymous_browser_is_redirected_not_shown_a_page(world: World) -> None:
     with client:
         for method, path, _ in MATRIX:
             if method == "GET" and not path.startswith("/api/"):
-                url = path.replace("{job}", "1").replace("{repo}", "1")
+                url = path.replace("{job}", "1").replace("{repo}", "1").replace("{server}", "1")
                 r = client.get(url, headers={"accept": "text/html"}, follow_redirects=False)
                 assert r.status_code == 303, path
                 assert r.headers["location"].startswith("/login?next=")

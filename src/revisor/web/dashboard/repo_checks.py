@@ -17,9 +17,10 @@ from litestar.response import Template
 
 from revisor.audit import Event, Outcome
 from revisor.domain import ForgeKind
-from revisor.errors import RevisorError
+from revisor.errors import AuditWriteError, RevisorError
 from revisor.forges import ForgeTarget, check_access, project_path_problem
-from revisor.store import repos
+from revisor.onboarding import Actor
+from revisor.store import connections, repos
 from revisor.web.auth.csrf import csrf_guard
 from revisor.web.auth.guards import OPERATE, require
 from revisor.web.dashboard.pages import FormData, source, who
@@ -120,6 +121,23 @@ def repo_delete(
             repo_id,
             status=400,
             error=f"Type the project path ({repo.project}) to confirm the removal.",
+        )
+
+    if connections.hook_of(db, repo_id) is not None:  # Revisor made its webhook: delete it too
+        from revisor.web.dashboard.onboard import onboarding
+
+        try:
+            onboarding(request, resources).disable(
+                repo_id, Actor(who(request).actor, source(request))
+            )
+        except AuditWriteError:
+            raise
+        except RevisorError as exc:
+            return repo_page(request, resources, repo_id, status=400, error=f"Not removed: {exc}")
+        return repos_page_of(
+            request,
+            resources,
+            message=f"Repository {repo.project} removed, with its jobs and its webhook.",
         )
 
     def audit(gone: repos.Repo) -> None:  # inside the delete's transaction

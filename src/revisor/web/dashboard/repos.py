@@ -16,11 +16,11 @@ from revisor.config import Settings
 from revisor.domain import ForgeKind
 from revisor.errors import AuditWriteError, RevisorError
 from revisor.gitservers import CA_DIR_NAME, confined_ca_file
-from revisor.store import repos, servers, transcripts
+from revisor.store import connections, repos, servers, transcripts
 from revisor.web import hook_urls
 from revisor.web.auth.csrf import csrf_guard
 from revisor.web.auth.guards import OPERATE, READ, require
-from revisor.web.dashboard.pages import FormData, page, source, who
+from revisor.web.dashboard.pages import FormData, fmt_time, page, source, who
 from revisor.web.dashboard.repo_checks import check_repository, new_target
 from revisor.web.resources import Resources
 
@@ -48,6 +48,8 @@ def _repos_page(
         status=status,
         repos=rows,
         urls={r.id: webhook_url(settings, r) for r in rows},
+        deliveries=connections.last_deliveries(db),
+        fmt_time=fmt_time,
         forges=[f.value for f in ForgeKind],
         servers=servers.urls(db),
         ca_dir=settings.data_dir / CA_DIR_NAME,

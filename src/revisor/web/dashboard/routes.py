@@ -7,6 +7,7 @@ from revisor.web.dashboard import (
     audit,
     jobs,
     models,
+    onboard,
     overview,
     repo_checks,
     repos,
@@ -24,5 +25,6 @@ routes = [
     *audit.routes,
     *settings.routes,
     *servers.routes,
+    *onboard.routes,
     *transcripts.routes,
 ]
