@@ -7,9 +7,13 @@ Enabling a project registers it like `revisor repo add` does (the server's token
 repository; a generated webhook secret; its own hook URL), then creates the webhook through the
 forge's API (merge-request and comment events, that secret) and asks the server for a test
 delivery, which counts as verified once the intake has recorded it. If the webhook cannot be
-created, the registration is undone. Enabling a group enables each of its projects this way:
-each gets its own project/repository hook, URL and secret, because the intake proves every
-delivery against one repository's secret.
+created, the registration is undone. Enabling a group enables each of its projects this way
+(each its own project/repository hook, URL and secret), or, asked for, with ONE group hook
+(GitLab group hook, Gitea organisation hook): every project of the group is registered with
+one shared secret and the hook posts to the forge's shared URL (`/hooks/<forge>`), where the
+intake proves a delivery against the secrets it holds and routes it by its project. A project
+added to the group later is not reviewed until it is enabled too (its deliveries are answered
+404 "not registered").
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ class Onboarding:
     egress: Egress
     public_url: str
     hook_url: Callable[[str, ForgeKind, str], str]
+    group_hook_url: Callable[[str, ForgeKind], str] | None = None
     sleep: Callable[[float], None] = time.sleep
 
     def _admin(self, conn: connections.Connection) -> ForgeAdmin:
@@ -170,9 +175,10 @@ class Onboarding:
             admin.close()
 
     def enable_group(
-        self, url: str, group: str, who: Actor
+        self, url: str, group: str, who: Actor, *, group_hook: bool = False
     ) -> tuple[list[Enabled], list[tuple[str, str]]]:
-        """Enable every project of `group` not registered yet; (enabled, [(project, why)])."""
+        """Enable every project of `group` not registered yet; (enabled, [(project, why)]).
+        `group_hook`: with one group (organisation) hook instead of one hook per project."""
         conn = self.connection(url)
         admin = self._admin(conn)
         done: list[Enabled] = []
@@ -180,45 +186,116 @@ class Onboarding:
         try:
             found = admin.list_projects(group)
             todo = [p for p in found if repos.get_by_key(self.db, conn.kind, conn.url, p) is None]
+            failed += [(p, f"more than {GROUP_LIMIT} projects") for p in todo[GROUP_LIMIT:]]
+            if group_hook:
+                return self._with_group_hook(conn, admin, group, todo[:GROUP_LIMIT], who), failed
             for project in todo[:GROUP_LIMIT]:
                 try:
                     done.append(self._enable(conn, admin, project, who))
                 except RevisorError as exc:
                     failed.append((project, str(exc)))
-            failed += [(p, f"more than {GROUP_LIMIT} projects") for p in todo[GROUP_LIMIT:]]
         finally:
             admin.close()
         return done, failed
+
+    def _with_group_hook(
+        self,
+        conn: connections.Connection,
+        admin: ForgeAdmin,
+        group: str,
+        projects: list[str],
+        who: Actor,
+    ) -> list[Enabled]:
+        if self.group_hook_url is None:
+            raise ConfigError("group hooks need the forge's shared hook URL")
+        if connections.group_hook(self.db, conn.url, group) is not None:
+            raise repos.RepoExists(f"{group} on {conn.url} already has Revisor's group hook")
+        secret = secrets.token_urlsafe(32)
+        registered = [self._register(conn, p, secret, who) for p in projects]
+        where: dict[str, Any] = {"scope": "group", "path": group}
+        try:
+            hook_id = admin.create_group_hook(
+                group, self.group_hook_url(self.public_url, conn.kind), secret
+            )
+        except RevisorError as exc:
+            self.audit.record(
+                Event.HOOK_CREATED,
+                actor=who.name,
+                target=f"server:{conn.url}",
+                outcome=Outcome.FAILURE,
+                source=who.source,
+                error=str(exc)[:300],
+                **where,
+            )
+            for repo in registered:
+                self._unregister(repo, who, reason="the group webhook could not be created")
+            raise
+        self.audit.record(
+            Event.HOOK_CREATED,
+            actor=who.name,
+            target=f"server:{conn.url}",
+            source=who.source,
+            hook_id=hook_id,
+            events=["merge_request", "comment"],
+            projects=len(registered),
+            **where,
+        )
+        row = connections.add_group_hook(self.db, conn.url, group, hook_id, who.name)
+        for repo in registered:
+            connections.join_group_hook(self.db, repo.id, row)
+        asked = now()
+        try:
+            admin.test_group_hook(group, hook_id)
+        except RevisorError as exc:
+            verified, note = False, f"no test delivery: {exc}"
+        else:
+            verified = self._delivered([r.id for r in registered], asked)
+            note = "test delivery received" if verified else "no test delivery arrived"
+        self.audit.record(
+            Event.HOOK_TESTED,
+            actor=who.name,
+            target=f"server:{conn.url}",
+            outcome=Outcome.SUCCESS if verified else Outcome.FAILURE,
+            source=who.source,
+            hook_id=hook_id,
+            note=note[:300],
+            **where,
+        )
+        return [Enabled(repos.get(self.db, r.id), hook_id, verified, note) for r in registered]
+
+    def disable_group(self, url: str, group: str, who: Actor) -> list[repos.Repo]:
+        """Delete Revisor's group hook on `group` and unregister the projects it served."""
+        conn = self.connection(url)
+        found = connections.group_hook(self.db, conn.url, group)
+        if found is None:
+            raise repos.RepoNotFound(f"{group} on {conn.url} has no group hook made by Revisor")
+        row, hook_id = found
+        admin = self._admin(conn)
+        try:
+            admin.delete_group_hook(group, hook_id)
+        finally:
+            admin.close()
+        self.audit.record(
+            Event.HOOK_REMOVED,
+            actor=who.name,
+            target=f"server:{conn.url}",
+            source=who.source,
+            scope="group",
+            path=group,
+            hook_id=hook_id,
+        )
+        members = connections.group_members(self.db, row)
+        connections.remove_group_hook(self.db, row)
+        return [
+            self._unregister(repos.get(self.db, r), who, reason="group review disabled")
+            for r in members
+        ]
 
     def _enable(
         self, conn: connections.Connection, admin: ForgeAdmin, project: str, who: Actor
     ) -> Enabled:
         secret = secrets.token_urlsafe(32)
-
-        def registered(repo_id: int) -> None:  # inside the insert's transaction
-            common = (who.name, f"repo:{repo_id}", Outcome.SUCCESS, who.source)
-            self.audit.append_many(
-                [
-                    AuditRecord(
-                        Event.REPO_ADDED,
-                        *common,
-                        {"project": project, "server": conn.url, "via": "onboarding"},
-                    ),
-                    AuditRecord(Event.SECRET_CREATED, *common, {"field": "webhook_secret"}),
-                ]
-            )
-
-        repo = repos.add(
-            self.db,
-            self.keys,
-            forge=conn.kind,
-            server=conn.url,
-            project=project,
-            token=conn.token,
-            webhook_secret=secret,
-            ca_file=conn.ca_file,
-            before_commit=registered,
-        )
+        repo = self._register(conn, project, secret, who)
         hook_target: dict[str, Any] = {"scope": "project", "path": project}
         try:
             hook_id = admin.create_hook(
@@ -249,6 +326,34 @@ class Onboarding:
         verified, note = self._test_delivery(admin, repo, hook_id, who)
         return Enabled(repos.get(self.db, repo.id), hook_id, verified, note)
 
+    def _register(
+        self, conn: connections.Connection, project: str, secret: str, who: Actor
+    ) -> repos.Repo:
+        def registered(repo_id: int) -> None:  # inside the insert's transaction
+            common = (who.name, f"repo:{repo_id}", Outcome.SUCCESS, who.source)
+            self.audit.append_many(
+                [
+                    AuditRecord(
+                        Event.REPO_ADDED,
+                        *common,
+                        {"project": project, "server": conn.url, "via": "onboarding"},
+                    ),
+                    AuditRecord(Event.SECRET_CREATED, *common, {"field": "webhook_secret"}),
+                ]
+            )
+
+        return repos.add(
+            self.db,
+            self.keys,
+            forge=conn.kind,
+            server=conn.url,
+            project=project,
+            token=conn.token,
+            webhook_secret=secret,
+            ca_file=conn.ca_file,
+            before_commit=registered,
+        )
+
     def _test_delivery(
         self, admin: ForgeAdmin, repo: repos.Repo, hook_id: str, who: Actor
     ) -> tuple[bool, str]:
@@ -258,7 +363,7 @@ class Onboarding:
         except RevisorError as exc:
             verified, note = False, f"the test delivery was refused: {exc}"
         else:
-            verified = self._delivered(repo.id, asked)
+            verified = self._delivered([repo.id], asked)
             note = (
                 "test delivery received"
                 if verified
@@ -278,12 +383,18 @@ class Onboarding:
         )
         return verified, note
 
-    def _delivered(self, repo_id: int, since: float) -> bool:
+    def _delivered(self, repo_ids: list[int], since: float) -> bool:
+        """Whether the intake recorded a delivery for one of `repo_ids` since `since`, waiting
+        up to DELIVERY_WAIT seconds (Gitea sends its test delivery after answering)."""
+
+        def arrived() -> bool:
+            return any(connections.deliveries_since(self.db, r, since) for r in repo_ids)
+
         for _ in range(int(DELIVERY_WAIT / 0.1)):
-            if connections.deliveries_since(self.db, repo_id, since):
+            if arrived():
                 return True
             self.sleep(0.1)
-        return connections.deliveries_since(self.db, repo_id, since) > 0
+        return arrived()
 
     def disable(self, repo_id: int, who: Actor) -> repos.Repo:
         """Delete the webhook Revisor created (if any), then the registration."""

@@ -151,3 +151,46 @@ def test_gitea_enable_verifies_the_signed_test_delivery(
         db.conn.close()
     finally:
         gitea.stop()
+
+
+def test_gitlab_group_hook_serves_every_project_and_is_removed_with_them(
+    data: tuple[Path, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    d, port = data
+    gitlab = FakeGitLabAdmin(token=GL_TOKEN)
+    url = gitlab.start()
+    try:
+        for project in ("platform/app", "platform/lib"):
+            gitlab.add_project(project)
+            gitlab.add_merge_request(project, 1, files=[FakeFile("a.py", DIFF)])
+        dd = ("--data-dir", str(d))
+        assert run(capsys, "server", "connect", url, "--kind", "gitlab",
+                   "--token-file", str(d.parent / "gl-token"), *dd)[0] == 0  # fmt: skip
+        with serve(config.load(d), port=port):
+            code, out, err = run(capsys, "repo", "enable", "--server", url, "--group",
+                                 "platform", "--group-hook", "--json", *dd)  # fmt: skip
+        assert code == 0, err
+        enabled = json.loads(out)["enabled"]
+        assert sorted(e["project"] for e in enabled) == ["platform/app", "platform/lib"]
+        assert all(e["verified"] for e in enabled)
+        (hook,) = gitlab.hooks.values()
+        assert hook["group"] == "platform"
+        assert hook["url"] == f"http://127.0.0.1:{port}/hooks/gitlab"  # the shared URL
+        db = open_database(d / "revisor.db")
+        keys = KeyRing.load(d / "keys")
+        secrets = {repos.load_secrets(db, keys, r).webhook_secret for r in repos.list_all(db)}
+        assert secrets == {hook["token"]}
+        db.conn.close()
+
+        code, _, err = run(capsys, "repo", "disable-group", "--server", url,
+                           "--group", "platform", *dd)  # fmt: skip
+        assert code == 0, err
+        assert not gitlab.hooks
+        db = open_database(d / "revisor.db")
+        assert repos.list_all(db) == []
+        db.conn.close()
+    finally:
+        gitlab.stop()
+    seen = events(d)
+    assert ("forge.hook.tested", "success") in seen
+    assert ("forge.hook.removed", "success") in seen

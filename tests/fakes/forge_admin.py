@@ -12,6 +12,9 @@ GitLab (REST v4, "Project webhooks API", "Projects API"):
   has merge requests."); the delivery is sent at once, and a hook that does not answer 2xx
   makes it 422 ("[Hook execution failed]").
 - `DELETE /projects/:id/hooks/:hook_id`: 204, or 404 for an unknown hook.
+- "Group webhooks API": the same under `/groups/:id/hooks` (a group hook fires for every
+  project of the group and its subgroups); the Owner role on the group or 403; an unknown
+  group is 404; its test delivery uses the group's most recent merge request.
 
 Gitea/Forgejo (API v1 swagger, `CreateHookOption`):
 - `GET /user/repos`, `GET /orgs/{org}/repos`: paginated (`page`, `limit` capped at 50,
@@ -23,6 +26,8 @@ Gitea/Forgejo (API v1 swagger, `CreateHookOption`):
 - `POST /repos/{owner}/{repo}/hooks/{id}/tests`: 204; the test delivery (a push event signed
   with the hook's secret) is sent, its outcome is not reported back (as in Gitea).
 - `DELETE /repos/{owner}/{repo}/hooks/{id}`: 204, 404 unknown.
+- `POST /orgs/{org}/hooks`, `DELETE /orgs/{org}/hooks/{id}`: an owner of the organisation with
+  `write:organization` (else 403), the same validation; there is no test endpoint.
 """
 
 from __future__ import annotations
@@ -90,6 +95,11 @@ class FakeGitLabAdmin(FakeGitLab):
         self.route("POST", p + "/hooks", self._post_hook)
         self.route("POST", p + r"/hooks/(?P<hook>\d+)/test/(?P<trigger>[a-z_]+)", self._test_hook)
         self.route("DELETE", p + r"/hooks/(?P<hook>\d+)", self._delete_hook)
+        g = r"/api/v4/groups/(?P<group>[^/]+)/hooks"
+        self.route("POST", g, self._post_group_hook)
+        self.route("POST", g + r"/(?P<hook>\d+)/test/(?P<trigger>[a-z_]+)", self._test_group_hook)
+        self.route("DELETE", g + r"/(?P<hook>\d+)", self._delete_group_hook)
+        self.not_owner: set[str] = set()  # groups where the token user is not an Owner
 
     def add_project(self, project: str, access_level: int = 40) -> None:
         with self._state_lock:
@@ -208,6 +218,85 @@ class FakeGitLabAdmin(FakeGitLab):
             return json_response({"message": f"[Hook execution failed: HTTP {status}]"}, 422)
         return json_response({"message": "201 Created"}, 201)
 
+    def _owned(self, request: Request) -> tuple[str | None, Response | None]:
+        group = unquote(request.params["group"])
+        if not any(p.startswith(group + "/") for p in self.projects):
+            return None, json_response({"message": "404 Group Not Found"}, 404)
+        if group in self.not_owner:
+            return None, json_response({"message": "403 Forbidden"}, 403)
+        return group, None
+
+    def _post_group_hook(self, request: Request) -> Response:
+        group, refused = self._owned(request)
+        if refused is not None or group is None:
+            return refused or json_response({}, 500)
+        body = request.json() or {}
+        if not body.get("url"):
+            return json_response({"error": "url is missing"}, 400)
+        if not str(body["url"]).startswith(("http://", "https://")):
+            return json_response({"error": "Invalid url given"}, 422)
+        hook_id = next(self._hook_ids)
+        with self._state_lock:
+            self.hooks[hook_id] = {
+                "id": hook_id,
+                "url": body["url"],
+                "group": group,
+                "project": None,
+                "token": body.get("token", ""),
+                "merge_requests_events": body.get("merge_requests_events", False),
+                "note_events": body.get("note_events", False),
+                "push_events": body.get("push_events", True),
+            }
+        return json_response({"id": hook_id, "url": body["url"]}, 201)
+
+    def _group_hook(self, request: Request, group: str) -> dict[str, Any] | None:
+        hook = self.hooks.get(int(request.params["hook"]))
+        return hook if hook is not None and hook.get("group") == group else None
+
+    def _test_group_hook(self, request: Request) -> Response:
+        group, refused = self._owned(request)
+        if refused is not None or group is None:
+            return refused or json_response({}, 500)
+        if request.params["trigger"] not in GITLAB_TRIGGERS:
+            return json_response({"error": "trigger does not have a valid value"}, 400)
+        hook = self._group_hook(request, group)
+        if hook is None:
+            return json_response({"message": "404 Not found"}, 404)
+        with_mrs = sorted(p for p, _ in self.mrs if p.startswith(group + "/"))
+        if not with_mrs:
+            return json_response({"message": "Ensure the group has merge requests."}, 422)
+        return self._deliver_mr(hook, with_mrs[-1])
+
+    def _deliver_mr(self, hook: dict[str, Any], project: str) -> Response:
+        iid = max(i for p, i in self.mrs if p == project)
+        payload = {
+            "object_kind": "merge_request",
+            "event_type": "merge_request",
+            "project": {"path_with_namespace": project},
+            "object_attributes": {"iid": iid, "state": "opened", "last_commit": {"id": "0" * 40}},
+        }
+        headers = {
+            "X-Gitlab-Event": "Merge Request Hook",
+            "X-Gitlab-Token": hook["token"],
+            "X-Gitlab-Event-UUID": str(uuid.uuid4()),
+        }
+        status = deliver(hook["url"], payload, headers)
+        self.deliveries.append((hook["id"], status))
+        if not 200 <= status < 300:
+            return json_response({"message": f"[Hook execution failed: HTTP {status}]"}, 422)
+        return json_response({"message": "201 Created"}, 201)
+
+    def _delete_group_hook(self, request: Request) -> Response:
+        group, refused = self._owned(request)
+        if refused is not None or group is None:
+            return refused or json_response({}, 500)
+        hook = self._group_hook(request, group)
+        if hook is None:
+            return json_response({"message": "404 Not found"}, 404)
+        with self._state_lock:
+            del self.hooks[hook["id"]]
+        return Response(204)
+
     def _delete_hook(self, request: Request) -> Response:
         project, refused = self._maintained(request)
         if refused is not None or project is None:
@@ -234,6 +323,10 @@ class FakeGiteaAdmin(FakeGitea):
         self.route("POST", r + "/hooks", self._post_hook)
         self.route("POST", r + r"/hooks/(?P<hook>\d+)/tests", self._test_hook)
         self.route("DELETE", r + r"/hooks/(?P<hook>\d+)", self._delete_hook)
+        o = r"/api/v1/orgs/(?P<org>[^/]+)/hooks"
+        self.route("POST", o, self._post_org_hook)
+        self.route("DELETE", o + r"/(?P<hook>\d+)", self._delete_org_hook)
+        self.owned_orgs: set[str] | None = None  # None: the token user owns every organisation
 
     def add_repo(self, full_name: str, admin: bool = True) -> None:
         self.repos[full_name] = admin
@@ -283,10 +376,41 @@ class FakeGiteaAdmin(FakeGitea):
             return None, json_response({"message": "Must be an admin"}, 403)
         return name, None
 
+    def _org_owner(self, request: Request) -> tuple[str | None, Response | None]:
+        org = unquote(request.params["org"])
+        if not any(n.split("/")[0] == org for n in self.repos):
+            return None, self.not_found(request)
+        if "write:organization" not in self.scopes:
+            message = "token does not have at least one of required scope(s): [write:organization]"
+            return None, json_response({"message": message}, 403)
+        if self.owned_orgs is not None and org not in self.owned_orgs:
+            return None, json_response({"message": "Must be an organization owner"}, 403)
+        return org, None
+
+    def _post_org_hook(self, request: Request) -> Response:
+        org, refused = self._org_owner(request)
+        if refused is not None or org is None:
+            return refused or json_response({}, 500)
+        return self._create(request, {"org": org})
+
+    def _delete_org_hook(self, request: Request) -> Response:
+        org, refused = self._org_owner(request)
+        if refused is not None or org is None:
+            return refused or json_response({}, 500)
+        hook = self.hooks.get(int(request.params["hook"]))
+        if hook is None or hook.get("org") != org:
+            return self.not_found(request)
+        with self._state_lock:
+            del self.hooks[hook["id"]]
+        return Response(204)
+
     def _post_hook(self, request: Request) -> Response:
         name, refused = self._admin_of(request)
         if refused is not None or name is None:
             return refused or json_response({}, 500)
+        return self._create(request, {"repo": name})
+
+    def _create(self, request: Request, owner: dict[str, Any]) -> Response:
         body = request.json() or {}
         config = body.get("config")
         if not body.get("type") or not isinstance(config, dict):
@@ -310,12 +434,14 @@ class FakeGiteaAdmin(FakeGitea):
             "active": bool(body.get("active", False)),
         }
         with self._state_lock:
-            self.hooks[hook_id] = {**hook, "repo": name, "secret": config.get("secret", "")}
+            self.hooks[hook_id] = {
+                **hook, **owner, "secret": config.get("secret", ""),
+            }  # fmt: skip
         return json_response(hook, 201)
 
     def _hook(self, request: Request, name: str) -> dict[str, Any] | None:
         hook = self.hooks.get(int(request.params["hook"]))
-        return hook if hook is not None and hook["repo"] == name else None
+        return hook if hook is not None and hook.get("repo") == name else None
 
     def _test_hook(self, request: Request) -> Response:
         name, refused = self._admin_of(request)

@@ -201,3 +201,49 @@ def test_the_fakes_refuse_what_the_servers_refuse(
     assert httpx.post(hooks, headers=gt, json=no_url).status_code == 422
     assert httpx.post(hooks, headers=gt, json={**ok, "events": ["merge"]}).status_code == 422
     assert httpx.post(hooks, headers=gt, json=ok).status_code == 201
+
+
+def test_gitlab_group_hook_created_tested_and_deleted_by_an_owner(
+    gitlab: FakeGitLabAdmin, receiver: Receiver
+) -> None:
+    gitlab.add_project("platform/app")
+    admin = gl_admin(gitlab)
+    url = f"{receiver.url}/hooks/gitlab"
+    hook_id = admin.create_group_hook("platform", url, "group-secret")
+    hook = gitlab.hooks[int(hook_id)]
+    assert (hook["group"], hook["token"], hook["merge_requests_events"]) == (
+        "platform",
+        "group-secret",
+        True,
+    )
+    with pytest.raises(ForgeRefused, match="merge requests"):
+        admin.test_group_hook("platform", hook_id)
+    gitlab.add_merge_request("platform/app", 2, files=[FakeFile("a.py", "@@ -1 +1 @@\n-a\n+b\n")])
+    admin.test_group_hook("platform", hook_id)
+    assert receiver.got[0].headers["x-gitlab-token"] == "group-secret"
+    admin.delete_group_hook("platform", hook_id)
+    assert not gitlab.hooks
+    gitlab.not_owner.add("platform")
+    with pytest.raises(ForgeRefused, match="403"):
+        admin.create_group_hook("platform", url, "s")
+    with pytest.raises(ForgeRefused, match="404"):
+        admin.create_group_hook("nope", url, "s")
+    admin.close()
+
+
+def test_gitea_organisation_hook_needs_an_owner_and_has_no_test(gitea: FakeGiteaAdmin) -> None:
+    gitea.add_repo("org/app")
+    admin = gt_admin(gitea)
+    with pytest.raises(ForgeRefused, match="403"):  # write:organization missing
+        admin.create_group_hook("org", "http://127.0.0.1:9/hooks/gitea", "s")
+    gitea.scopes.add("write:organization")
+    hook_id = admin.create_group_hook("org", "http://127.0.0.1:9/hooks/gitea", "s")
+    assert gitea.hooks[int(hook_id)]["org"] == "org"
+    with pytest.raises(ForgeError, match="no test delivery"):
+        admin.test_group_hook("org", hook_id)
+    admin.delete_group_hook("org", hook_id)
+    assert not gitea.hooks
+    gitea.owned_orgs = set()
+    with pytest.raises(ForgeRefused, match="403"):
+        admin.create_group_hook("org", "http://127.0.0.1:9/hooks/gitea", "s")
+    admin.close()

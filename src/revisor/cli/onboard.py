@@ -3,8 +3,9 @@
     revisor server connect URL --kind gitlab --token-file F [--ca-file P]
     revisor server test URL
     revisor server projects URL [--group G]
-    revisor repo enable --server URL PROJECT... | --group G
+    revisor repo enable --server URL PROJECT... | --group G [--group-hook]
     revisor repo disable ID
+    revisor repo disable-group --server URL --group G
 
 `server connect` allows the server too (the CLI is the appliance's admin), checks the admin or
 group token with it and stores it sealed.
@@ -27,7 +28,7 @@ from revisor.onboarding import Actor, Onboarding
 from revisor.outbound import configured_egress
 from revisor.secrets import read_secret_file
 from revisor.store import servers
-from revisor.web.hook_urls import hook_url
+from revisor.web.hook_urls import group_hook_url, hook_url
 
 
 def add_server_actions(ssub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,7 +58,19 @@ def add_repo_actions(rsub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--server", required=True, help="a connected Git server")
     p.add_argument("projects", nargs="*", help="group/project (GitLab) or owner/repo (Gitea)")
     p.add_argument("--group", help="every project of this group or organisation")
+    p.add_argument(
+        "--group-hook",
+        action="store_true",
+        help="with --group: one group (organisation) hook instead of one hook per project",
+    )
     p.set_defaults(func=cmd_repo_enable)
+    p = rsub.add_parser(
+        "disable-group", help="delete Revisor's group hook, unregister its projects"
+    )
+    add_common(p, json_flag=True)
+    p.add_argument("--server", required=True)
+    p.add_argument("--group", required=True)
+    p.set_defaults(func=cmd_repo_disable_group)
     p = rsub.add_parser("disable", help="stop reviewing: delete the webhook, unregister")
     add_common(p, json_flag=True)
     p.add_argument("id", type=int)
@@ -67,7 +80,13 @@ def add_repo_actions(rsub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def onboarding(rt: Context) -> Onboarding:
     egress = configured_egress(rt.settings, rt.db, on_refusal=audit_refusals(rt.audit, cli_actor()))
     return Onboarding(
-        rt.db, rt.keys, rt.audit, egress, rt.settings.public_base_url, hook_url=hook_url
+        rt.db,
+        rt.keys,
+        rt.audit,
+        egress,
+        rt.settings.public_base_url,
+        hook_url=hook_url,
+        group_hook_url=group_hook_url,
     )
 
 
@@ -110,7 +129,7 @@ def cmd_repo_enable(args: argparse.Namespace, rt: Context) -> int:
         raise ConfigError("name projects, or --group, but not both")
     ob, who = onboarding(rt), Actor(cli_actor())
     if args.group:
-        done, failed = ob.enable_group(args.server, args.group, who)
+        done, failed = ob.enable_group(args.server, args.group, who, group_hook=args.group_hook)
     else:
         done, failed = [], []
         for project in args.projects:
@@ -129,6 +148,13 @@ def cmd_repo_enable(args: argparse.Namespace, rt: Context) -> int:
     }  # fmt: skip
     _emit(args, data, "\n".join(lines) or "nothing to enable")
     return 1 if failed else 0
+
+
+def cmd_repo_disable_group(args: argparse.Namespace, rt: Context) -> int:
+    gone = onboarding(rt).disable_group(args.server, args.group, Actor(cli_actor()))
+    names = ", ".join(r.project for r in gone) or "none"
+    _emit(args, [r.public() for r in gone], f"group hook deleted; unregistered: {names}")
+    return 0
 
 
 def cmd_repo_disable(args: argparse.Namespace, rt: Context) -> int:

@@ -57,6 +57,18 @@ class ForgeAdmin(Protocol):
         """Delete the hook; one already gone is not an error."""
         ...
 
+    def create_group_hook(self, group: str, url: str, secret: str) -> str:
+        """One webhook for every project of `group` (GitLab group hook, Gitea organisation
+        hook), same events; returns its id."""
+        ...
+
+    def test_group_hook(self, group: str, hook_id: str) -> None:
+        """A test delivery of the group's hook; `ForgeError` when the server refuses or offers
+        none (Gitea has no test for organisation hooks)."""
+        ...
+
+    def delete_group_hook(self, group: str, hook_id: str) -> None: ...
+
     def close(self) -> None: ...
 
 

@@ -109,3 +109,52 @@ def deliveries_since(db: sqlite_utils.Database, repo_id: int, t: float) -> int:
         "SELECT count(*) FROM deliveries WHERE repo_id = ? AND received_at >= ?", [repo_id, t]
     ).fetchone()
     return int(row[0])
+
+
+def add_group_hook(
+    db: sqlite_utils.Database, server: str, group: str, hook_id: str, created_by: str
+) -> int:
+    with db.conn:
+        cursor = db.execute(
+            "INSERT INTO group_hooks (server, grp, hook_id, created_by, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [server, group, hook_id, created_by, now()],
+        )
+    if cursor.lastrowid is None:
+        raise RuntimeError("SQLite did not return the group hook's id")
+    return int(cursor.lastrowid)
+
+
+def group_hook(db: sqlite_utils.Database, server: str, group: str) -> tuple[int, str] | None:
+    """(row id, hook id) of the group hook Revisor made on `group`, if any."""
+    row = db.execute(
+        "SELECT id, hook_id FROM group_hooks WHERE server = ? AND grp = ?", [server, group]
+    ).fetchone()
+    return (int(row[0]), str(row[1])) if row else None
+
+
+def group_hooks(db: sqlite_utils.Database, server: str) -> dict[str, str]:
+    rows = db.execute("SELECT grp, hook_id FROM group_hooks WHERE server = ?", [server])
+    return {str(g): str(h) for g, h in rows.fetchall()}
+
+
+def join_group_hook(db: sqlite_utils.Database, repo_id: int, group_hook_id: int) -> None:
+    with db.conn:
+        db.execute("UPDATE repos SET group_hook = ? WHERE id = ?", [group_hook_id, repo_id])
+
+
+def group_members(db: sqlite_utils.Database, group_hook_id: int) -> list[int]:
+    rows = db.execute("SELECT id FROM repos WHERE group_hook = ? ORDER BY id", [group_hook_id])
+    return [int(r[0]) for r in rows.fetchall()]
+
+
+def remove_group_hook(db: sqlite_utils.Database, group_hook_id: int) -> None:
+    with db.conn:
+        db.execute("UPDATE repos SET group_hook = NULL WHERE group_hook = ?", [group_hook_id])
+        db.execute("DELETE FROM group_hooks WHERE id = ?", [group_hook_id])
+
+
+def group_memberships(db: sqlite_utils.Database) -> dict[int, int]:
+    """repo id -> the group hook (row id) that serves it."""
+    rows = db.execute("SELECT id, group_hook FROM repos WHERE group_hook IS NOT NULL")
+    return {int(r): int(g) for r, g in rows.fetchall()}

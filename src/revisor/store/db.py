@@ -237,6 +237,16 @@ def _m008_onboarding(db: sqlite_utils.Database) -> None:
         ALTER TABLE git_servers ADD COLUMN connected_by TEXT;
         ALTER TABLE git_servers ADD COLUMN connected_at REAL;
         ALTER TABLE repos ADD COLUMN hook_id TEXT;
+        CREATE TABLE group_hooks (
+            id INTEGER PRIMARY KEY,
+            server TEXT NOT NULL,
+            grp TEXT NOT NULL,
+            hook_id TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            UNIQUE (server, grp)
+        );
+        ALTER TABLE repos ADD COLUMN group_hook INTEGER REFERENCES group_hooks(id);
         """
     )
 

@@ -41,6 +41,7 @@ MATRIX: list[tuple[str, str, frozenset[str]]] = [
     ("POST", "/servers/{server}/connect", ADMIN),
     ("POST", "/servers/{server}/test", ADMIN),
     ("POST", "/servers/{server}/enable", ADMIN),
+    ("POST", "/servers/{server}/disable-group", ADMIN),
     ("GET", "/models", READ),
     ("POST", "/models/{endpoint}/test", ADMIN),
     ("GET", "/audit", AUDIT),

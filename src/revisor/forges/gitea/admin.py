@@ -5,7 +5,9 @@ Endpoints (Gitea API v1): `GET /user`, `GET /user/repos`, `GET /orgs/{org}/repos
 `POST /repos/{owner}/{repo}/hooks` (type `gitea`, JSON, the events `pull_request` and
 `issue_comment`), `POST /repos/{owner}/{repo}/hooks/{id}/tests`,
 `DELETE /repos/{owner}/{repo}/hooks/{id}`. Creating a hook needs admin rights on the
-repository (`permissions.admin`) and a token with `write:repository`.
+repository (`permissions.admin`) and a token with `write:repository`. An organisation hook
+(`POST /orgs/{org}/hooks`, `DELETE /orgs/{org}/hooks/{id}`) needs an owner of the organisation
+and `write:organization`; Gitea offers no test delivery for it.
 """
 
 from __future__ import annotations
@@ -54,14 +56,11 @@ class GiteaAdmin:
         )
 
     def create_hook(self, project: str, url: str, secret: str) -> str:
-        body: dict[str, Any] = {
-            "type": "gitea",
-            "config": {"url": url, "content_type": "json", "secret": secret},
-            "events": HOOK_EVENTS,
-            "active": True,
-        }
         hook = self.http.json(
-            "POST", f"{_repo(project)}/hooks", what=f"create a webhook on {project}", json=body
+            "POST",
+            f"{_repo(project)}/hooks",
+            what=f"create a webhook on {project}",
+            json=self._hook_body(url, secret),
         )
         return str(hook["id"])
 
@@ -73,12 +72,37 @@ class GiteaAdmin:
         )
 
     def delete_hook(self, project: str, hook_id: str) -> None:
+        self._delete(f"{_repo(project)}/hooks/{quote(hook_id, safe='')}", project)
+
+    def _delete(self, path: str, name: str) -> None:
         try:
-            self.http.request(
-                "DELETE",
-                f"{_repo(project)}/hooks/{quote(hook_id, safe='')}",
-                what=f"delete the webhook on {project}",
-            )
+            self.http.request("DELETE", path, what=f"delete the webhook on {name}")
         except ForgeRefused as exc:
             if exc.status != 404:
                 raise
+
+    def _hook_body(self, url: str, secret: str) -> dict[str, Any]:
+        return {
+            "type": "gitea",
+            "config": {"url": url, "content_type": "json", "secret": secret},
+            "events": HOOK_EVENTS,
+            "active": True,
+        }
+
+    def create_group_hook(self, group: str, url: str, secret: str) -> str:
+        hook = self.http.json(
+            "POST",
+            f"/orgs/{quote(group, safe='')}/hooks",
+            what=f"create an organisation webhook on {group}",
+            json=self._hook_body(url, secret),
+        )
+        return str(hook["id"])
+
+    def test_group_hook(self, group: str, hook_id: str) -> None:
+        raise ForgeError(
+            "Gitea and Forgejo offer no test delivery for organisation hooks: the first pull "
+            "request event will show in the last delivery"
+        )
+
+    def delete_group_hook(self, group: str, hook_id: str) -> None:
+        self._delete(f"/orgs/{quote(group, safe='')}/hooks/{quote(hook_id, safe='')}", group)

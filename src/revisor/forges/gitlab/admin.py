@@ -4,7 +4,8 @@ Endpoints (GitLab REST v4): `GET /personal_access_tokens/self`, `GET /user`,
 `GET /projects?membership=true&min_access_level=40` (Maintainer: managing hooks needs it),
 `GET /groups/:id/projects?include_subgroups=true`, `POST /projects/:id/hooks`,
 `POST /projects/:id/hooks/:hook_id/test/merge_requests_events`,
-`DELETE /projects/:id/hooks/:hook_id`.
+`DELETE /projects/:id/hooks/:hook_id`; the same under `/groups/:id/hooks` for a group hook
+(the Owner role on the group).
 """
 
 from __future__ import annotations
@@ -74,12 +75,30 @@ class GitLabAdmin:
         )
 
     def delete_hook(self, project: str, hook_id: str) -> None:
+        self._delete(f"/projects/{_pid(project)}/hooks/{quote(hook_id, safe='')}", project)
+
+    def _delete(self, path: str, name: str) -> None:
         try:
-            self.http.request(
-                "DELETE",
-                f"/projects/{_pid(project)}/hooks/{quote(hook_id, safe='')}",
-                what=f"delete the webhook on {project}",
-            )
+            self.http.request("DELETE", path, what=f"delete the webhook on {name}")
         except ForgeRefused as exc:
             if exc.status != 404:  # already gone: what we wanted
                 raise
+
+    def create_group_hook(self, group: str, url: str, secret: str) -> str:
+        hook = self.http.json(
+            "POST",
+            f"/groups/{_pid(group)}/hooks",
+            what=f"create a group webhook on {group}",
+            json={"url": url, "token": secret, "enable_ssl_verification": True, **HOOK_EVENTS},
+        )
+        return str(hook["id"])
+
+    def test_group_hook(self, group: str, hook_id: str) -> None:
+        self.http.request(
+            "POST",
+            f"/groups/{_pid(group)}/hooks/{quote(hook_id, safe='')}/test/{TEST_TRIGGER}",
+            what=f"send a test delivery of the group webhook on {group}",
+        )
+
+    def delete_group_hook(self, group: str, hook_id: str) -> None:
+        self._delete(f"/groups/{_pid(group)}/hooks/{quote(hook_id, safe='')}", group)

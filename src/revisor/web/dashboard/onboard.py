@@ -35,6 +35,7 @@ def onboarding(request: Request[Any, Any, Any], resources: Resources) -> Onboard
         resources.egress(actor),
         resources.settings.public_base_url,
         hook_url=hook_urls.hook_url,
+        group_hook_url=hook_urls.group_hook_url,
     )
 
 
@@ -81,6 +82,8 @@ def _server_page(
         ca_dir=resources.settings.data_dir / CA_DIR_NAME,
         deliveries=connections.last_deliveries(db),
         hooks=connections.hooks(db),
+        group_hooks=connections.group_hooks(db, server.url),
+        repo_groups=connections.group_memberships(db),
         fmt_time=fmt_time,
         **extra,
     )
@@ -168,7 +171,8 @@ def server_enable(
     project, group = data.get("project", "").strip(), data.get("group", "").strip()
     try:
         if group:
-            done, failed = ob.enable_group(server.url, group, actor)
+            one_hook = data.get("group_hook") == "on"
+            done, failed = ob.enable_group(server.url, group, actor, group_hook=one_hook)
         else:
             done, failed = [ob.enable(server.url, project, actor)], []
     except AuditWriteError:
@@ -189,4 +193,31 @@ def server_enable(
     )
 
 
-routes = [server_detail, server_connect, server_test, server_enable]
+@post(
+    "/servers/{server_id:int}/disable-group",
+    guards=[require(ADMIN), csrf_guard],
+    sync_to_thread=True,
+    include_in_schema=False,
+    status_code=200,
+)
+def server_disable_group(
+    request: Request[Any, Any, Any], resources: Resources, server_id: FromPath[int], data: FormData
+) -> Template:
+    server = _server(resources, server_id)
+    group = data.get("group", "").strip()
+    try:
+        gone = onboarding(request, resources).disable_group(server.url, group, _actor(request))
+    except AuditWriteError:
+        raise
+    except RevisorError as exc:
+        return _server_page(request, resources, server_id, status=400, error=f"Not disabled: {exc}")
+    names = ", ".join(r.project for r in gone) or "no project"
+    return _server_page(
+        request,
+        resources,
+        server_id,
+        message=f"Group hook on {group} deleted; {names} no longer reviewed.",
+    )
+
+
+routes = [server_detail, server_connect, server_test, server_enable, server_disable_group]
