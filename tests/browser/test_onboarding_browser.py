@@ -104,3 +104,31 @@ def test_an_admin_connects_a_server_and_enables_a_project_then_a_group(
     assert seen.count(("forge.hook.created", "success")) == 2
     assert seen.count(("forge.hook.tested", "success")) == 2
     assert ("forge.hook.removed", "success") in seen
+
+
+def test_an_admin_enables_a_group_with_one_group_hook_then_disables_it(
+    tmp_path: Path, browser: Browser, gitlab: FakeGitLabAdmin
+) -> None:
+    settings, _ = init_settings(tmp_path)
+    port = free_port()
+    settings = dataclasses.replace(settings, server=dataclasses.replace(settings.server, port=port))
+    db = open_database(settings.db_path)
+    server, _ = servers.allow(db, gitlab.url, added_by="test")
+    with serve(settings, port=port) as base:
+        sign_in(browser, base, settings, "admin")
+        browser.goto(f"{base}/servers/{server.id}")
+        submit(browser, "#connect-form", {"kind": "gitlab", "token": TOKEN})
+        submit(browser, "#projects form[method='get']", {"group": "platform"})
+        browser.evaluate("document.querySelector('#enable-group [name=group_hook]').checked = true")
+        submit(browser, "#enable-group", {})
+        page = text(browser)
+        assert "Enabled platform/app: test delivery received." in page
+        assert "Enabled platform/lib" in page
+        (hook,) = gitlab.hooks.values()
+        assert (hook["group"], hook["url"]) == ("platform", f"http://127.0.0.1:{port}/hooks/gitlab")
+        assert "platform (webhook" in text(browser)
+        submit(browser, "#group-hooks form", {})
+        assert "Group hook on platform deleted" in text(browser)
+        assert not gitlab.hooks
+        assert repos.list_all(db) == []
+    db.conn.close()
