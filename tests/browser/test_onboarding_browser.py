@@ -92,6 +92,8 @@ def test_an_admin_connects_a_server_and_enables_a_project_then_a_group(
         app = repos.get_by_key(db, repos.ForgeKind.GITLAB, gitlab.url, "platform/app")
         assert app is not None
         browser.goto(f"{base}/repos/{app.id}")
+        last = browser.evaluate("document.getElementById('last-delivery').innerText")
+        assert last.startswith("Merge Request Hook (ignored)")
         submit(browser, "form[action$='/delete']", {"confirm": "platform/app"})
         assert "removed, with its jobs and its webhook" in text(browser)
         assert [h["project"] for h in gitlab.hooks.values()] == ["platform/lib"]

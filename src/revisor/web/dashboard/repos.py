@@ -159,6 +159,8 @@ def _repo_page(
         severities=SEVERITIES,
         defaults=settings.review,
         transcript_days=transcripts.days_for(resources.dbs.get(), repo.id),
+        last_delivery=connections.last_deliveries(resources.dbs.get()).get(repo.id),
+        fmt_time=fmt_time,
         **extra,
     )
 
