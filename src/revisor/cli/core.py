@@ -16,7 +16,7 @@ from revisor.cli import add_common, cli_actor
 from revisor.context import Context
 from revisor.domain import ForgeKind
 from revisor.errors import ConfigError, RevisorError
-from revisor.forges import hooks_for
+from revisor.forges import hooks_for, project_path_problem
 from revisor.gitservers import CA_DIR_NAME
 from revisor.secrets import KeyRing, read_secret_file
 from revisor.store import jobs, repos, servers
@@ -273,6 +273,9 @@ def cmd_jobs_cancel(args: argparse.Namespace, rt: Context) -> int:
 def cmd_repo_add(args: argparse.Namespace, rt: Context) -> int:
     forge = ForgeKind(args.forge)
     server = servers.require_allowed(rt.db, args.server)  # a clear error, exit 2
+    problem = project_path_problem(forge, args.project.strip().strip("/"))
+    if problem:
+        raise ConfigError(problem)
     token = read_secret_file(args.token_file)
     generated = args.webhook_secret_file is None
     secret = secrets.token_urlsafe(32) if generated else read_secret_file(args.webhook_secret_file)
