@@ -29,8 +29,9 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1
-    # The address Git servers use to reach this appliance; printed as the webhook URL.
-    public_url: str = "http://127.0.0.1:8080"
+    # The address Git servers use to reach this appliance; printed as the webhook URL. Empty:
+    # this server's own scheme, host and port (`Settings.public_base_url`).
+    public_url: str = ""
     max_body_bytes: int = 25 * 1024 * 1024
     # GitLab signed webhooks: accepted clock skew for `webhook-timestamp`.
     signature_tolerance_seconds: int = 300
@@ -213,6 +214,21 @@ class Settings:
     def cookies_secure(self) -> bool:
         """Browsers reach us over HTTPS: our own TLS, or a TLS proxy (`cookie_secure`)."""
         return self.web.tls or self.auth.cookie_secure
+
+    @property
+    def public_base_url(self) -> str:
+        """Where Git servers and browsers reach this appliance: `[server] public_url` when set,
+        else the scheme, host and port this server listens on (a wildcard address names this
+        machine), so a changed port or `--port` is never shown as the default 8080."""
+        if self.server.public_url:
+            return self.server.public_url.rstrip("/")
+        host = self.server.host
+        if host in ("", "0.0.0.0", "::"):  # noqa: S104 (a comparison, not a bind)
+            host = os.uname().nodename
+        elif ":" in host:
+            host = f"[{host}]"
+        scheme = "https" if self.web.tls else "http"
+        return f"{scheme}://{host}:{self.server.port}"
 
     @property
     def db_path(self) -> Path:

@@ -28,7 +28,13 @@ class ForgeUnavailable(Retryable):
 
 
 class ModelUnavailable(Retryable):
-    """The model endpoint is down, overloaded or timed out."""
+    """The model endpoint is down, overloaded or timed out. `endpoint`: its id, when known."""
+
+    def __init__(
+        self, message: str, retry_after: float | None = None, *, endpoint: str = ""
+    ) -> None:
+        super().__init__(message, retry_after)
+        self.endpoint = endpoint
 
 
 class Fatal(RevisorError):
@@ -40,7 +46,11 @@ class ForgeError(Fatal):
 
 
 class ModelError(Fatal):
-    """The model endpoint refused for good (bad API key, unknown model)."""
+    """The model endpoint refused for good (bad API key, unknown model). `endpoint`: its id."""
+
+    def __init__(self, message: str, *, endpoint: str = "") -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
 
 
 class EgressDenied(Fatal):

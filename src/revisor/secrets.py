@@ -148,6 +148,8 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     SealedColumn("repos", _REPO_KEY, "webhook_secret", "webhook_secret_enc"),
     SealedColumn("repos", _REPO_KEY, "signing_secret", "signing_secret_enc"),
     SealedColumn("model_endpoints", "id", "api_key", "api_key_enc"),
+    SealedColumn("transcripts", "entry_key", "body", "body_enc"),
+    SealedColumn("git_servers", "url", "token", "token_enc"),
 )
 
 

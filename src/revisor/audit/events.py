@@ -34,6 +34,13 @@ class Event(enum.StrEnum):
     KEYS_ROTATED = "keys.rotated"
     BACKUP_CREATED = "backup.created"
     BACKUP_RESTORED = "backup.restored"
+    SUMMARY_POSTED = "forge.summary.posted"
+    TRANSCRIPT_READ = "transcript.read"
+    TRANSCRIPTS_PURGED = "transcript.purged"
+    REPO_CHECKED = "repo.checked"
+    HOOK_CREATED = "forge.hook.created"
+    HOOK_TESTED = "forge.hook.tested"
+    HOOK_REMOVED = "forge.hook.removed"
 
 
 class Outcome(enum.StrEnum):

@@ -16,7 +16,7 @@ from revisor.cli import add_common, cli_actor
 from revisor.context import Context
 from revisor.domain import ForgeKind
 from revisor.errors import ConfigError, RevisorError
-from revisor.forges import hooks_for
+from revisor.forges import hooks_for, project_path_problem
 from revisor.gitservers import CA_DIR_NAME
 from revisor.secrets import KeyRing, read_secret_file
 from revisor.store import jobs, repos, servers
@@ -80,6 +80,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_common(p, json_flag=True)
     p.add_argument("id", type=int)
     p.set_defaults(func=cmd_repo_remove)
+    from revisor.cli.onboard import add_repo_actions
+
+    add_repo_actions(rsub)
 
 
 def emit(args: argparse.Namespace, data: Any, text: str) -> None:
@@ -270,6 +273,9 @@ def cmd_jobs_cancel(args: argparse.Namespace, rt: Context) -> int:
 def cmd_repo_add(args: argparse.Namespace, rt: Context) -> int:
     forge = ForgeKind(args.forge)
     server = servers.require_allowed(rt.db, args.server)  # a clear error, exit 2
+    problem = project_path_problem(forge, args.project.strip().strip("/"))
+    if problem:
+        raise ConfigError(problem)
     token = read_secret_file(args.token_file)
     generated = args.webhook_secret_file is None
     secret = secrets.token_urlsafe(32) if generated else read_secret_file(args.webhook_secret_file)
@@ -311,7 +317,7 @@ def cmd_repo_add(args: argparse.Namespace, rt: Context) -> int:
         ca_file=str(Path(args.ca_file).resolve()) if args.ca_file else None,
         before_commit=audit,
     )
-    url = hook_url(rt.settings.server.public_url, forge, repo.hook_key)
+    url = hook_url(rt.settings.public_base_url, forge, repo.hook_key)
     data = {**repo.public(), "webhook_url": url, "webhook_secret": secret if generated else None}
     lines = [
         f"registered repository {repo.id}: {forge.value} {repo.project} on {repo.server}",

@@ -41,10 +41,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_up)
 
 
+def listen_env(args: argparse.Namespace) -> dict[str, str]:
+    """`--host` and `--port` as settings for the processes started from here, so the web
+    workers and the worker build webhook and job URLs with the address really served."""
+    env = {}
+    if args.host:
+        env["REVISOR_SERVER__HOST"] = str(args.host)
+    if args.port:
+        env["REVISOR_SERVER__PORT"] = str(args.port)
+    return env
+
+
 def granian_tls(settings: config.Settings) -> dict[str, Any]:
     """Granian's TLS arguments ({} for plain HTTP), after checking the files; says on stderr
     when the server will speak plain HTTP, or when public_url does not match."""
-    web, public_url = settings.web, settings.server.public_url
+    web, public_url = settings.web, settings.public_base_url
     if not web.tls:
         if not settings.auth.cookie_secure:
             print(
@@ -72,6 +83,7 @@ def cmd_serve(args: argparse.Namespace, rt: Context) -> int:
     s = rt.settings.server
     tls_files = granian_tls(rt.settings)
     os.environ["REVISOR_DATA_DIR"] = str(rt.settings.data_dir)
+    os.environ.update(listen_env(args))  # the web workers show webhook URLs with this port
     metrics.clean(metrics.metrics_dir(rt.settings.data_dir), keep_live=True)
     Granian(
         target="revisor.web.factory:build",
@@ -147,7 +159,7 @@ def _up(args: argparse.Namespace, rt: Context, group: ProcessGroup, stop: StopSi
             serve += ["--port", str(args.port)]
         # The audit key in its own process, as on the appliance; serve and worker ask it to sign.
         _key_dir, sock = signer_paths(rt.settings)
-        env = {**os.environ, "REVISOR_AUDIT__SIGNER_SOCKET": str(sock)}
+        env = {**os.environ, "REVISOR_AUDIT__SIGNER_SOCKET": str(sock), **listen_env(args)}
         signer.append(spawn_signer([*base, "signer", *data], sock, group.spawn))
         children["serve"] = group.spawn(serve, env=env)
         children["worker"] = group.spawn([*base, "worker", *data], env=env)

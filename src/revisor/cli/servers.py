@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_common(p, json_flag=True)
     p.add_argument("server", help="its URL or id")
     p.set_defaults(func=cmd_server_remove)
+    from revisor.cli.onboard import add_server_actions
+
+    add_server_actions(ssub)
 
 
 def cmd_server_add(args: argparse.Namespace, rt: Context) -> int:

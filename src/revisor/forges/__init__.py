@@ -16,21 +16,28 @@ from __future__ import annotations
 
 from revisor.domain import ForgeKind
 from revisor.egress import Egress
-from revisor.forges.base import Access, Forge, ForgeTarget, RetryPolicy
+from revisor.forges.admin import ForgeAdmin, ServerTarget
+from revisor.forges.base import Access, Forge, ForgeTarget, MergeRequestLinks, RetryPolicy
 from revisor.forges.hooks import ForgeHooks, Ignored, PayloadError, Trigger
 
 __all__ = [
     "Access",
     "Forge",
+    "ForgeAdmin",
     "ForgeHooks",
     "ForgeTarget",
     "Ignored",
+    "MergeRequestLinks",
     "PayloadError",
     "RetryPolicy",
+    "ServerTarget",
     "Trigger",
     "check_access",
     "hooks_for",
+    "merge_request_links",
+    "open_admin",
     "open_forge",
+    "project_path_problem",
 ]
 
 ONE_TRY = RetryPolicy(attempts=1)
@@ -99,4 +106,45 @@ def check_access(target: ForgeTarget, egress: Egress, *, timeout: float = 5.0) -
             return gitea_access.check_access(tea, target.project)
         finally:
             tea.close()
+    raise AssertionError(f"unknown forge kind {target.kind!r}")
+
+
+def merge_request_links(
+    kind: ForgeKind, server: str, project: str, number: int
+) -> MergeRequestLinks:
+    """The merge request's pages on `server` (the registered, allowed URL)."""
+    if kind is ForgeKind.GITLAB:
+        from revisor.forges.gitlab import links as gitlab_links
+
+        return gitlab_links.merge_request_links(server, project, number)
+    if kind is ForgeKind.GITEA:
+        from revisor.forges.gitea import links as gitea_links
+
+        return gitea_links.merge_request_links(server, project, number)
+    raise AssertionError(f"unknown forge kind {kind!r}")
+
+
+def project_path_problem(kind: ForgeKind, project: str) -> str | None:
+    """Why `project` cannot name a project on `kind`'s forge (its own path rules), or None."""
+    if kind is ForgeKind.GITLAB:
+        from revisor.forges.gitlab import access as gitlab_access
+
+        return gitlab_access.project_path_problem(project)
+    if kind is ForgeKind.GITEA:
+        from revisor.forges.gitea import access as gitea_access
+
+        return gitea_access.project_path_problem(project)
+    raise AssertionError(f"unknown forge kind {kind!r}")
+
+
+def open_admin(target: ServerTarget, egress: Egress) -> ForgeAdmin:
+    """The onboarding client for `target`'s forge (hooks and project lists); close it after."""
+    if target.kind is ForgeKind.GITLAB:
+        from revisor.forges.gitlab.admin import GitLabAdmin
+
+        return GitLabAdmin(target, egress)
+    if target.kind is ForgeKind.GITEA:
+        from revisor.forges.gitea.admin import GiteaAdmin
+
+        return GiteaAdmin(target, egress)
     raise AssertionError(f"unknown forge kind {target.kind!r}")

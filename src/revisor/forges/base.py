@@ -231,3 +231,12 @@ def error_for_status(
             status,
         )
     return ForgeRefused(f"{server} refused to {what} ({status}){suffix}", status)
+
+
+@dataclass(frozen=True)
+class MergeRequestLinks:
+    """Where a person finds a merge request on its Git server, built from the registered (and
+    allowed) server URL, never from a URL in a payload or an API answer."""
+
+    merge_request: str
+    changes: str

@@ -184,13 +184,16 @@ class EndpointClient:
         try:
             response = self._http.get("models", timeout=timeout)
         except httpx.HTTPError as exc:
-            raise ModelUnavailable(f"model endpoint {self.endpoint.id}: {_describe(exc)}") from None
+            raise ModelUnavailable(
+                f"model endpoint {self.endpoint.id}: {_describe(exc)}", endpoint=self.endpoint.id
+            ) from None
         self._raise_for_status(response)
         try:
             return [str(m["id"]) for m in response.json().get("data", [])]
         except (ValueError, KeyError, TypeError, AttributeError):
             raise ModelError(
-                f"model endpoint {self.endpoint.id}: /models did not answer OpenAI-style JSON"
+                f"model endpoint {self.endpoint.id}: /models did not answer OpenAI-style JSON",
+                endpoint=self.endpoint.id,
             ) from None
 
     def complete(
@@ -234,6 +237,7 @@ class EndpointClient:
             f"model endpoint {self.endpoint.id} unavailable: {last} "
             f"(after {attempt} attempt(s), {time.monotonic() - started:.1f}s)",
             retry_after=last_retry_after,
+            endpoint=self.endpoint.id,
         )
 
     def _attempt(self, body: dict[str, Any], deadline: float) -> Completion:
@@ -282,16 +286,19 @@ class EndpointClient:
         if status in (401, 403):
             raise ModelError(
                 f"model endpoint {eid} refused the API key (HTTP {status}); "
-                f"check the key file given to `revisor model add {eid} --api-key-file`"
+                f"check the key file given to `revisor model add {eid} --api-key-file`",
+                endpoint=eid,
             )
         if status == 404:
             raise ModelError(
                 f"model endpoint {eid}: HTTP 404 for model {self.endpoint.model!r} at "
                 f"{self.endpoint.url}; check the URL (it should end in /v1) and the model name "
-                "(`revisor model list` shows what the endpoint serves)"
+                "(`revisor model list` shows what the endpoint serves)",
+                endpoint=eid,
             )
         raise ModelError(
-            f"model endpoint {eid} refused the request: HTTP {status} {_short(response)}"
+            f"model endpoint {eid} refused the request: HTTP {status} {_short(response)}",
+            endpoint=eid,
         )
 
     def _report(

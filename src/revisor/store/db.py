@@ -205,6 +205,52 @@ def _m006_git_servers(db: sqlite_utils.Database) -> None:
         )
 
 
+def _m007_transcripts(db: sqlite_utils.Database) -> None:
+    """Review transcripts (store/transcripts.py): what the model saw and answered and what was
+    posted, sealed, kept `repos.transcript_days` days (0: not kept) and purged on schedule."""
+    db.executescript(
+        """
+        ALTER TABLE repos ADD COLUMN transcript_days INTEGER NOT NULL DEFAULT 30;
+        CREATE TABLE transcripts (
+            id INTEGER PRIMARY KEY,
+            job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            entry_key TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL CHECK (kind IN ('exchange', 'outcome')),
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            body_enc BLOB NOT NULL
+        );
+        CREATE INDEX transcripts_job ON transcripts (job_id, id);
+        CREATE INDEX transcripts_expiry ON transcripts (expires_at);
+        """
+    )
+
+
+def _m008_onboarding(db: sqlite_utils.Database) -> None:
+    """A Git server connected once (store/connections.py): its kind, an admin or group token
+    (sealed) and its CA bundle; and the id of the webhook Revisor created for a repository."""
+    db.executescript(
+        """
+        ALTER TABLE git_servers ADD COLUMN kind TEXT;
+        ALTER TABLE git_servers ADD COLUMN token_enc BLOB;
+        ALTER TABLE git_servers ADD COLUMN ca_file TEXT;
+        ALTER TABLE git_servers ADD COLUMN connected_by TEXT;
+        ALTER TABLE git_servers ADD COLUMN connected_at REAL;
+        ALTER TABLE repos ADD COLUMN hook_id TEXT;
+        CREATE TABLE group_hooks (
+            id INTEGER PRIMARY KEY,
+            server TEXT NOT NULL,
+            grp TEXT NOT NULL,
+            hook_id TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            UNIQUE (server, grp)
+        );
+        ALTER TABLE repos ADD COLUMN group_hook INTEGER REFERENCES group_hooks(id);
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", _m001_initial),
     ("002_models", _m002_models),
@@ -212,6 +258,8 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("004_repos_version", _m004_repos_version),
     ("005_repo_hook_keys", _m005_repo_hook_keys),
     ("006_git_servers", _m006_git_servers),
+    ("007_transcripts", _m007_transcripts),
+    ("008_onboarding", _m008_onboarding),
 ]
 
 

@@ -15,6 +15,12 @@ def is_hook_key(value: str) -> bool:
     return HOOK_KEY_RE.fullmatch(value) is not None
 
 
+def group_hook_url(public_url: str, forge: ForgeKind) -> str:
+    """Where a group (organisation) hook posts: the forge's shared URL, where a delivery is
+    proven against the secrets of that forge's repositories and routed by its project."""
+    return f"{public_url.rstrip('/')}/hooks/{forge.value}"
+
+
 def hook_url(public_url: str, forge: ForgeKind, hook_key: str) -> str:
     """The URL a repository's webhook posts to: one secret to check per delivery. Repositories
     registered before per-repository URLs may still post to the legacy `/hooks/<forge>`."""

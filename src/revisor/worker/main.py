@@ -10,6 +10,7 @@ import logging
 from revisor import logs, metrics
 from revisor.audit.timer import CheckpointTimer
 from revisor.config import Settings
+from revisor.worker.housekeeping import Housekeeping
 from revisor.worker.reaper import Reaper, reap_once
 from revisor.worker.resources import WorkerResources
 
@@ -39,6 +40,8 @@ def _consume(res: WorkerResources, concurrency: int) -> None:
     reaper.start()
     checkpoints = CheckpointTimer(res.audit)  # [audit] checkpoint_minutes, even when idle
     checkpoints.start()
+    housekeeping = Housekeeping(dbs, res.audit)  # expired review transcripts
+    housekeeping.start()
     consumer = queue.huey.create_consumer(
         workers=concurrency,
         worker_type="thread",
@@ -53,3 +56,4 @@ def _consume(res: WorkerResources, concurrency: int) -> None:
     finally:
         reaper.stop()
         checkpoints.stop()
+        housekeeping.stop()

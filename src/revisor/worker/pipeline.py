@@ -27,15 +27,17 @@ from revisor.domain import (
     ChatMessage,
     ChatModel,
     Completion,
+    InlineComment,
     MergeRequest,
     MeteredModel,
+    PostResult,
     ReviewResult,
     RouteHints,
     StatusState,
     UsageRecord,
     UsageSink,
 )
-from revisor.errors import ModelUnavailable, Retryable, RevisorError
+from revisor.errors import ModelError, ModelUnavailable, Retryable, RevisorError
 from revisor.forges.base import Forge
 from revisor.review import render
 from revisor.review.engine import review_files
@@ -46,8 +48,10 @@ from revisor.review.summary import render_summary
 from revisor.store import usage
 from revisor.store.db import PerThread
 from revisor.store.jobs import Job
+from revisor.text.inert import inert
 from revisor.worker.repo_docs import read_repo_docs
 from revisor.worker.runner import JobContext, JobOutcome
+from revisor.worker.transcript import TranscriptSink
 
 log = logging.getLogger("revisor.worker.pipeline")
 
@@ -64,7 +68,7 @@ class JobSettings:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobSettings:
-        return cls(settings.review, settings.model.max_output_tokens, settings.server.public_url)
+        return cls(settings.review, settings.model.max_output_tokens, settings.public_base_url)
 
 
 def job_url(public_url: str, job_id: int) -> str:
@@ -79,10 +83,12 @@ def review_job(
     store: PerThread,
     audit: AuditLog,
     settings: JobSettings,
+    transcript: TranscriptSink | None = None,
 ) -> JobOutcome:
     """Review the job's merge request on `forge` with `model`; usage rows go to `store`, every
-    step that matters to `audit`. The caller picks the forge and the model
-    (`worker/resources.py`)."""
+    step that matters to `audit`, what the model saw and answered and what was posted to
+    `transcript` (when the repository keeps transcripts). The caller picks the forge and the
+    model (`worker/resources.py`)."""
     job = ctx.job
     started = time.monotonic()
 
@@ -104,7 +110,9 @@ def review_job(
         docs = read_repo_docs(forge, mr.target_branch)
         ctx.stage("review")
         hints = RouteHints(repo=mr.ref.project, diff_lines=sum(len(f.lines()) for f in files))
-        job_model = AuditedModel(model.metered(_usage_sink(store, job)), audit, job.id)
+        job_model = AuditedModel(
+            model.metered(_usage_sink(store, job)), audit, job.id, transcript=transcript
+        )
         result = review_files(
             files,
             mr=mr,
@@ -128,7 +136,8 @@ def review_job(
         raise
 
     ctx.stage("post")
-    known = {c.fingerprint for c in forge.list_bot_comments(mr) if c.fingerprint}
+    ours = forge.list_bot_comments(mr)
+    known = {c.fingerprint for c in ours if c.fingerprint}
     new, already_posted = render.dedup(result.findings, known)
     comments = [render.render_comment(f, forge.suggestion_style) for f in new]
     posted = forge.post_comments(mr, comments)
@@ -160,6 +169,18 @@ def review_job(
         already_posted=already_posted,
     )
     forge.upsert_summary(mr, summary)
+    action = "updated" if any(c.is_summary for c in ours) else "created"
+    audit.record(
+        Event.SUMMARY_POSTED,
+        actor="system:worker",
+        target=f"{ref.forge.value}:{ref.project}!{ref.number}",
+        job_id=job.id,
+        action=action,
+        findings=len(result.findings),
+        posted=n_posted,
+    )
+    if transcript is not None:
+        transcript.outcome(_posted_record(result, posted, summary, action, already_posted))
     status.set(*_final_status(result))
     record = _result_record(result, posted_count=n_posted, rejected=n_rejected)
     return JobOutcome("done", {**record, "duration_ms": duration_ms})
@@ -236,11 +257,20 @@ class StatusReporter:
 
 
 class AuditedModel:
-    """Wraps the model so every request leaves an audit record: which model and endpoint, the
-    prompt version, the sha256 of what was sent and the token counts — never the code itself."""
+    """Wraps the model so every request leaves an audit record: which model and endpoint (the
+    one that failed, for a failure), the prompt version, the sha256 of what was sent and the
+    token counts — never the code itself. The code goes only to `transcript`, when given."""
 
-    def __init__(self, inner: ChatModel, audit: AuditLog, job_id: int) -> None:
+    def __init__(
+        self,
+        inner: ChatModel,
+        audit: AuditLog,
+        job_id: int,
+        *,
+        transcript: TranscriptSink | None = None,
+    ) -> None:
         self.inner, self.audit, self.job_id = inner, audit, job_id
+        self.transcript = transcript
 
     @property
     def concurrency(self) -> int:
@@ -266,17 +296,22 @@ class AuditedModel:
                 messages, max_tokens=max_tokens, json_mode=json_mode, hints=hints
             )
         except RevisorError as exc:
+            endpoint = exc.endpoint if isinstance(exc, ModelUnavailable | ModelError) else ""
             self.audit.record(
                 Event.MODEL_REQUEST,
                 actor="system:worker",
-                target="model",
+                target=f"model-endpoint:{endpoint}" if endpoint else "model",
                 outcome=Outcome.FAILURE,
                 job_id=self.job_id,
+                endpoint=endpoint,
                 prompt_version=prompt_version(),
                 prompt_sha256=digest.hexdigest(),
                 redactions=redactions,
                 error=type(exc).__name__,
+                message=str(exc)[:300],
             )
+            if self.transcript is not None:
+                self.transcript.exchange(messages, None, error=str(exc), endpoint=endpoint)
             raise
         self.audit.record(
             Event.MODEL_REQUEST,
@@ -290,7 +325,33 @@ class AuditedModel:
             prompt_tokens=completion.usage.prompt_tokens,
             completion_tokens=completion.usage.completion_tokens,
         )
+        if self.transcript is not None:
+            self.transcript.exchange(messages, completion)
         return completion
+
+
+def _posted_record(
+    result: ReviewResult, posted: PostResult, summary: str, action: str, already_posted: int
+) -> dict[str, Any]:
+    """The transcript's last entry: the findings parsed from the answers and each text as it
+    was sent to the forge (after the inert-text rules, as the adapter sends it)."""
+
+    def comment(c: InlineComment) -> dict[str, Any]:
+        return {
+            "path": c.path,
+            "old_line": c.old_line,
+            "new_line": c.new_line,
+            "fingerprint": c.fingerprint,
+            "body": inert(c.body),
+        }
+
+    return {
+        "findings": _result_record(result)["findings"],
+        "posted": [comment(c) for c in posted.posted],
+        "rejected": [{**comment(r.comment), "reason": r.reason} for r in posted.rejected],
+        "already_posted": already_posted,
+        "summary": {"action": action, "body": inert(summary)},
+    }
 
 
 def _result_record(result: ReviewResult, **extra: Any) -> dict[str, Any]:

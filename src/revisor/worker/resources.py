@@ -34,6 +34,7 @@ from revisor.store.db import PerThread
 from revisor.worker.pipeline import JobSettings, review_job
 from revisor.worker.queue import Queue
 from revisor.worker.runner import JobContext, JobOutcome, Pipeline, Runner
+from revisor.worker.transcript import JobTranscript
 
 log = logging.getLogger("revisor.worker")
 
@@ -200,6 +201,7 @@ class WorkerResources:
             store=self.dbs,
             audit=self.audit,
             settings=JobSettings.from_settings(self.settings),
+            transcript=JobTranscript.for_job(self.dbs, self.keys, ctx.job.id, ctx.job.repo_id),
         )
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ from revisor.domain import ForgeKind
 from revisor.secrets import KeyRing
 from revisor.store import jobs, repos, servers
 from revisor.store.db import open_database
-from revisor.web.auth.guards import ADMIN, AUDIT, OPERATE, READ
+from revisor.web.auth.guards import ADMIN, AUDIT, OPERATE, READ, READ_CODE
 from tests.web.webapp import ROLES, client_as, make_app, settings_for
 
 MATRIX: list[tuple[str, str, frozenset[str]]] = [
@@ -25,14 +25,23 @@ MATRIX: list[tuple[str, str, frozenset[str]]] = [
     ("GET", "/jobs/{job}", READ),
     ("POST", "/jobs/{job}/retry", OPERATE),
     ("POST", "/jobs/{job}/cancel", OPERATE),
+    ("GET", "/jobs/{job}/transcript", READ_CODE),
     ("GET", "/repos", READ),
     ("POST", "/repos/new", OPERATE),
     ("GET", "/repos/{repo}", READ),
     ("POST", "/repos/{repo}/policy", OPERATE),
     ("POST", "/repos/{repo}/rotate-secret", OPERATE),
+    ("POST", "/repos/{repo}/transcripts", OPERATE),
+    ("POST", "/repos/{repo}/test", OPERATE),
+    ("POST", "/repos/{repo}/delete", OPERATE),  # without the typed confirmation: refused
     ("GET", "/servers", READ),
     ("POST", "/servers/new", ADMIN),
     ("POST", "/servers/{server}/remove", ADMIN),
+    ("GET", "/servers/{server}", ADMIN),
+    ("POST", "/servers/{server}/connect", ADMIN),
+    ("POST", "/servers/{server}/test", ADMIN),
+    ("POST", "/servers/{server}/enable", ADMIN),
+    ("POST", "/servers/{server}/disable-group", ADMIN),
     ("GET", "/models", READ),
     ("POST", "/models/{endpoint}/test", ADMIN),
     ("GET", "/audit", AUDIT),
@@ -74,6 +83,7 @@ FORMS = {
         "token": "t",
     },
     "/repos/{repo}/policy": {"min_severity": "major", "max_comments": "5"},
+    "/repos/{repo}/transcripts": {"transcript_days": "30"},
     "/audit/export": {},
     "/servers/new": {"url": "https://gitea.test"},
 }
@@ -142,7 +152,7 @@ def test_anonymous_browser_is_redirected_not_shown_a_page(world: World) -> None:
     with client:
         for method, path, _ in MATRIX:
             if method == "GET" and not path.startswith("/api/"):
-                url = path.replace("{job}", "1").replace("{repo}", "1")
+                url = path.replace("{job}", "1").replace("{repo}", "1").replace("{server}", "1")
                 r = client.get(url, headers={"accept": "text/html"}, follow_redirects=False)
                 assert r.status_code == 303, path
                 assert r.headers["location"].startswith("/login?next=")

@@ -17,6 +17,7 @@ from revisor.domain import ForgeKind
 from revisor.secrets import KeyRing
 from revisor.store import jobs, repos, servers
 from revisor.store.db import now, open_database
+from tests.ops.conftest import TOKEN, FakeForgeApi
 from tests.web.webapp import client_as, make_app, settings_for
 
 RESULT = {
@@ -169,6 +170,11 @@ def test_rotating_the_webhook_secret_changes_it_shows_it_once_and_audits(world: 
 
 
 def test_adding_a_repository_and_editing_its_policy(world: World) -> None:
+    api = FakeForgeApi()  # the repository is checked with its Git server before it is added
+    api.start()
+    db = open_database(world.settings.db_path)
+    servers.allow(db, api.url, added_by="test")
+    db.conn.close()
     client, csrf = client_as(world.app, world.settings, "admin")
     with client:
         r = client.post(
@@ -176,14 +182,15 @@ def test_adding_a_repository_and_editing_its_policy(world: World) -> None:
             data={
                 "_csrf": csrf,
                 "forge": "gitea",
-                "server": "https://gitea.test",
-                "project": "o/r",
-                "token": "t",
+                "server": api.url,
+                "project": "group/app",
+                "token": TOKEN,
             },
         )
+        api.stop()
         assert r.status_code == 200
         db = open_database(world.settings.db_path)
-        added = next(r for r in repos.list_all(db) if r.project == "o/r")
+        added = next(r for r in repos.list_all(db) if r.server == api.url)
         db.conn.close()
         assert f"http://127.0.0.1:8080/hooks/gitea/{added.hook_key}</code>" in r.text
         bad = client.post(

@@ -14,6 +14,7 @@ from litestar import Litestar
 from revisor.audit import AuditLog
 from revisor.config import Settings
 from revisor.context import Context
+from revisor.forges import Access
 from revisor.outbound import configured_egress
 from revisor.store import repos, servers
 from revisor.store.db import open_database
@@ -27,6 +28,17 @@ TOKEN = "glpat-dashboard-token-0123456789"
 class World:
     settings: Settings
     app: Litestar
+
+
+@pytest.fixture(autouse=True)
+def servers_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fictional gitlab.test and gitea.test say yes to every token here: these tests are
+    about which servers may be used; the check with the server is tested against a fake API
+    (tests/browser/test_repos_browser.py)."""
+    monkeypatch.setattr(
+        "revisor.web.dashboard.repo_checks.check_access",
+        lambda target, egress: Access(True, f"{target.project} reachable"),
+    )
 
 
 @pytest.fixture

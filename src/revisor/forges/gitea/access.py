@@ -6,9 +6,30 @@ error handling as a review), one try per request.
 
 from __future__ import annotations
 
+import re
+
 from revisor.forges.base import Access
 from revisor.forges.gitea.api import GiteaForge
 from revisor.forges.http_date import parse_http_date
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+
+
+def project_path_problem(project: str) -> str | None:
+    """Why `project` cannot be a Gitea/Forgejo repository (`owner/repo`), or None."""
+    parts = project.split("/")
+    if len(parts) != 2:
+        return (
+            f"Gitea repository {project!r}: write it as owner/repository (one '/', as in the "
+            "repository's URL)"
+        )
+    for part in parts:
+        if not _NAME.fullmatch(part) or part in (".", "..") or part.endswith(".git"):
+            return (
+                f"Gitea repository {project!r}: {part!r} is not a valid owner or repository "
+                "name (letters, digits, '_', '-', '.')"
+            )
+    return None
 
 
 def check_access(forge: GiteaForge, project: str) -> Access:

@@ -6,11 +6,37 @@ error handling as a review), one try per request.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 from revisor.forges.base import Access
 from revisor.forges.gitlab.api import GitLabForge
 from revisor.forges.http_date import parse_http_date
+
+_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}")
+MAX_DEPTH = 21  # 20 nested groups, then the project
+
+
+def project_path_problem(project: str) -> str | None:
+    """Why `project` cannot be a GitLab project path (`group[/subgroup...]/project`), or None.
+    Segments as GitLab allows them: letters, digits, '_', '-', '.', not starting with '-' or
+    '.', not ending in '.', '.git' or '.atom'."""
+    parts = project.split("/")
+    if len(parts) < 2:
+        return (
+            f"GitLab project path {project!r} has no group: write it as group/project "
+            "(as in the project's URL)"
+        )
+    if len(parts) > MAX_DEPTH:
+        return f"GitLab project path {project!r}: at most 20 nested groups"
+    for part in parts:
+        if not _SEGMENT.fullmatch(part) or part.endswith((".", ".git", ".atom")):
+            return (
+                f"GitLab project path {project!r}: {part!r} is not a valid group or project "
+                "name (letters, digits, '_', '-', '.'; not ending in '.git')"
+            )
+    return None
+
 
 _REGISTER_AGAIN = "(`revisor repo remove ID`, `revisor repo add ...`)"
 

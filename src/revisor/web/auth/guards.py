@@ -6,6 +6,8 @@ What each may do (the tests walk this matrix route by route):
 - OPERATE (maintainer, admin): retry/cancel jobs, add repositories (on allowed Git servers
   only), edit policy, rotate secrets;
 - AUDIT (auditor, admin): audit search and export;
+- READ_CODE (admin, maintainer, auditor): review transcripts, which hold the code the model
+  was sent (every read audited); viewers see a job's findings but never its code;
 - ADMIN (admin): settings, disabling the break-glass admin, allowing and removing Git servers
   (which is what widens the egress allowlist).
 """
@@ -24,6 +26,7 @@ from revisor.web.auth.sessions import Principal
 READ = frozenset({"admin", "maintainer", "auditor", "viewer"})
 OPERATE = frozenset({"admin", "maintainer"})
 AUDIT = frozenset({"admin", "auditor"})
+READ_CODE = frozenset({"admin", "maintainer", "auditor"})
 ADMIN = frozenset({"admin"})
 
 

@@ -11,7 +11,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from revisor import jobactions
-from revisor.store import jobs, repos
+from revisor.store import jobs, repos, transcripts
 from revisor.web.auth.csrf import csrf_guard
 from revisor.web.auth.guards import OPERATE, READ, require
 from revisor.web.dashboard import queries
@@ -73,6 +73,7 @@ def job_detail(request: Request[Any, Any, Any], dbs: Dbs, job_id: FromPath[int])
         findings=result.get("findings") or [],
         skipped=result.get("skipped") or result.get("skipped_files") or [],
         usage=queries.usage_for_job(db, job.id),
+        transcript_entries=transcripts.count_for_job(db, job.id),
         result_json=json.dumps(result, indent=2, sort_keys=True),
         fmt_time=fmt_time,
     )

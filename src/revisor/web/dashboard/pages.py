@@ -19,7 +19,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Template
 
-from revisor.web.auth.guards import ADMIN, AUDIT, OPERATE, principal_of, signed_in
+from revisor.web.auth.guards import ADMIN, AUDIT, OPERATE, READ_CODE, principal_of, signed_in
 from revisor.web.auth.sessions import Principal
 from revisor.web.client_address import client_address
 
@@ -46,6 +46,7 @@ def page(
             "path": request.url.path,
             "can_operate": bool(p and p.has(*OPERATE)),
             "can_audit": bool(p and p.has(*AUDIT)),
+            "can_read_code": bool(p and p.has(*READ_CODE)),
             "is_admin": bool(p and p.has(*ADMIN)),
             **context,
         },

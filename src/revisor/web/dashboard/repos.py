@@ -16,18 +16,19 @@ from revisor.config import Settings
 from revisor.domain import ForgeKind
 from revisor.errors import AuditWriteError, RevisorError
 from revisor.gitservers import CA_DIR_NAME, confined_ca_file
-from revisor.store import repos, servers
+from revisor.store import connections, repos, servers, transcripts
 from revisor.web import hook_urls
 from revisor.web.auth.csrf import csrf_guard
 from revisor.web.auth.guards import OPERATE, READ, require
-from revisor.web.dashboard.pages import FormData, page, source, who
+from revisor.web.dashboard.pages import FormData, fmt_time, page, source, who
+from revisor.web.dashboard.repo_checks import check_repository, new_target
 from revisor.web.resources import Resources
 
 SEVERITIES = ("info", "minor", "major", "critical")
 
 
 def webhook_url(settings: Settings, repo: repos.Repo) -> str:
-    return hook_urls.hook_url(settings.server.public_url, repo.forge, repo.hook_key)
+    return hook_urls.hook_url(settings.public_base_url, repo.forge, repo.hook_key)
 
 
 def _repos_page(
@@ -47,6 +48,8 @@ def _repos_page(
         status=status,
         repos=rows,
         urls={r.id: webhook_url(settings, r) for r in rows},
+        deliveries=connections.last_deliveries(db),
+        fmt_time=fmt_time,
         forges=[f.value for f in ForgeKind],
         servers=servers.urls(db),
         ca_dir=settings.data_dir / CA_DIR_NAME,
@@ -70,9 +73,10 @@ def repos_page(request: Request[Any, Any, Any], resources: Resources) -> Templat
     status_code=200,
 )
 def repo_add(request: Request[Any, Any, Any], resources: Resources, data: FormData) -> Template:
-    """Register a repository on a Git server an admin has allowed (never any other). A CA
-    bundle named here must lie in `<data_dir>/ca/`. A refusal shows the form again, filled in
-    as typed (the token excepted)."""
+    """Register a repository on a Git server an admin has allowed (never any other), once the
+    server has said that the token may review there and the project exists (`repo_checks`). A
+    CA bundle named here must lie in `<data_dir>/ca/`. A refusal shows the form again, filled
+    in as typed (the token excepted)."""
     settings = resources.settings
     actor = who(request).actor
     secret = secrets.token_urlsafe(32)
@@ -109,15 +113,20 @@ def repo_add(request: Request[Any, Any, Any], resources: Resources, data: FormDa
         if not token:
             raise RevisorError("an API token is required")
         ca_file = data.get("ca_file", "").strip()
+        ca = confined_ca_file(ca_file, settings.data_dir) if ca_file else None
+        target = new_target(forge, server, data.get("project", ""), token, ca)
+        if repos.get_by_key(db, forge, server, target.project) is not None:
+            raise repos.RepoExists(f"{target.project} on {server} is already registered")
+        check_repository(request, resources, target, f"server:{server}")
         repo = repos.add(
             db,
             resources.keys,
             forge=forge,
             server=server,
-            project=data.get("project", ""),
+            project=target.project,
             token=token,
             webhook_secret=secret,
-            ca_file=confined_ca_file(ca_file, settings.data_dir) if ca_file else None,
+            ca_file=ca,
             before_commit=audit,
         )
     except AuditWriteError:
@@ -149,6 +158,9 @@ def _repo_page(
         webhook_url=webhook_url(settings, repo),
         severities=SEVERITIES,
         defaults=settings.review,
+        transcript_days=transcripts.days_for(resources.dbs.get(), repo.id),
+        last_delivery=connections.last_deliveries(resources.dbs.get()).get(repo.id),
+        fmt_time=fmt_time,
         **extra,
     )
 
@@ -251,4 +263,41 @@ def repo_rotate_secret(
     )
 
 
-routes = [repos_page, repo_add, repo_detail, repo_policy, repo_rotate_secret]
+@post(
+    "/repos/{repo_id:int}/transcripts",
+    guards=[require(OPERATE), csrf_guard],
+    sync_to_thread=True,
+    include_in_schema=False,
+    status_code=200,
+)
+def repo_transcripts(
+    request: Request[Any, Any, Any],
+    resources: Resources,
+    repo_id: FromPath[int],
+    data: FormData,
+) -> Template:
+    """How many days this repository's review transcripts are kept (0: none are written)."""
+    _repo_page(request, resources, repo_id)  # 404 first
+    typed = data.get("transcript_days", "").strip()
+    try:
+        days = transcripts.check_days(int(typed)) if typed.isdigit() else None
+        if days is None:
+            raise ValueError(f"transcript days: a whole number from 0 to {transcripts.MAX_DAYS}")
+    except ValueError as exc:
+        return _repo_page(request, resources, repo_id, status=400, error=str(exc))
+    resources.audit.record(  # first: no record, no change
+        Event.CONFIG_CHANGED,
+        actor=who(request).actor,
+        target=f"repo:{repo_id}",
+        source=source(request),
+        transcript_days=days,
+    )
+    transcripts.set_days(resources.dbs.get(), repo_id, days)
+    kept = f"kept {days} days" if days else "not kept"
+    return _repo_page(request, resources, repo_id, message=f"Review transcripts are {kept}.")
+
+
+repo_page = _repo_page
+repos_page_of = _repos_page
+
+routes = [repos_page, repo_add, repo_detail, repo_policy, repo_rotate_secret, repo_transcripts]

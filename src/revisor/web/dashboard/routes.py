@@ -3,14 +3,28 @@ page (what they share is in `pages.py`); this gathers their routes for `create_a
 
 from __future__ import annotations
 
-from revisor.web.dashboard import audit, jobs, models, overview, repos, servers, settings
+from revisor.web.dashboard import (
+    audit,
+    jobs,
+    models,
+    onboard,
+    overview,
+    repo_checks,
+    repos,
+    servers,
+    settings,
+    transcripts,
+)
 
 routes = [
     *overview.routes,
     *jobs.routes,
     *repos.routes,
+    *repo_checks.routes,
     *models.routes,
     *audit.routes,
     *settings.routes,
     *servers.routes,
+    *onboard.routes,
+    *transcripts.routes,
 ]

@@ -16,7 +16,7 @@ from litestar.response import Template
 from revisor.audit import Event
 from revisor.errors import RevisorError
 from revisor.gitservers import canonical_server_url
-from revisor.store import servers
+from revisor.store import connections, servers
 from revisor.web.auth.csrf import csrf_guard
 from revisor.web.auth.guards import ADMIN, READ, require
 from revisor.web.dashboard.pages import FormData, fmt_time, page, source, who
@@ -27,7 +27,15 @@ def _servers_page(
     request: Request[Any, Any, Any], dbs: Dbs, *, status: int = 200, **extra: Any
 ) -> Template:
     rows = servers.list_all(dbs.get())
-    return page(request, "servers.html", status=status, servers=rows, fmt_time=fmt_time, **extra)
+    return page(
+        request,
+        "servers.html",
+        status=status,
+        servers=rows,
+        connected=connections.connected(dbs.get()),
+        fmt_time=fmt_time,
+        **extra,
+    )
 
 
 @get("/servers", guards=[require(READ)], sync_to_thread=True, include_in_schema=False)

@@ -1,0 +1,12 @@
+"""GitLab web links (for the dashboard), built from the allowed server URL."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from revisor.forges.base import MergeRequestLinks
+
+
+def merge_request_links(server: str, project: str, number: int) -> MergeRequestLinks:
+    mr = f"{server.rstrip('/')}/{quote(project, safe='/')}/-/merge_requests/{number}"
+    return MergeRequestLinks(merge_request=mr, changes=f"{mr}/diffs")
