@@ -46,6 +46,7 @@ from revisor.review.anchor import anchor
 from revisor.review.context import widen
 from revisor.review.fuse import confirm_note, hit_findings, merge_with_model
 from revisor.review.guidance import RepoDocs, guidance_for
+from revisor.review.kinds import with_severity_floor
 from revisor.review.parse import parse_output
 from revisor.review.plan import Plan, plan_review, select_files
 from revisor.review.policy import Policy
@@ -166,7 +167,7 @@ def _review_chunk(
         targets = [postable(f, forge_lines.get(f.path, frozenset())) for f in chunk.files]
         anchored = anchor(parsed.findings, targets)
         findings = tuple(
-            with_fingerprint(f, text)
+            with_fingerprint(with_severity_floor(f), text)
             for f, text in zip(anchored.findings, anchored.line_texts, strict=True)
         )
         return ChunkOutcome(

@@ -30,7 +30,7 @@ __all__ = [
     "verify_messages",
 ]
 
-MAX_VERIFY_TOKENS = 96  # a verdict and one sentence
+MAX_VERIFY_TOKENS = 128  # one sentence of reasoning, then the verdict
 WINDOW_LINES = 12  # lines shown above and below the cited line
 MAX_REASON = 300
 _WORD = re.compile(r"\b(real|false|true|yes|no|confirmed|rejected|valid|invalid)\b", re.I)
