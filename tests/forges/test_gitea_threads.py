@@ -33,6 +33,7 @@ def _api(fake: FakeGitea, verb: str, path: str, **kwargs: object) -> httpx.Respo
 
 def test_the_adapter_is_a_conversations(gitea_forge: GiteaForge) -> None:
     assert isinstance(gitea_forge, Conversations)
+    assert gitea_forge.bot_name() == "revisor-bot"
 
 
 def test_comments_on_one_line_make_one_thread(

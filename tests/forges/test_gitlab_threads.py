@@ -34,6 +34,7 @@ def _api(fake: FakeGitLab, verb: str, path: str, **kwargs: object) -> httpx.Resp
 
 def test_the_adapter_is_a_conversations(gitlab_forge: GitLabForge) -> None:
     assert isinstance(gitlab_forge, Conversations)
+    assert gitlab_forge.bot_name() == "revisor-bot"
 
 
 def test_threads_show_who_wrote_each_note(

@@ -114,6 +114,10 @@ class Conversations(Protocol):
     """What the conversation side of the worker needs (replies, commands, feedback,
     incremental review); both adapters implement it beside `Forge`."""
 
+    def bot_name(self) -> str:
+        """The username Revisor posts as (a mention of it asks Revisor)."""
+        ...
+
     def list_threads(self, mr: MergeRequest) -> list[Thread]:
         """Every thread on the merge request, with its notes oldest first."""
         ...

@@ -31,6 +31,7 @@ from revisor.domain import (
     Severity,
     SuggestionStyle,
 )
+from revisor.review.memory import Coverage, summary_lines
 from revisor.review.policy import Policy
 from revisor.text.inert import (
     closes_fence,
@@ -332,9 +333,10 @@ def render_summary(
     policy: Policy | None = None,
     not_inline: Sequence[RejectedComment] = (),
     already_posted: int = 0,
+    coverage: Coverage | None = None,
 ) -> str:
     """The MR summary note. `not_inline`: comments the forge refused to place on their line."""
-    out = [SUMMARY_MARKER, "### Revisor review", ""]
+    out = [SUMMARY_MARKER, "### Revisor review", "", *summary_lines(coverage)]
     if result.partial:
         out += [
             f"> **Warning: partial review.** {result.chunks_failed} of {result.chunks_total} "

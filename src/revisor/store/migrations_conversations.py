@@ -58,6 +58,7 @@ def m007_conversations(db: sqlite_utils.Database) -> None:
             similarity_key TEXT NOT NULL,
             title TEXT NOT NULL,
             path TEXT NOT NULL,
+            line_key TEXT NOT NULL,
             model TEXT NOT NULL,
             job_id INTEGER,
             verdict TEXT NOT NULL DEFAULT 'open'

@@ -43,6 +43,7 @@ from revisor.review.redact import REDACTION_MARK
 from revisor.store import usage
 from revisor.store.db import PerThread
 from revisor.store.jobs import Job
+from revisor.worker.memory import ReviewMemory
 from revisor.worker.runner import JobContext, JobOutcome
 
 log = logging.getLogger("revisor.worker.pipeline")
@@ -96,7 +97,9 @@ def review_job(
     status = StatusReporter(forge, audit, job.id, mr, job_url(settings.public_url, job.id))
     status.set(StatusState.RUNNING, "Revisor is reviewing")
     try:
-        files = forge.list_changes(mr)
+        all_files = forge.list_changes(mr)
+        memory = ReviewMemory.open(forge, store, audit, job, mr)  # worker/memory.py
+        files = memory.files(all_files)  # incremental: only what changed since the last review
         ctx.stage("review")
         hints = RouteHints(repo=mr.ref.project, diff_lines=sum(len(f.lines()) for f in files))
         job_model = AuditedModel(model.metered(_usage_sink(store, job)), audit, job.id)
@@ -121,10 +124,15 @@ def review_job(
         raise
 
     ctx.stage("post")
+    memory.collect_feedback()  # thumbs-downs since the last review become suppressions
     known = {c.fingerprint for c in forge.list_bot_comments(mr) if c.fingerprint}
     new, already_posted = render.dedup(result.findings, known)
+    new, suppressed = memory.unsuppressed(new, files)
     comments = [render.render_comment(f, forge.suggestion_style) for f in new]
     posted = forge.post_comments(mr, comments)
+    placed = {c.fingerprint for c in posted.posted}
+    memory.remember([f for f in new if f.fingerprint in placed], files, result)
+    resolved = memory.resolve_fixed(forge, result)
     ref = mr.ref
     for comment in posted.posted:
         audit.record(
@@ -146,7 +154,11 @@ def review_job(
     ctx.stage("summary")
     duration_ms = int((time.monotonic() - started) * 1000)
     summary = render.render_summary(
-        result, policy=policy, not_inline=posted.rejected, already_posted=already_posted
+        result,
+        policy=policy,
+        not_inline=posted.rejected,
+        already_posted=already_posted,
+        coverage=memory.coverage(suppressed=suppressed, resolved=resolved),
     )
     forge.upsert_summary(mr, summary)
     status.set(*_final_status(result))

@@ -58,6 +58,9 @@ def _line(c: dict[str, Any]) -> tuple[str, int, int]:
 
 
 class GiteaConversations:
+    def bot_name(self: _Plumbing) -> str:
+        return self._bot()
+
     def list_threads(self: _Plumbing, mr: MergeRequest) -> list[Thread]:
         bot = self._bot()
         n = mr.ref.number

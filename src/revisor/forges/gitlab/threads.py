@@ -69,6 +69,10 @@ def _thread(discussion: dict[str, Any], bot: int) -> Thread | None:
 
 
 class GitLabConversations:
+    def bot_name(self: _Plumbing) -> str:
+        user = self._json("get", "/user", what="identify the bot user")
+        return str(user.get("username") or "") if isinstance(user, dict) else ""
+
     def list_threads(self: _Plumbing, mr: MergeRequest) -> list[Thread]:
         bot = self._bot_user_id()
         found = self._get_all(
