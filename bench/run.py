@@ -42,6 +42,7 @@ MODULES = (
     "soak",
     "sidecar",
     "e2e",
+    "incremental",
     "scale",
     "peer",
     "fuzz",
