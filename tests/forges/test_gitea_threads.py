@@ -96,7 +96,7 @@ def test_thumbs_down_reactions(fake_gitea: FakeGitea, gitea_forge: GiteaForge) -
     mr, thread = _reviewed(fake_gitea, gitea_forge)
     fake_gitea.react(int(thread.thread_id), "-1", "alice")
     fake_gitea.react(int(thread.thread_id), "+1", "bob")
-    assert gitea_forge.thumbs_down(mr, thread.thread_id) == ("alice",)
+    assert gitea_forge.thumbs_down(mr, thread.thread_id) == (("2", "alice"),)
     assert gitea_forge.thumbs_down(mr, "999999") == ()
 
 

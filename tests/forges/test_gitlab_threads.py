@@ -95,7 +95,7 @@ def test_thumbs_down_lists_who_gave_one(fake_gitlab: FakeGitLab, gitlab_forge: G
     note = int(thread.notes[0].note_id)
     fake_gitlab.award(note, "thumbsdown", "alice")
     fake_gitlab.award(note, "thumbsup", "bob")
-    assert gitlab_forge.thumbs_down(mr, str(note)) == ("alice",)  # type: ignore[arg-type]
+    assert gitlab_forge.thumbs_down(mr, str(note)) == (("2", "alice"),)  # type: ignore[arg-type]
     assert gitlab_forge.thumbs_down(mr, "999999") == ()  # type: ignore[arg-type]
 
 

@@ -148,3 +148,16 @@ def test_a_thumbs_down_keeps_the_finding_from_coming_back(appliance: Appliance) 
     assert "Suppressed: 1 finding" in summary(appliance), summary(appliance)
     added = [e for e in appliance.rt.audit.records() if e["event"] == "suppression.added"]
     assert added[-1]["actor"] == "forge-user:alice"
+
+
+def test_a_thumbs_down_from_someone_who_cannot_read_the_project_does_not_count(
+    appliance: Appliance,
+) -> None:
+    first_review(appliance)
+    (thread,) = appliance.gitlab.discussions(P, 7)
+    appliance.gitlab.users["stranger"] = 77  # signed in, but no member of the project
+    appliance.gitlab.award(thread["notes"][0]["id"], "thumbsdown", "stranger")
+    head = appliance.gitlab.push_commit(P, 7, touched=("lib/other.py",))[2]
+    appliance.gitlab.add_file(P, head, "app.py", APP_AT_HEAD)
+    appliance.runner()(appliance.new_job())
+    assert suppressions.list_all(appliance.rt.db) == []

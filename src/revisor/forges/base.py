@@ -131,8 +131,8 @@ class Conversations(Protocol):
         """Mark the thread resolved; False when this server cannot (Forgejo has no API)."""
         ...
 
-    def thumbs_down(self, mr: MergeRequest, note_id: str) -> tuple[str, ...]:
-        """The users who gave the note a thumbs-down."""
+    def thumbs_down(self, mr: MergeRequest, note_id: str) -> tuple[tuple[str, str], ...]:
+        """(user id, username) of each user who gave the note a thumbs-down."""
         ...
 
     def can_read(self, user_id: str, username: str) -> bool:

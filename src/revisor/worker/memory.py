@@ -109,8 +109,17 @@ class ReviewMemory:
                 continue
             bot = thread.notes[0].author
             down = self.talk.thumbs_down(self.mr, thread.notes[0].note_id)
-            people = [u for u in down if u and u != bot]
-            if people and self.suppress(thread, fp, people[0], source="award", reason=""):
+            # Only a person the forge says can read the project counts: on a public or internal
+            # project anyone signed in can award an emoji.
+            who = next(
+                (
+                    name
+                    for uid, name in down
+                    if name and name != bot and self.talk.can_read(uid, name)
+                ),
+                None,
+            )
+            if who is not None and self.suppress(thread, fp, who, source="award", reason=""):
                 added += 1
         return added
 

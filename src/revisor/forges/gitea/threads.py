@@ -132,7 +132,7 @@ class GiteaConversations:
             raise
         return True
 
-    def thumbs_down(self: _Plumbing, mr: MergeRequest, note_id: str) -> tuple[str, ...]:
+    def thumbs_down(self: _Plumbing, mr: MergeRequest, note_id: str) -> tuple[tuple[str, str], ...]:
         if not note_id.isdigit():
             return ()
         try:
@@ -145,11 +145,15 @@ class GiteaConversations:
             if exc.status == 404:
                 return ()
             raise
-        return tuple(
-            str((r.get("user") or {}).get("login") or "")
-            for r in reactions or []
-            if r.get("content") == "-1"
-        )
+        found = []
+        for r in reactions or []:
+            user = r.get("user") or {}
+            if r.get("content") == "-1":
+                uid = user.get("id")
+                found.append(
+                    (str(uid) if isinstance(uid, int) else "", str(user.get("login") or ""))
+                )
+        return tuple(found)
 
     def can_read(self: _Plumbing, user_id: str, username: str) -> bool:
         if not username:

@@ -39,6 +39,11 @@ class _Plumbing(Protocol):
     def _bot_user_id(self) -> int: ...
 
 
+def _who(user: dict[str, Any], name_key: str) -> tuple[str, str]:
+    uid = user.get("id")
+    return (str(uid) if isinstance(uid, int) else "", str(user.get(name_key) or ""))
+
+
 def _discussion_path(lab: _Plumbing, mr: MergeRequest, thread_id: str) -> str:
     return f"{lab._mr_path}/{mr.ref.number}/discussions/{quote(thread_id, safe='')}"
 
@@ -103,7 +108,7 @@ class GitLabConversations:
             raise
         return True
 
-    def thumbs_down(self: _Plumbing, mr: MergeRequest, note_id: str) -> tuple[str, ...]:
+    def thumbs_down(self: _Plumbing, mr: MergeRequest, note_id: str) -> tuple[tuple[str, str], ...]:
         if not note_id.isdigit():
             return ()
         try:
@@ -116,9 +121,7 @@ class GitLabConversations:
                 return ()
             raise
         return tuple(
-            str((a.get("user") or {}).get("username") or "")
-            for a in awards
-            if a.get("name") == "thumbsdown"
+            _who(a.get("user") or {}, "username") for a in awards if a.get("name") == "thumbsdown"
         )
 
     def can_read(self: _Plumbing, user_id: str, username: str) -> bool:
