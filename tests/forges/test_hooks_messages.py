@@ -124,3 +124,39 @@ def test_parse_command() -> None:
     assert (unknown.name, unknown.word, unknown.trigger) == ("unknown", "deploy", "help")
     assert parse_command("/revisorreview") is None
     assert all(f"/revisor {name}" in HELP for name in ("review", "full-review", "ask", "ignore"))
+
+
+def gitlab_emoji(name: str = "thumbsdown", action: str = "award", **note: Any) -> dict[str, Any]:
+    """An emoji hook as GitLab's "Emoji events" example shows it (trimmed)."""
+    return {
+        "object_kind": "emoji",
+        "event_type": action,
+        "user": {"id": 2, "username": "alice", "name": "Alice"},
+        "project_id": 1,
+        "project": {"id": 1, "path_with_namespace": "group/app"},
+        "object_attributes": {
+            "user_id": 2,
+            "id": 9,
+            "name": name,
+            "awardable_type": "Note",
+            "awardable_id": 1001,
+            "action": action,
+        },
+        "note": {"id": 1001, "discussion_id": DISCUSSION, "noteable_type": "MergeRequest", **note},
+        "merge_request": {"iid": 7, "last_commit": {"id": wp.HEAD}},
+    }
+
+
+def test_gitlab_thumbs_down_is_feedback() -> None:
+    found = hooks_for(ForgeKind.GITLAB).classify("Emoji Hook", gitlab_emoji())
+    assert isinstance(found, Trigger)
+    assert (found.reason, found.mr_number, found.head_sha) == ("feedback", 7, "")
+    assert found.message is not None
+    assert (found.message.note_id, found.message.author, found.message.thread_id) == (
+        "1001",
+        "alice",
+        DISCUSSION,
+    )
+    for other in (gitlab_emoji("thumbsup"), gitlab_emoji(action="revoke"),
+                  gitlab_emoji(noteable_type="Issue")):  # fmt: skip
+        assert isinstance(hooks_for(ForgeKind.GITLAB).classify("Emoji Hook", other), Ignored)

@@ -161,3 +161,32 @@ def test_a_thumbs_down_from_someone_who_cannot_read_the_project_does_not_count(
     appliance.gitlab.add_file(P, head, "app.py", APP_AT_HEAD)
     appliance.runner()(appliance.new_job())
     assert suppressions.list_all(appliance.rt.db) == []
+
+
+def test_the_emoji_hook_records_a_thumbs_down_at_once(appliance: Appliance) -> None:
+    import uuid
+
+    from revisor.store import jobs
+    from revisor.store.conversations import JobMessage
+
+    first_review(appliance)
+    (thread,) = appliance.gitlab.discussions(P, 7)
+    note = thread["notes"][0]
+    appliance.gitlab.award(note["id"], "thumbsdown", "alice")
+
+    def feedback(note_id: str, user: str, uid: str) -> jobs.Job:
+        message = JobMessage(note_id, thread["id"], user, uid, "")
+        delivery = jobs.Delivery(f"t:{uuid.uuid4()}", appliance.repo.id, "Emoji Hook", 7, "",
+                                 "feedback", message=message)  # fmt: skip
+        (intake,) = jobs.record_deliveries(appliance.rt.db, [delivery])
+        assert intake.job_id is not None
+        appliance.runner()(intake.job_id)
+        return appliance.job(intake.job_id)
+
+    # a hook naming someone who gave none, on a note that is not Revisor's: nothing counts
+    other = appliance.gitlab.add_note(P, 7, "a comment", author="bob")
+    assert feedback(str(other["id"]), "bob", "3").result == {"reason": "not a Revisor finding"}
+    assert feedback(str(note["id"]), "alice", "2").result == {"suppressed": 1}
+    (row,) = suppressions.list_all(appliance.rt.db)
+    assert (row.source, row.created_by) == ("award", "alice")
+    assert suppressions.acceptance(appliance.rt.db)[0].rejected == 1

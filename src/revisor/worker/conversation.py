@@ -79,6 +79,8 @@ def answer_message(
     note = thread.note(message.note_id) if thread is not None else None
     if thread is None or note is None:
         return _skip("the comment is no longer there")
+    if job.trigger == "feedback":  # a thumbs-down (GitLab's emoji hook)
+        return _feedback(env, talk, ctx, mr, thread, message)
     bot = talk.bot_name()
     if note.by_bot or message.author == bot or _OTHER_BOT.search(message.author):
         return _skip("written by a bot")
@@ -222,6 +224,22 @@ def _ask(
         completion.usage.prompt_tokens,
         completion.usage.completion_tokens,
     )
+
+
+def _feedback(
+    env: Conversation,
+    talk: Conversations,
+    ctx: JobContext,
+    mr: MergeRequest,
+    thread: Thread,
+    message: JobMessage,
+) -> JobOutcome:
+    """Record a thumbs-down on Revisor's finding now rather than at the next review; the award
+    and the user's access are read from the forge, not taken from the hook."""
+    if not thread.started_by_bot or thread.notes[0].note_id != message.note_id:
+        return _skip("not a Revisor finding")
+    memory = ReviewMemory(talk, env.store, env.audit, ctx.job, mr, threads=[thread])
+    return JobOutcome("done", {"suppressed": memory.collect_feedback()})
 
 
 def _addressed(thread: Thread, body: str, bot: str) -> bool:

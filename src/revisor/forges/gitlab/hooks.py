@@ -143,6 +143,8 @@ def classify(event: str, payload: Mapping[str, Any]) -> Trigger | Ignored:
         return Ignored(project, f"merge request action {action or 'missing'!r}")
     if kind == "note" or event == "Note Hook":
         return _classify_note(project, payload, attrs)
+    if kind == "emoji" or event == "Emoji Hook":
+        return _classify_emoji(project, payload, attrs)
     return Ignored(project, f"event {event or kind or 'unknown'!r} is not reviewed")
 
 
@@ -177,6 +179,30 @@ def _classify_note(
     if "@" in body:
         return Trigger(project, number(mr.get("iid"), "merge_request.iid"), "", "mention", said)
     return Ignored(project, "comment has no /revisor command")
+
+
+def _classify_emoji(
+    project: str, payload: Mapping[str, Any], attrs: Mapping[str, Any]
+) -> Trigger | Ignored:
+    """A thumbs-down awarded on a note of a merge request: feedback the worker checks against
+    the forge (the award, the note being Revisor's, the user's access) before it counts."""
+    if text(attrs.get("action")) != "award" or text(attrs.get("name")) != "thumbsdown":
+        return Ignored(project, "only a thumbs-down award is feedback")
+    note = obj(payload, "note")
+    if text(attrs.get("awardable_type")) != "Note" or text(note.get("noteable_type")) != (
+        "MergeRequest"
+    ):
+        return Ignored(project, "award is not on a merge request comment")
+    user = obj(payload, "user")
+    said = message(
+        attrs.get("awardable_id"),
+        note.get("discussion_id"),
+        user.get("username"),
+        user.get("id") or attrs.get("user_id"),
+        "",
+    )
+    iid = number(obj(payload, "merge_request").get("iid"), "merge_request.iid")
+    return Trigger(project, iid, "", "feedback", said)
 
 
 HOOKS = ModuleHooks(ForgeKind.GITLAB, signs_deliveries=True, module=sys.modules[__name__])
