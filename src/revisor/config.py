@@ -83,6 +83,9 @@ class ReviewSettings:
     max_files: int = 300
     ignore: tuple[str, ...] = ()
     extra_instructions: str = ""
+    # Answers to comments (worker/conversation.py), per merge request and per author an hour.
+    answers_per_mr_hour: int = 20
+    answers_per_author_hour: int = 10
 
 
 @dataclass(frozen=True)

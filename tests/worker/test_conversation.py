@@ -176,3 +176,19 @@ def test_full_review_command_runs_a_review(appliance: Appliance) -> None:
     appliance.runner()(job_id)
     assert appliance.job(job_id).state == "done", appliance.job(job_id).last_error
     assert len(appliance.gitlab.discussions(P, 7)) == 1
+
+
+def test_the_merge_request_limit_is_configurable(appliance: Appliance) -> None:
+    import dataclasses
+
+    appliance.settings = dataclasses.replace(
+        appliance.settings,
+        review=dataclasses.replace(appliance.settings.review, answers_per_mr_hour=1),
+    )
+    reviewed(appliance)  # builds the worker's resources with these settings
+    first = appliance.gitlab.add_note(P, 7, "/revisor help", author="alice")
+    appliance.runner()(message_job(appliance, "help", first))
+    second = appliance.gitlab.add_note(P, 7, "/revisor help", author="bob")
+    job_id = message_job(appliance, "help", second)
+    appliance.runner()(job_id)
+    assert appliance.job(job_id).result == {"reason": "rate limit of the merge request"}

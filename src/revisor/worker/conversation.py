@@ -43,8 +43,6 @@ from revisor.worker.runner import JobContext, JobOutcome
 log = logging.getLogger("revisor.worker.conversation")
 
 ACTOR = "system:worker"
-MAX_PER_MR_HOUR = 20  # answers on one merge request in an hour
-MAX_PER_AUTHOR_HOUR = 10  # answers to one person in a repository in an hour
 ANSWER_TOKENS = 600
 # Bot accounts that are not ours: GitLab project/group access-token users, `*-bot`, `*[bot]`.
 _OTHER_BOT = re.compile(r"^(project|group)_\d+_bot(_\w+)?$|[-_]bot$|\[bot\]$", re.IGNORECASE)
@@ -94,14 +92,12 @@ def answer_message(
         return _refuse(env, job.id, mr, message, name, "author cannot read the project")
     if command is not None and command.name in {"review", "full-review"}:
         return review()
-    db = env.store.get()
-    if conversations.answers_in_last_hour(db, job.repo_id, mr_number=mr.ref.number) >= (
-        MAX_PER_MR_HOUR
-    ):
+    db, limits = env.store.get(), env.settings.review
+    on_mr = conversations.answers_in_last_hour(db, job.repo_id, mr_number=mr.ref.number)
+    if on_mr >= limits.answers_per_mr_hour:
         return _refuse(env, job.id, mr, message, name, "rate limit of the merge request")
-    if conversations.answers_in_last_hour(db, job.repo_id, author=message.author) >= (
-        MAX_PER_AUTHOR_HOUR
-    ):
+    to_author = conversations.answers_in_last_hour(db, job.repo_id, author=message.author)
+    if to_author >= limits.answers_per_author_hour:
         return _refuse(env, job.id, mr, message, name, "rate limit of the author")
     ctx.stage("answer")
     answer = _compose(ctx, env, talk, mr, thread, message, command)
