@@ -62,3 +62,30 @@ def test_the_answer_is_escaped_and_bounded() -> None:
     assert len(posted) < 4_300
     assert "model `m1`" in posted
     assert answer_version().startswith("answer-v1+")
+
+
+def test_a_long_thread_is_cut_to_fit_the_context_keeping_the_finding() -> None:
+    from revisor.review.conversation import fit_answer_messages, prompt_tokens
+
+    notes = [ThreadNote("1", "revisor-bot", "**Major:** the finding", True)]
+    notes += [ThreadNote(str(i), "alice", f"note {i} " + "x" * 1400, False) for i in range(2, 30)]
+    thread = Thread("d1", tuple(notes), path="app.py", new_line=50, resolvable=True)
+    code = "\n".join(f"{n:>5} line {n}" for n in range(30, 71))
+    full = fit_answer_messages(100_000, question="q?", note_id="29", thread=thread, code=code,
+                               guidance="")  # fmt: skip
+    assert "note 18" in full[1].content  # the finding and the 11 latest notes
+    assert "note 17" not in full[1].content
+    budget = prompt_tokens(full) // 3
+    cut = fit_answer_messages(budget, question="q?", note_id="29", thread=thread, code=code,
+                              guidance="")  # fmt: skip
+    assert prompt_tokens(cut) <= budget
+    assert "**Major:** the finding" in cut[1].content
+    assert "note 28" in cut[1].content
+    assert "note 26" not in cut[1].content
+    assert "   50 line 50" in cut[1].content
+    assert "   41 line 41" not in cut[1].content
+    tiny = fit_answer_messages(10, question="q?", note_id="29", thread=thread, code=code,
+                               guidance="")  # fmt: skip
+    assert "**Major:** the finding" in tiny[1].content
+    assert "note 28" not in tiny[1].content
+    assert "UNTRUSTED_CODE" not in tiny[1].content

@@ -26,6 +26,7 @@ __all__ = [
     "answer_messages",
     "answer_version",
     "code_around",
+    "fit_answer_messages",
     "render_answer",
     "render_reply",
 ]
@@ -62,10 +63,14 @@ def _block(name: str, text: str) -> str:
     return f"<<<UNTRUSTED_{name}\n{neutralise(text)}\nUNTRUSTED_{name}>>>"
 
 
-def _thread_text(thread: Thread | None, skip_note: str) -> str:
+def _thread_text(thread: Thread | None, skip_note: str, max_notes: int = MAX_NOTES) -> str:
+    """The thread so far, without the message being answered: its first note (the finding)
+    and the latest others, `max_notes` in all."""
     if thread is None:
         return ""
-    notes = [n for n in thread.notes if n.note_id != skip_note][-MAX_NOTES:]
+    notes = [n for n in thread.notes if n.note_id != skip_note]
+    if len(notes) > max_notes:
+        notes = [notes[0], *notes[len(notes) - max_notes + 1 :]] if max_notes > 1 else notes[:1]
     return "\n\n".join(
         f"[{'Revisor' if n.by_bot else 'developer ' + n.author[:60]}]\n{n.body[:MAX_NOTE_CHARS]}"
         for n in notes
@@ -80,6 +85,7 @@ def answer_messages(
     code: str,
     guidance: str,
     title: str = "",
+    max_notes: int = MAX_NOTES,
 ) -> list[ChatMessage]:
     """The chat messages for one answer. `question` is the message's text (a `/revisor ask`
     argument or the whole reply); `thread` the thread it is in (None: a plain comment)."""
@@ -91,7 +97,7 @@ def answer_messages(
     where = f"{thread.path}:{thread.new_line or thread.old_line}" if thread and thread.path else ""
     if code:
         parts.append(_block("CODE", f"{where}\n{code}" if where else code))
-    earlier = _thread_text(thread, note_id)
+    earlier = _thread_text(thread, note_id, max_notes)
     if earlier:
         parts.append(_block("THREAD", earlier))
     parts.append(_block("MESSAGE", question[:MAX_QUESTION_CHARS]))
@@ -101,6 +107,42 @@ def answer_messages(
 
 def prompt_tokens(messages: Sequence[ChatMessage]) -> int:
     return sum(estimate_tokens(m.content) for m in messages)
+
+
+def _middle(code: str, radius: int) -> str:
+    lines = code.splitlines()
+    mid = len(lines) // 2
+    return "\n".join(lines[max(0, mid - radius) : mid + radius + 1])
+
+
+def fit_answer_messages(
+    budget: int,
+    *,
+    question: str,
+    note_id: str,
+    thread: Thread | None,
+    code: str,
+    guidance: str,
+    title: str = "",
+) -> list[ChatMessage]:
+    """The richest answer prompt within `budget` estimated tokens: everything; else the
+    finding, the last two notes and 8 lines of code either side; else the finding and the
+    message alone (sent even if still too long: the model's error then says so)."""
+    shapes = ((code, MAX_NOTES), (_middle(code, 8), 3), ("", 1))
+    messages: list[ChatMessage] = []
+    for shown, notes in shapes:
+        messages = answer_messages(
+            question=question,
+            note_id=note_id,
+            thread=thread,
+            code=shown,
+            guidance=guidance,
+            title=title,
+            max_notes=notes,
+        )
+        if prompt_tokens(messages) <= budget:
+            break
+    return messages
 
 
 def render_answer(text: str, *, model: str) -> str:

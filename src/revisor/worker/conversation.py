@@ -24,9 +24,9 @@ from revisor.domain import ChatModel, MergeRequest, MeteredModel, RouteHints, Th
 from revisor.errors import RevisorError
 from revisor.forges.base import Conversations, Forge
 from revisor.review.conversation import (
-    answer_messages,
     answer_version,
     code_around,
+    fit_answer_messages,
     render_answer,
     render_reply,
 )
@@ -195,7 +195,13 @@ def _ask(
     code = ""
     if thread.path and thread.new_line:
         code = code_around(_read(env.forge, thread.path, mr.head_sha), thread.new_line)
-    messages = answer_messages(
+    model: ChatModel = AuditedModel(
+        env.model.metered(_usage_sink(env.store, ctx.job)), env.audit, ctx.job.id
+    )
+    hints = RouteHints(repo=mr.ref.project)
+    max_tokens = min(ANSWER_TOKENS, env.settings.max_output_tokens)
+    messages = fit_answer_messages(
+        model.context_for(hints) - max_tokens,
         question=question,
         note_id=message.note_id,
         thread=thread if thread.path or len(thread.notes) > 1 else None,
@@ -203,16 +209,7 @@ def _ask(
         guidance=policy.extra_instructions,
         title=mr.title,
     )
-    model: ChatModel = AuditedModel(
-        env.model.metered(_usage_sink(env.store, ctx.job)), env.audit, ctx.job.id
-    )
-    hints = RouteHints(repo=mr.ref.project)
-    completion = model.complete(
-        messages,
-        max_tokens=min(ANSWER_TOKENS, env.settings.max_output_tokens),
-        json_mode=False,
-        hints=hints,
-    )
+    completion = model.complete(messages, max_tokens=max_tokens, json_mode=False, hints=hints)
     return _Answer(
         "ask" if ctx.job.trigger == "ask" else ctx.job.trigger,
         render_answer(completion.text, model=completion.model),
