@@ -192,3 +192,13 @@ def test_the_merge_request_limit_is_configurable(appliance: Appliance) -> None:
     job_id = message_job(appliance, "help", second)
     appliance.runner()(job_id)
     assert appliance.job(job_id).result == {"reason": "rate limit of the merge request"}
+
+
+def test_a_repository_that_disabled_revisor_gets_no_answers(appliance: Appliance) -> None:
+    did = reviewed(appliance)
+    appliance.gitlab.add_file(P, "main", ".revisor.toml", "enabled = false\n")
+    note = appliance.gitlab.reply_as(P, 7, did, "why?", "alice")
+    job_id = message_job(appliance, "reply", note, did)
+    appliance.runner()(job_id)
+    assert appliance.job(job_id).result == {"reason": "disabled by .revisor.toml"}
+    assert len(thread_bodies(appliance, did)) == 2

@@ -30,7 +30,7 @@ from revisor.review.conversation import (
     render_answer,
     render_reply,
 )
-from revisor.review.policy import build_policy
+from revisor.review.policy import Policy, build_policy
 from revisor.store import conversations
 from revisor.store.conversations import JobMessage
 from revisor.store.db import PerThread
@@ -99,8 +99,11 @@ def answer_message(
     to_author = conversations.answers_in_last_hour(db, job.repo_id, author=message.author)
     if to_author >= limits.answers_per_author_hour:
         return _refuse(env, job.id, mr, message, name, "rate limit of the author")
+    policy = build_policy(env.settings.review, _read(env.forge, POLICY_FILE, mr.target_branch))
+    if not policy.enabled:
+        return _skip(f"disabled by {POLICY_FILE}")
     ctx.stage("answer")
-    answer = _compose(ctx, env, talk, mr, thread, message, command)
+    answer = _compose(ctx, env, mr, thread, message, command, policy)
     talk.reply(mr, thread, render_reply(answer.body, reply_marker(message.note_id)))
     conversations.record_answer(
         db,
@@ -145,11 +148,11 @@ class _Answer:
 def _compose(
     ctx: JobContext,
     env: Conversation,
-    talk: Conversations,
     mr: MergeRequest,
     thread: Thread,
     message: JobMessage,
     command: Command | None,
+    policy: Policy,
 ) -> _Answer:
     if command is not None and command.name == "unknown":
         word = f"`/revisor {command.word}` is not a command. " if command.word else ""
@@ -161,7 +164,7 @@ def _compose(
     question = command.argument if command is not None else message.body
     if not question.strip():
         return _Answer("help", "Ask a question after `/revisor ask`.\n\n" + HELP)
-    return _ask(ctx, env, mr, thread, message, question)
+    return _ask(ctx, env, mr, thread, message, question, policy)
 
 
 def _ignore(
@@ -190,8 +193,8 @@ def _ask(
     thread: Thread,
     message: JobMessage,
     question: str,
+    policy: Policy,
 ) -> _Answer:
-    policy = build_policy(env.settings.review, _read(env.forge, POLICY_FILE, mr.target_branch))
     code = ""
     if thread.path and thread.new_line:
         code = code_around(_read(env.forge, thread.path, mr.head_sha), thread.new_line)
