@@ -33,6 +33,8 @@ MATRIX: list[tuple[str, str, frozenset[str]]] = [
     ("GET", "/servers", READ),
     ("POST", "/servers/new", ADMIN),
     ("POST", "/servers/{server}/remove", ADMIN),
+    ("GET", "/feedback", READ),
+    ("POST", "/feedback/suppressions/{suppression}/remove", OPERATE),
     ("GET", "/models", READ),
     ("POST", "/models/{endpoint}/test", ADMIN),
     ("GET", "/audit", AUDIT),
@@ -112,6 +114,7 @@ def _call(world: World, role: str | None, method: str, path: str) -> int:
     url = url.replace("{path:str}", "openapi.yaml")  # any other name under the schema router
     url = url.replace("{endpoint}", "nope")  # unknown: no model is called
     url = url.replace("{server}", "999")  # unknown: nothing is removed
+    url = url.replace("{suppression}", "999")  # unknown: nothing is removed
     with client:
         if method == "GET":
             return client.get(url, follow_redirects=False).status_code
@@ -155,7 +158,8 @@ def test_matrix_covers_every_route(world: World) -> None:
             p.replace("{job}", "{job_id:int}")
             .replace("{repo}", "{repo_id:int}")
             .replace("{endpoint}", "{endpoint_id:str}")
-            .replace("{server}", "{server_id:int}"),
+            .replace("{server}", "{server_id:int}")
+            .replace("{suppression}", "{suppression_id:int}"),
         )
         for m, p, _ in MATRIX
     }
