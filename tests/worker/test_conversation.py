@@ -202,3 +202,14 @@ def test_a_repository_that_disabled_revisor_gets_no_answers(appliance: Appliance
     appliance.runner()(job_id)
     assert appliance.job(job_id).result == {"reason": "disabled by .revisor.toml"}
     assert len(thread_bodies(appliance, did)) == 2
+
+
+def test_the_author_is_the_forges_not_the_hooks(appliance: Appliance) -> None:
+    reviewed(appliance)
+    note = appliance.gitlab.add_note(P, 7, "/revisor ask why?", author="mallory")
+    forged = {**note, "author": {"id": 2, "username": "alice"}}  # a hook naming alice
+    job_id = message_job(appliance, "ask", forged)
+    appliance.runner()(job_id)
+    assert appliance.job(job_id).result == {
+        "reason": "the comment's author is not the one the hook named"
+    }

@@ -79,6 +79,8 @@ def answer_message(
         return _skip("the comment is no longer there")
     if job.trigger == "feedback":  # a thumbs-down (GitLab's emoji hook)
         return _feedback(env, talk, ctx, mr, thread, message)
+    if note.author != message.author:  # the forge's word over the hook's
+        return _skip("the comment's author is not the one the hook named")
     bot = talk.bot_name()
     if note.by_bot or message.author == bot or _OTHER_BOT.search(message.author):
         return _skip("written by a bot")
