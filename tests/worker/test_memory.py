@@ -190,3 +190,24 @@ def test_the_emoji_hook_records_a_thumbs_down_at_once(appliance: Appliance) -> N
     (row,) = suppressions.list_all(appliance.rt.db)
     assert (row.source, row.created_by) == ("award", "alice")
     assert suppressions.acceptance(appliance.rt.db)[0].rejected == 1
+
+
+def test_a_push_that_changed_nothing_reviewable_calls_no_model(appliance: Appliance) -> None:
+    first_review(appliance)
+    calls = appliance.model.chat_count()
+    appliance.gitlab.push_commit(P, 7, touched=("README.md",))  # not in the MR's diff any more
+    appliance.runner()(job := appliance.new_job())
+    assert appliance.job(job).state == "done", appliance.job(job).last_error
+    assert appliance.model.chat_count() == calls
+    assert "0 of 2 changed file(s)" in summary(appliance)
+
+
+def test_a_refused_compare_falls_back_to_a_full_review(appliance: Appliance) -> None:
+    first_review(appliance)
+    appliance.gitlab.push_commit(P, 7, touched=("lib/other.py",))
+    appliance.gitlab.inject(404, path_contains="/repository/compare")
+    appliance.reply()
+    appliance.runner()(job := appliance.new_job())
+    assert appliance.job(job).state == "done", appliance.job(job).last_error
+    assert "subprocess" in prompt_text(appliance)
+    assert "could not compare the previously reviewed commit" in summary(appliance)

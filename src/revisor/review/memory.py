@@ -94,7 +94,9 @@ def files_to_review(files: Sequence[FileDiff], changed: Collection[str]) -> list
 class Coverage:
     """What one review covered, for its summary."""
 
-    mode: str  # "full" (first review or asked for), "incremental", "fallback" (history rewritten)
+    # "full" (first review or asked for), "incremental", "fallback" (history rewritten),
+    # "uncompared" (the forge refused the comparison)
+    mode: str
     head_sha: str = ""
     since_sha: str = ""  # the head the previous review covered
     files_reviewed: int = 0
@@ -120,6 +122,11 @@ def summary_lines(coverage: Coverage | None) -> list[str]:
             f"**This review covered** the whole merge request: the previously reviewed commit "
             f"`{c.since_sha[:12]}` is no longer in its history (force-push or rebase), so "
             "nothing could be carried over."
+        )
+    elif c.mode == "uncompared":
+        out.append(
+            f"**This review covered** the whole merge request: the Git server could not compare "
+            f"the previously reviewed commit `{c.since_sha[:12]}` with this one."
         )
     elif c.asked:
         out.append("**This review covered** the whole merge request, as asked (`full-review`).")

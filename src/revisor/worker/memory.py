@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from revisor.audit import AuditLog, Event
 from revisor.domain import FileDiff, Finding, MergeRequest, ReviewResult, Thread
 from revisor.errors import RevisorError
-from revisor.forges.base import Conversations, Forge
+from revisor.forges.base import Conversations, Forge, ForgeRefused
 from revisor.review import memory
 from revisor.review.conversation import render_reply
 from revisor.store import conversations, suppressions
@@ -64,11 +64,16 @@ class ReviewMemory:
         since = conversations.reviewed_head(store.get(), job.repo_id, mr.ref.number)
         if since and since != mr.head_sha:
             mem.since = since
-            mem.changed = talk.changed_paths(mr, since)
-            if mem.changed is None:
-                mem.mode = "fallback"
-            elif not asked_full:
-                mem.mode = "incremental"
+            try:
+                mem.changed = talk.changed_paths(mr, since)
+            except ForgeRefused as exc:  # e.g. the old commit was garbage-collected
+                log.info("cannot compare with %s, reviewing everything: %s", since[:12], exc)
+                mem.mode = "uncompared"
+            else:
+                if mem.changed is None:
+                    mem.mode = "fallback"
+                elif not asked_full:
+                    mem.mode = "incremental"
         mem.threads = talk.list_threads(mr)
         return mem
 
