@@ -43,6 +43,7 @@ MODULES = (
     "soak",
     "sidecar",
     "e2e",
+    "incremental",
     "scale",
     "peer",
     "fuzz",

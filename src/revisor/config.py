@@ -91,6 +91,9 @@ class ReviewSettings:
     analyzers: bool = True  # ruff and the ast-grep rule pack, their hits confirmed by the model
     # [[review.path_instructions]] tables {path = "<glob>", instructions = "..."} (review.policy)
     path_instructions: tuple[Mapping[str, Any], ...] = ()
+    # Answers to comments (worker/conversation.py), per merge request and per author an hour.
+    answers_per_mr_hour: int = 20
+    answers_per_author_hour: int = 10
 
 
 @dataclass(frozen=True)

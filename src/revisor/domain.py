@@ -340,3 +340,38 @@ class MeteredModel(Protocol):
     every request it sends (failed attempts included) to the job's sink."""
 
     def metered(self, on_usage: UsageSink) -> ChatModel: ...
+
+
+# --- conversations: threads on a merge request (forges.base.Conversations) --------------------
+
+
+@dataclass(frozen=True)
+class ThreadNote:
+    """One note of a thread, as the forge lists it."""
+
+    note_id: str
+    author: str
+    body: str
+    by_bot: bool  # written by our own bot user
+
+
+@dataclass(frozen=True)
+class Thread:
+    """A conversation on a merge request: a line thread (GitLab discussion, Gitea review
+    comments on one line) or a plain comment. `thread_id` is what `Conversations.reply` and
+    `.resolve` take."""
+
+    thread_id: str
+    notes: tuple[ThreadNote, ...]
+    path: str = ""
+    new_line: int | None = None
+    old_line: int | None = None
+    resolvable: bool = False
+    resolved: bool = False
+
+    @property
+    def started_by_bot(self) -> bool:
+        return bool(self.notes) and self.notes[0].by_bot
+
+    def note(self, note_id: str) -> ThreadNote | None:
+        return next((n for n in self.notes if n.note_id == note_id), None)

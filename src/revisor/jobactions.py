@@ -16,7 +16,7 @@ import sqlite_utils
 
 from revisor.audit import AuditLog, Event, Outcome
 from revisor.errors import RevisorError
-from revisor.store import jobs
+from revisor.store import jobs, suppressions
 
 log = logging.getLogger("revisor.jobactions")
 
@@ -85,3 +85,35 @@ def _change(
         )
 
     return JobActionResult(job_id, change(db, job_id, record), job.state)
+
+
+class SuppressionNotFound(RevisorError):
+    """No suppression has that id."""
+
+
+def remove_suppression(
+    db: sqlite_utils.Database,
+    audit: AuditLog,
+    suppression_id: int,
+    *,
+    actor: str,
+    source: str = "",
+) -> suppressions.Suppression:
+    """Remove a suppression (CLI and dashboard alike), its audit record written inside the
+    delete's transaction; `SuppressionNotFound` when there is none."""
+
+    def record(changed: bool) -> None:
+        if changed:
+            audit.record(
+                Event.SUPPRESSION_REMOVED,
+                actor=actor,
+                target=f"suppression:{suppression_id}",
+                source=source,
+                repo_id=found.repo_id if found else None,
+                fingerprint=found.fingerprint if found else "",
+            )
+
+    found = suppressions.get(db, suppression_id)
+    if found is None or suppressions.remove(db, suppression_id, before_commit=record) is None:
+        raise SuppressionNotFound(f"no suppression {suppression_id}")
+    return found

@@ -133,7 +133,9 @@ ALL: tuple[MetricWrapperBase, ...] = (
 JOBS = "revisor_jobs"
 QUEUE_DEPTH = "revisor_queue_depth"
 OLDEST_DUE = "revisor_queue_oldest_due_seconds"
-STATE_GAUGES = (JOBS, QUEUE_DEPTH, OLDEST_DUE)
+FINDINGS = "revisor_findings"
+ACCEPTANCE = "revisor_findings_acceptance_ratio"
+STATE_GAUGES = (JOBS, QUEUE_DEPTH, OLDEST_DUE, FINDINGS, ACCEPTANCE)
 
 
 def exposed_names() -> list[str]:
@@ -232,11 +234,13 @@ class Snapshot:
     jobs_by_state: Mapping[str, int] = field(default_factory=dict)
     queue_depth: int | None = None  # None: the queue could not be read
     oldest_due_seconds: float = 0.0
+    # (repo id, model) -> (accepted, rejected, open) posted findings (store/suppressions.py)
+    verdicts: Mapping[tuple[int, str], tuple[int, int, int]] = field(default_factory=dict)
 
 
 def read_snapshot(db: sqlite_utils.Database, queue_depth: Callable[[], int] | None) -> Snapshot:
     """Jobs by state, the Huey queue depth and how long the oldest due job has been waiting."""
-    from revisor.store import jobs
+    from revisor.store import jobs, suppressions
 
     now = time.time()
     row = db.execute(
@@ -254,6 +258,10 @@ def read_snapshot(db: sqlite_utils.Database, queue_depth: Callable[[], int] | No
         jobs_by_state=jobs.counts_by_state(db),
         queue_depth=depth,
         oldest_due_seconds=max(0.0, now - row[0]) if row and row[0] is not None else 0.0,
+        verdicts={
+            (a.repo_id, a.model): (a.accepted, a.rejected, a.open)
+            for a in suppressions.acceptance(db)
+        },
     )
 
 
@@ -280,6 +288,26 @@ class StateCollector(Collector):
             "Seconds the oldest queued, due job has waited for a worker (0 if none).",
             value=snap.oldest_due_seconds,
         )
+        yield from _verdict_gauges(snap)
+
+
+def _verdict_gauges(snap: Snapshot) -> Iterable[GaugeMetricFamily]:
+    """Posted findings by verdict, and the acceptance rate, per repository id and model."""
+    labels = ["repo_id", "model"]
+    verdicts = GaugeMetricFamily(
+        FINDINGS,
+        "Posted findings by verdict: accepted (resolved by a fix), rejected (ignored or "
+        "thumbed down), open.",
+        labels=[*labels, "verdict"],
+    )
+    rate = GaugeMetricFamily(ACCEPTANCE, "Accepted over decided posted findings.", labels=labels)
+    for (repo_id, model), (accepted, rejected, still_open) in sorted(snap.verdicts.items()):
+        for name, count in (("accepted", accepted), ("rejected", rejected), ("open", still_open)):
+            verdicts.add_metric([str(repo_id), model, name], count)
+        if accepted + rejected:
+            rate.add_metric([str(repo_id), model], accepted / (accepted + rejected))
+    yield verdicts
+    yield rate
 
 
 # --- multiprocess plumbing -----------------------------------------------------------------------

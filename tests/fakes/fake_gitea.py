@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from .gitea_threads import GiteaThreads
 from .model import FakeFile, diff_lines
 from .server import FakeServer, Request, Response, json_response, paginate, text_response
 
@@ -54,7 +55,7 @@ class FakePR:
     reviews: list[dict[str, Any]] = field(default_factory=list)  # each with "comments"
 
 
-class FakeGitea(FakeServer):
+class FakeGitea(GiteaThreads, FakeServer):
     def __init__(
         self,
         token: str = "gitea-test-token",  # noqa: S107 (a test token)
@@ -84,6 +85,7 @@ class FakeGitea(FakeServer):
         self.route("PATCH", r + r"/issues/comments/(?P<cid>\d+)", self._patch_comment)
         self.route("GET", r + r"/raw/(?P<path>.+)", self._get_raw)
         self.route("POST", r + r"/statuses/(?P<sha>[0-9a-fA-F]+)", self._post_status)
+        self._thread_routes(r, pr)  # gitea_threads.py: reactions, resolving, compare
 
     # --- seeding ----------------------------------------------------------------------------
 

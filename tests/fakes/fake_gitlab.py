@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from .gitlab_threads import GitLabThreads
 from .model import FakeFile, diff_lines
 from .quick_actions import extract_quick_actions
 from .server import FakeServer, Request, Response, json_response, paginate, text_response
@@ -78,7 +79,7 @@ def _sha(n: int) -> str:
     return f"{n:040x}"
 
 
-class FakeGitLab(FakeServer):
+class FakeGitLab(GitLabThreads, FakeServer):
     API = "/api/v4"
 
     def __init__(
@@ -114,6 +115,7 @@ class FakeGitLab(FakeServer):
         self.route("POST", mr + "/discussions", self._post_discussion)
         self.route("GET", p + r"/repository/files/(?P<path>[^/]+)/raw", self._get_raw)
         self.route("POST", p + r"/statuses/(?P<sha>[0-9a-fA-F]+)", self._post_status)
+        self._thread_routes(p, mr)  # gitlab_threads.py: replies, resolving, awards, compare
 
     # --- seeding ----------------------------------------------------------------------------
 
@@ -312,7 +314,7 @@ class FakeGitLab(FakeServer):
         if mr is None:
             return json_response({"message": "404 Not found"}, 404)
         with self._state_lock:
-            items = list(mr.discussions)
+            items = self._all_discussions(mr)
         page, headers = paginate(
             items, request, default=20, maximum=100, size_param="per_page", base_url=self.url
         )

@@ -116,8 +116,13 @@ def test_gitea_classifies_pull_requests_comments_and_wip() -> None:
     assert hooks.classify("pull_request", wp.gitea_pr(title="WIP: later")) == Ignored(
         "owner/app", "work-in-progress pull request"
     )
-    assert hooks.classify("issue_comment", wp.gitea_comment(number=6)) == Trigger(
-        "owner/app", 6, "", "command"
+    comment = hooks.classify("issue_comment", wp.gitea_comment(number=6))
+    assert isinstance(comment, Trigger)
+    assert (comment.project, comment.mr_number, comment.head_sha, comment.reason) == (
+        "owner/app",
+        6,
+        "",
+        "command",
     )
     assert isinstance(hooks.classify("push", wp.gitea_pr()), Ignored)
     with pytest.raises(PayloadError, match="full_name"):

@@ -28,6 +28,7 @@ SUBCOMMAND_MODULES = (
     "revisor.cli.review",
     "revisor.cli.ops",
     "revisor.cli.observe",
+    "revisor.cli.feedback",
 )
 
 

@@ -19,7 +19,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 from revisor.backoff import backoff
 from revisor.domain import (
@@ -31,6 +31,7 @@ from revisor.domain import (
     PostResult,
     StatusState,
     SuggestionStyle,
+    Thread,
 )
 from revisor.egress import parse_retry_after
 from revisor.errors import ForgeError, ForgeUnavailable, brief
@@ -105,6 +106,42 @@ class Forge(Protocol):
         target_url: str | None = None,
     ) -> None:
         """Commit status named `revisor` on the MR's head commit."""
+        ...
+
+
+@runtime_checkable
+class Conversations(Protocol):
+    """What the conversation side of the worker needs (replies, commands, feedback,
+    incremental review); both adapters implement it beside `Forge`."""
+
+    def bot_name(self) -> str:
+        """The username Revisor posts as (a mention of it asks Revisor)."""
+        ...
+
+    def list_threads(self, mr: MergeRequest) -> list[Thread]:
+        """Every thread on the merge request, with its notes oldest first."""
+        ...
+
+    def reply(self, mr: MergeRequest, thread: Thread, body: str) -> None:
+        """Post `body` in `thread` (Gitea: a one-comment review on the same line, or a new
+        comment when the thread is a plain comment or its line left the diff)."""
+        ...
+
+    def resolve(self, mr: MergeRequest, thread: Thread) -> bool:
+        """Mark the thread resolved; False when this server cannot (Forgejo has no API)."""
+        ...
+
+    def thumbs_down(self, mr: MergeRequest, note_id: str) -> tuple[tuple[str, str], ...]:
+        """(user id, username) of each user who gave the note a thumbs-down."""
+        ...
+
+    def can_read(self, user_id: str, username: str) -> bool:
+        """Whether the forge says this user can read the project's code."""
+        ...
+
+    def changed_paths(self, mr: MergeRequest, since_sha: str) -> tuple[str, ...] | None:
+        """Paths changed between `since_sha` and the merge request's head; None when
+        `since_sha` is no longer in its history (a force-push or rebase dropped it)."""
         ...
 
 

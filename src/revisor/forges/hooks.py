@@ -35,12 +35,28 @@ class PayloadError(ValueError):
     """The body is not a webhook payload we can read; the message says why (sent back as 400)."""
 
 
+MAX_MESSAGE = 8000  # characters of a comment kept with its job (a question, a reply)
+
+
+@dataclass(frozen=True)
+class Message:
+    """The comment a job answers (a command, a reply in a thread, a mention of the bot)."""
+
+    note_id: str
+    thread_id: str  # GitLab's discussion id; "" where the hook does not say (Gitea)
+    author: str
+    author_id: str
+    body: str
+
+
 @dataclass(frozen=True)
 class Trigger:
     project: str
     mr_number: int
     head_sha: str  # "" when the event does not carry it (the worker resolves the current head)
-    reason: str  # "open", "reopen", "update", "command"
+    reason: str  # "open", "reopen", "update", "command", "full-review", "ask", "ignore",
+    # "help", "reply", "mention"
+    message: Message | None = None  # the comment, for a trigger that came from one
 
 
 @dataclass(frozen=True)
@@ -170,6 +186,20 @@ def number(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise PayloadError(f"{what} must be a positive integer")
     return value
+
+
+def ident(value: Any) -> str:
+    """An id from a payload as text: a positive integer or a short hex/word string, else ""."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return str(value)
+    if isinstance(value, str) and re.fullmatch(r"[0-9A-Za-z_-]{1,64}", value):
+        return value
+    return ""
+
+
+def message(note_id: Any, thread_id: Any, author: Any, author_id: Any, body: str) -> Message:
+    return Message(ident(note_id), ident(thread_id), text(author)[:255], ident(author_id),
+                   body[:MAX_MESSAGE])  # fmt: skip
 
 
 def sha(value: Any) -> str:

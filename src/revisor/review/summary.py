@@ -31,6 +31,7 @@ from revisor.domain import (
     Severity,
 )
 from revisor.review.describe import describe_change
+from revisor.review.memory import Coverage, summary_lines
 from revisor.review.policy import Policy
 from revisor.review.render import SEVERITY_BADGE, code_span, escape_markdown
 from revisor.text.inert import inert
@@ -218,10 +219,12 @@ def render_summary(
     policy: Policy | None = None,
     not_inline: Sequence[RejectedComment] = (),
     already_posted: int = 0,
+    coverage: Coverage | None = None,
 ) -> str:
     """The MR summary note. `files`: the MR's changes (for the sentence of a reviewed file the
-    model wrote no note for); `not_inline`: comments the forge refused to place on their line."""
-    out = [SUMMARY_MARKER, "### Revisor review", ""]
+    model wrote no note for); `not_inline`: comments the forge refused to place on their line;
+    `coverage`: what this review covered and what earlier ones did (`review.memory`)."""
+    out = [SUMMARY_MARKER, "### Revisor review", "", *summary_lines(coverage)]
     if result.partial:
         out += [
             f"> **Warning: partial review.** {result.chunks_failed} of {result.chunks_total} "

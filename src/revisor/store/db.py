@@ -13,6 +13,7 @@ from pathlib import Path
 import sqlite_utils
 
 from revisor.sqlitefile import connect, now
+from revisor.store.migrations_conversations import m007_conversations
 
 __all__ = ["PerThread", "connect", "migrate", "now", "open_database", "pending_migrations"]
 
@@ -260,6 +261,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("006_git_servers", _m006_git_servers),
     ("007_transcripts", _m007_transcripts),
     ("008_onboarding", _m008_onboarding),
+    ("009_conversations", m007_conversations),
 ]
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import sqlite_utils
 
+from revisor.store.conversations import JobMessage, save_message
 from revisor.store.db import now
 
 TERMINAL = frozenset({"done", "failed", "superseded", "skipped", "cancelled"})
@@ -93,6 +94,7 @@ class Delivery:
     head_sha: str | None = None
     trigger: str | None = None
     request_id: str | None = None
+    message: JobMessage | None = None  # the comment the job answers
 
     @property
     def wants_review(self) -> bool:
@@ -156,7 +158,9 @@ def _record(conn: sqlite3.Connection, d: Delivery, t: float) -> Intake:
             " AND state = 'queued' ORDER BY id LIMIT 1",
             [d.repo_id, d.mr_number, d.head_sha],
         ).fetchone()
-        if queued is not None:
+        # A comment joins a review already queued for its head only when it asks for just
+        # that review (`/revisor review`); anything else it asks is answered by its own job.
+        if queued is not None and (d.message is None or d.trigger == "command"):
             job_id, outcome = queued[0], "joined"
         else:
             cursor = conn.execute(
@@ -166,6 +170,8 @@ def _record(conn: sqlite3.Connection, d: Delivery, t: float) -> Intake:
                 [d.repo_id, d.mr_number, d.head_sha, d.trigger, t, d.request_id, t, t],
             )
             job_id, outcome = cursor.lastrowid, "queued"
+            if d.message is not None and job_id is not None:
+                save_message(conn, job_id, d.message)
     conn.execute(
         "INSERT INTO deliveries (key, repo_id, event, outcome, job_id, received_at)"
         " VALUES (?, ?, ?, ?, ?, ?)",

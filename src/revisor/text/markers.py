@@ -7,7 +7,9 @@ updated in place instead of piling up.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Iterable
 
 SUMMARY_MARKER = "<!-- revisor:summary -->"
 _FP_RE = re.compile(r"<!-- revisor:fp=([0-9a-f]{8,64}) -->")
@@ -26,3 +28,16 @@ def find_fingerprint(body: str) -> str | None:
 
 def is_summary(body: str) -> bool:
     return SUMMARY_MARKER in body
+
+
+def reply_marker(note_key: str) -> str:
+    """The hidden marker of Revisor's answer to one message (`note_key`: forge note id), so a
+    job that runs twice can see that the message was answered."""
+    digest = hashlib.sha256(note_key.encode("utf-8")).hexdigest()[:16]
+    return f"<!-- revisor:re={digest} -->"
+
+
+def answered(bodies: Iterable[str], note_key: str) -> bool:
+    """Whether one of `bodies` carries the answer marker of `note_key`."""
+    marker = reply_marker(note_key)
+    return any(marker in body for body in bodies)

@@ -29,9 +29,10 @@ from revisor.config import Settings
 from revisor.domain import ForgeKind
 from revisor.errors import AuditWriteError
 from revisor.forges import Ignored, PayloadError, hooks_for
-from revisor.forges.hooks import parse_json
+from revisor.forges.hooks import Message, parse_json
 from revisor.secrets import KeyRing
 from revisor.store import jobs, repos
+from revisor.store.conversations import JobMessage
 from revisor.store.db import PerThread
 from revisor.store.groupcommit import GroupCommitter
 from revisor.web.rejections import Rejected, RejectionAudit, RejectionLimiter
@@ -75,6 +76,13 @@ class _Cache:
     version: int = -1
     all: tuple[_Registered, ...] = ()
     by_hook_key: dict[str, _Registered] = field(default_factory=dict)  # keys are unique
+
+
+def _job_message(message: Message | None) -> JobMessage | None:
+    if message is None:
+        return None
+    m = message
+    return JobMessage(m.note_id, m.thread_id, m.author, m.author_id, m.body)
 
 
 @dataclass
@@ -169,6 +177,7 @@ class WebhookIntake:
             head_sha=decision.head_sha,
             trigger=decision.reason,
             request_id=request_id,
+            message=_job_message(decision.message),
         )
         return Accepted(delivery, source)
 

@@ -49,6 +49,7 @@ from revisor.store import usage
 from revisor.store.db import PerThread
 from revisor.store.jobs import Job
 from revisor.text.inert import inert
+from revisor.worker.memory import ReviewMemory
 from revisor.worker.repo_docs import read_repo_docs
 from revisor.worker.runner import JobContext, JobOutcome
 from revisor.worker.transcript import TranscriptSink
@@ -106,7 +107,9 @@ def review_job(
     status = StatusReporter(forge, audit, job.id, mr, job_url(settings.public_url, job.id))
     status.set(StatusState.RUNNING, "Revisor is reviewing")
     try:
-        files = forge.list_changes(mr)
+        all_files = forge.list_changes(mr)
+        memory = ReviewMemory.open(forge, store, audit, job, mr)  # worker/memory.py
+        files = memory.files(all_files)  # incremental: only what changed since the last review
         docs = read_repo_docs(forge, mr.target_branch)
         ctx.stage("review")
         hints = RouteHints(repo=mr.ref.project, diff_lines=sum(len(f.lines()) for f in files))
@@ -136,11 +139,16 @@ def review_job(
         raise
 
     ctx.stage("post")
+    memory.collect_feedback()  # thumbs-downs since the last review become suppressions
     ours = forge.list_bot_comments(mr)
     known = {c.fingerprint for c in ours if c.fingerprint}
     new, already_posted = render.dedup(result.findings, known)
+    new, suppressed = memory.unsuppressed(new, files)
     comments = [render.render_comment(f, forge.suggestion_style) for f in new]
     posted = forge.post_comments(mr, comments)
+    placed = {c.fingerprint for c in posted.posted}
+    memory.remember([f for f in new if f.fingerprint in placed], files, result)
+    resolved = memory.resolve_fixed(forge, result)
     ref = mr.ref
     for comment in posted.posted:
         audit.record(
@@ -167,6 +175,7 @@ def review_job(
         policy=policy,
         not_inline=posted.rejected,
         already_posted=already_posted,
+        coverage=memory.coverage(suppressed=suppressed, resolved=resolved),
     )
     forge.upsert_summary(mr, summary)
     action = "updated" if any(c.is_summary for c in ours) else "created"

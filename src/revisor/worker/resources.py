@@ -29,8 +29,9 @@ from revisor.llm.client import Router
 from revisor.llm.registry import build_router, select_endpoints
 from revisor.outbound import configured_egress
 from revisor.secrets import KeyRing
-from revisor.store import endpoints, repos, servers
+from revisor.store import conversations, endpoints, repos, servers
 from revisor.store.db import PerThread
+from revisor.worker.conversation import Conversation, answer_message
 from revisor.worker.pipeline import JobSettings, review_job
 from revisor.worker.queue import Queue
 from revisor.worker.runner import JobContext, JobOutcome, Pipeline, Runner
@@ -193,16 +194,27 @@ class WorkerResources:
         return res
 
     def run_job(self, ctx: JobContext) -> JobOutcome:
-        """The pipeline the runner calls: this job's forge and the shared model."""
-        return review_job(
-            ctx,
-            forge=self.forges.for_repo(ctx.job.repo_id),
-            model=self.connections,
-            store=self.dbs,
-            audit=self.audit,
-            settings=JobSettings.from_settings(self.settings),
-            transcript=JobTranscript.for_job(self.dbs, self.keys, ctx.job.id, ctx.job.repo_id),
-        )
+        """The pipeline the runner calls: this job's forge and the shared model. A job that
+        answers a comment goes through `worker/conversation.py` first."""
+        forge = self.forges.for_repo(ctx.job.repo_id)
+        settings = JobSettings.from_settings(self.settings)
+
+        def review() -> JobOutcome:
+            return review_job(
+                ctx,
+                forge=forge,
+                model=self.connections,
+                store=self.dbs,
+                audit=self.audit,
+                settings=settings,
+                transcript=JobTranscript.for_job(self.dbs, self.keys, ctx.job.id, ctx.job.repo_id),
+            )
+
+        message = conversations.message_for(self.dbs.get(), ctx.job.id)
+        if message is None:
+            return review()
+        env = Conversation(forge, self.connections, self.dbs, self.audit, settings)
+        return answer_message(ctx, message, env, review)
 
     def close(self) -> None:
         self.forges.close()

@@ -42,6 +42,8 @@ MATRIX: list[tuple[str, str, frozenset[str]]] = [
     ("POST", "/servers/{server}/test", ADMIN),
     ("POST", "/servers/{server}/enable", ADMIN),
     ("POST", "/servers/{server}/disable-group", ADMIN),
+    ("GET", "/feedback", READ),
+    ("POST", "/feedback/suppressions/{suppression}/remove", OPERATE),
     ("GET", "/models", READ),
     ("POST", "/models/{endpoint}/test", ADMIN),
     ("GET", "/audit", AUDIT),
@@ -122,6 +124,7 @@ def _call(world: World, role: str | None, method: str, path: str) -> int:
     url = url.replace("{path:str}", "openapi.yaml")  # any other name under the schema router
     url = url.replace("{endpoint}", "nope")  # unknown: no model is called
     url = url.replace("{server}", "999")  # unknown: nothing is removed
+    url = url.replace("{suppression}", "999")  # unknown: nothing is removed
     with client:
         if method == "GET":
             return client.get(url, follow_redirects=False).status_code
@@ -165,7 +168,8 @@ def test_matrix_covers_every_route(world: World) -> None:
             p.replace("{job}", "{job_id:int}")
             .replace("{repo}", "{repo_id:int}")
             .replace("{endpoint}", "{endpoint_id:str}")
-            .replace("{server}", "{server_id:int}"),
+            .replace("{server}", "{server_id:int}")
+            .replace("{suppression}", "{suppression_id:int}"),
         )
         for m, p, _ in MATRIX
     }

@@ -49,6 +49,7 @@ from revisor.forges.base import (
     reason_from_body,
     scrub,
 )
+from revisor.forges.gitea.threads import GiteaConversations
 from revisor.text.diff import parse_unified
 from revisor.text.inert import inert_fields
 from revisor.text.markers import SUMMARY_MARKER, find_fingerprint, is_summary
@@ -67,8 +68,8 @@ _STATE = {
 _WIP_PREFIXES = ("wip:", "[wip]")  # Gitea's default WORK_IN_PROGRESS_PREFIXES
 
 
-class GiteaForge:
-    """`Forge` for one Gitea or Forgejo repository ("owner/repo")."""
+class GiteaForge(GiteaConversations):
+    """`Forge` (and `Conversations`, in `threads.py`) for one Gitea or Forgejo repository."""
 
     def __init__(
         self,

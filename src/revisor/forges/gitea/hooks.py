@@ -17,18 +17,19 @@ from typing import Any
 
 from revisor.domain import ForgeKind
 from revisor.forges.hooks import (
-    COMMAND_RE,
     Ignored,
     ModuleHooks,
     PayloadError,
     Trigger,
     body_bound_key,
     equal,
+    message,
     number,
     obj,
     sha,
     text,
 )
+from revisor.text.commands import is_own_note, parse_command
 
 WIP_RE = re.compile(r"^\s*(\[wip\]|wip:|draft:|\[draft\]|\(draft\))", re.IGNORECASE)
 
@@ -94,10 +95,29 @@ def classify(event: str, payload: Mapping[str, Any]) -> Trigger | Ignored:
             return Ignored(project, "comment is not on a pull request")
         if action != "created":
             return Ignored(project, f"comment action {action or 'missing'!r}")
-        if not COMMAND_RE.search(text(obj(payload, "comment").get("body"))):
-            return Ignored(project, "comment has no /revisor command")
-        return Trigger(project, number(issue.get("number"), "issue.number"), "", "command")
+        return _classify_comment(project, payload, issue)
     return Ignored(project, f"event {event or 'unknown'!r} is not reviewed")
+
+
+def _classify_comment(
+    project: str, payload: Mapping[str, Any], issue: Mapping[str, Any]
+) -> Trigger | Ignored:
+    """A comment on a pull request: a `/revisor` command, or any other comment, which may be a
+    reply in a Revisor conversation or a mention of the bot (Gitea's hook does not say which
+    review a comment belongs to: the worker looks). Revisor's own comments are not."""
+    comment = obj(payload, "comment")
+    body = text(comment.get("body"))
+    if is_own_note(body):
+        return Ignored(project, "comment written by Revisor")
+    sender = obj(payload, "sender") or obj(comment, "user")
+    said = message(comment.get("id"), "", sender.get("login"), sender.get("id"), body)
+    command = parse_command(body)
+    pr_number = number(issue.get("number"), "issue.number")
+    if command is not None:
+        return Trigger(project, pr_number, "", command.trigger, said)
+    if not body.strip():
+        return Ignored(project, "comment has no /revisor command")
+    return Trigger(project, pr_number, "", "reply", said)
 
 
 HOOKS = ModuleHooks(ForgeKind.GITEA, signs_deliveries=False, module=sys.modules[__name__])

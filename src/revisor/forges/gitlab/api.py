@@ -53,6 +53,7 @@ from revisor.forges.base import (
     reason_from_body,
     scrub,
 )
+from revisor.forges.gitlab.threads import GitLabConversations
 from revisor.text.diff import parse_hunks
 from revisor.text.inert import inert_fields
 from revisor.text.markers import SUMMARY_MARKER, find_fingerprint, is_summary
@@ -87,8 +88,8 @@ def guarded_session(egress: Egress, server: str, ca_file: str | None) -> request
     return session
 
 
-class GitLabForge:
-    """`Forge` for one GitLab project."""
+class GitLabForge(GitLabConversations):
+    """`Forge` (and `Conversations`, in `threads.py`) for one GitLab project."""
 
     def __init__(
         self,

@@ -17,18 +17,19 @@ from typing import Any
 
 from revisor.domain import ForgeKind
 from revisor.forges.hooks import (
-    COMMAND_RE,
     Ignored,
     ModuleHooks,
     PayloadError,
     Trigger,
     body_bound_key,
     equal,
+    message,
     number,
     obj,
     sha,
     text,
 )
+from revisor.text.commands import is_own_note, parse_command
 
 
 def verify_token(header: str | None, secret: str) -> bool:
@@ -141,14 +142,67 @@ def classify(event: str, payload: Mapping[str, Any]) -> Trigger | Ignored:
             return Ignored(project, "update without new commits")
         return Ignored(project, f"merge request action {action or 'missing'!r}")
     if kind == "note" or event == "Note Hook":
-        if text(attrs.get("noteable_type")) != "MergeRequest":
-            return Ignored(project, "comment is not on a merge request")
-        if not COMMAND_RE.search(text(attrs.get("note"))):
-            return Ignored(project, "comment has no /revisor command")
-        mr = obj(payload, "merge_request")
-        iid = number(mr.get("iid"), "merge_request.iid")
-        return Trigger(project, iid, sha(obj(mr, "last_commit").get("id")), "command")
+        return _classify_note(project, payload, attrs)
+    if kind == "emoji" or event == "Emoji Hook":
+        return _classify_emoji(project, payload, attrs)
     return Ignored(project, f"event {event or kind or 'unknown'!r} is not reviewed")
+
+
+def _classify_note(
+    project: str, payload: Mapping[str, Any], attrs: Mapping[str, Any]
+) -> Trigger | Ignored:
+    """A comment on a merge request: a `/revisor` command, a reply in a thread (the worker
+    checks that the thread is Revisor's), or a possible mention of the bot (the worker checks
+    the name). Revisor's own notes (they carry its hidden markers) and system notes are not."""
+    if text(attrs.get("noteable_type")) != "MergeRequest":
+        return Ignored(project, "comment is not on a merge request")
+    body = text(attrs.get("note"))
+    if attrs.get("system") is True or is_own_note(body):
+        return Ignored(project, "comment written by Revisor or the system")
+    mr = obj(payload, "merge_request")
+    user = obj(payload, "user")
+    said = message(
+        attrs.get("id"),
+        attrs.get("discussion_id"),
+        user.get("username"),
+        user.get("id") or attrs.get("author_id"),
+        body,
+    )
+    command = parse_command(body)
+    if command is not None:
+        iid = number(mr.get("iid"), "merge_request.iid")
+        wants_review = command.trigger in {"command", "full-review"}
+        head = sha(obj(mr, "last_commit").get("id")) if wants_review else ""
+        return Trigger(project, iid, head, command.trigger, said)
+    if text(attrs.get("type")) in {"DiffNote", "DiscussionNote"} and said.thread_id:
+        return Trigger(project, number(mr.get("iid"), "merge_request.iid"), "", "reply", said)
+    if "@" in body:
+        return Trigger(project, number(mr.get("iid"), "merge_request.iid"), "", "mention", said)
+    return Ignored(project, "comment has no /revisor command")
+
+
+def _classify_emoji(
+    project: str, payload: Mapping[str, Any], attrs: Mapping[str, Any]
+) -> Trigger | Ignored:
+    """A thumbs-down awarded on a note of a merge request: feedback the worker checks against
+    the forge (the award, the note being Revisor's, the user's access) before it counts."""
+    if text(attrs.get("action")) != "award" or text(attrs.get("name")) != "thumbsdown":
+        return Ignored(project, "only a thumbs-down award is feedback")
+    note = obj(payload, "note")
+    if text(attrs.get("awardable_type")) != "Note" or text(note.get("noteable_type")) != (
+        "MergeRequest"
+    ):
+        return Ignored(project, "award is not on a merge request comment")
+    user = obj(payload, "user")
+    said = message(
+        attrs.get("awardable_id"),
+        note.get("discussion_id"),
+        user.get("username"),
+        user.get("id") or attrs.get("user_id"),
+        "",
+    )
+    iid = number(obj(payload, "merge_request").get("iid"), "merge_request.iid")
+    return Trigger(project, iid, "", "feedback", said)
 
 
 HOOKS = ModuleHooks(ForgeKind.GITLAB, signs_deliveries=True, module=sys.modules[__name__])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from revisor.web.dashboard import (
     audit,
+    feedback,
     jobs,
     models,
     onboard,
@@ -25,6 +26,7 @@ routes = [
     *audit.routes,
     *settings.routes,
     *servers.routes,
+    *feedback.routes,
     *onboard.routes,
     *transcripts.routes,
 ]
