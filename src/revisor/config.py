@@ -107,10 +107,17 @@ class ModelSettings:
     sidecar_port: int = 8081
     sidecar_context: int = 8192
     sidecar_parallel: int = 1
+    # The Python of the venv vLLM is installed in (`[model] engine = "vllm"`); `make vllm` makes
+    # a CPU one in the checkout for the tests (docs/models.md).
+    vllm_python: str = "/opt/revisor/vllm-venv/bin/python"
+    # How long `revisor up` waits for the sidecar to answer (vLLM on CPU: minutes; big GPU
+    # models too).
+    sidecar_start_seconds: float = 600.0
     max_output_tokens: int = 1024
     temperature: float = 0.1
-    # "json_object" (grammar-free JSON mode) or "json_schema"; chosen by measurement (bench/).
-    structured_output: str = "json_object"
+    # "auto" (per engine: llm/schema.py, chosen by bench/structured.py), "json_object" (grammar-
+    # free JSON mode) or "json_schema" (the findings schema as a grammar) for every endpoint.
+    structured_output: str = "auto"
     endpoints: tuple[EndpointSettings, ...] = ()
     fallback: str = ""  # endpoint id used when the routed one is unavailable
     routes: tuple[Mapping[str, Any], ...] = ()
@@ -378,7 +385,9 @@ DEFAULT_TOML = """\
 # default_model = "smollm2-135m-instruct-q4_1"
 # sidecar_port = 8081
 # sidecar_context = 8192
-# structured_output = "json_object"
+# vllm_python = "/opt/revisor/vllm-venv/bin/python"   # engine = "vllm": the venv vLLM is in
+# structured_output = "auto" # per engine (vllm: json_schema, llama.cpp: json_object), or
+#                            # json_object | json_schema for every endpoint
 # fallback = ""              # endpoint id to use when the routed one is down
 # [[model.endpoints]]        # external OpenAI-compatible endpoints (or `revisor model add`)
 # id = "gpu1"
