@@ -89,15 +89,27 @@ def engine_pids(root: int) -> set[int]:
     return {p for p in descendants(root) if "vllm" in cmdline(p)}
 
 
-def listening(port: int) -> set[str]:
-    """Local addresses (hex, as in /proc/net/tcp*) listening on `port`."""
-    found = set()
+LOOPBACK = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1, ::1 (/proc/net/tcp*)
+
+
+def listening(pids: set[int]) -> dict[int, str]:
+    """{port: local address (hex, as in /proc/net/tcp*)} of every TCP socket `pids` listen on."""
+    inodes: set[str] = set()
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").glob("*"):
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    found = {}
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            address, _, hex_port = local.rpartition(":")
-            if state == "0A" and int(hex_port, 16) == port:
-                found.add(address)
+            fields = line.split()
+            address, _, hex_port = fields[1].rpartition(":")
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                found[int(hex_port, 16)] = address
     return found
 
 
@@ -150,7 +162,11 @@ def test_revisor_inference_serves_vllm_offline_on_loopback(
         assert environ["HF_HUB_OFFLINE"] == "1"
         assert environ["VLLM_NO_USAGE_STATS"] == "1"
         assert environ["DO_NOT_TRACK"] == "1"
-        assert listening(port) == {"0100007F"}  # 127.0.0.1 only
+        listeners = listening(engines)
+        assert listeners[port] == "0100007F"  # the API on 127.0.0.1
+        assert set(listeners.values()) <= LOOPBACK, listeners  # and nothing of vLLM elsewhere
+        assert environ["VLLM_CACHE_ROOT"] == str(data / "cache" / "vllm")
+        assert (data / "cache" / "vllm").is_dir()  # compiled kernels: in the data dir, not ~/.cache
         # The key is checked; the model answers a findings schema with JSON in that shape.
         headers = {"Authorization": f"Bearer {key}"}
         served = httpx.get(f"{base}/models", headers=headers, timeout=10).json()
