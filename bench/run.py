@@ -41,6 +41,7 @@ MODULES = (
     "intake",
     "soak",
     "sidecar",
+    "structured",
     "e2e",
     "scale",
     "peer",
