@@ -85,6 +85,7 @@ def measure_mode(
 ) -> dict[str, Any]:
     client = _client(sidecar, mode)
     rates: list[float] = []
+    seconds: list[float] = []
     not_json = refused = cut = done = findings = 0
     started = time.monotonic()
     prompts = messages(runs)
@@ -93,6 +94,7 @@ def measure_mode(
             answer = client.complete(prompts[i % len(prompts)], max_tokens=max_tokens)
             done += 1
             rates.append(answer.usage.completion_tokens / max(answer.usage.latency_ms, 1) * 1000)
+            seconds.append(answer.usage.latency_ms / 1000)
             cut += answer.finish_reason == "length"
             try:
                 json.loads(answer.text)
@@ -108,6 +110,7 @@ def measure_mode(
         client.close()
     return {
         "tokens_per_s": round(statistics.median(rates), 1) if rates else 0.0,
+        "seconds_per_request": round(statistics.median(seconds), 1) if seconds else 0.0,
         "runs": done,
         "not_json": not_json,
         "parse_refused": refused,
@@ -215,20 +218,21 @@ def write_report(result: dict[str, Any]) -> None:
         f"{os.getloadavg()[0]:.1f}; bundled SmolLM2 135M on both engines; {result['runs']} "
         f"requests per mode, max_tokens {result['max_tokens']}, temperature 0.",
         "",
-        "| engine | mode | tokens/s | not JSON | refused by parse.py | cut at max_tokens "
-        "| findings parsed |",
-        "|---|---|---|---|---|---|---|",
+        "| engine | mode | tokens/s | s/request | not JSON | refused by parse.py "
+        "| cut at max_tokens | findings parsed |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for engine, figures in result.items():
         if not isinstance(figures, dict) or engine == "ratios":
             continue
         if "error" in figures:
-            lines.append(f"| {engine} | - | not measured: {figures['error']} | | | | |")
+            lines.append(f"| {engine} | - | not measured: {figures['error']} | | | | | |")
             continue
         for mode in MODES:
             f = figures[mode]
             lines.append(
-                f"| {engine} | {mode} | {f['tokens_per_s']} | {f['not_json']}/{f['runs']} | "
+                f"| {engine} | {mode} | {f['tokens_per_s']} | {f['seconds_per_request']} | "
+                f"{f['not_json']}/{f['runs']} | "
                 f"{f['parse_refused']}/{f['runs']} | {f['cut_at_max_tokens']}/{f['runs']} | "
                 f"{f['findings']} |"
             )

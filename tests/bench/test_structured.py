@@ -12,8 +12,8 @@ from bench import structured
 
 
 def figures(rate: float, refused: int, runs: int = 4) -> dict[str, float | int]:
-    return {"tokens_per_s": rate, "runs": runs, "not_json": refused, "parse_refused": refused,
-            "cut_at_max_tokens": 0, "findings": 3}  # fmt: skip
+    return {"tokens_per_s": rate, "seconds_per_request": 4.0, "runs": runs, "not_json": refused,
+            "parse_refused": refused, "cut_at_max_tokens": 0, "findings": 3}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -44,7 +44,7 @@ def test_the_report_has_a_row_per_engine_and_mode_and_names_disagreements(
         {"max_tokens": 256, "runs": 4, "llama.cpp": engine, "vllm": {"error": "VllmMissing: x"}}
     )
     text = (tmp_path / "structured-output.md").read_text()
-    assert "| llama.cpp | json_object | 20.0 | 2/4 | 2/4 | 0/4 | 3 |" in text
-    assert "| llama.cpp | json_schema | 20.0 | 0/4 | 0/4 | 0/4 | 3 |" in text
+    assert "| llama.cpp | json_object | 20.0 | 4.0 | 2/4 | 2/4 | 0/4 | 3 |" in text
+    assert "| llama.cpp | json_schema | 20.0 | 4.0 | 0/4 | 0/4 | 0/4 | 3 |" in text
     assert "| vllm | - | not measured: VllmMissing: x |" in text
     assert "llama.cpp: json_schema (code default json_object, DISAGREES" in text

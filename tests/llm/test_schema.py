@@ -29,7 +29,7 @@ def fake() -> Iterator[FakeOpenAI]:
     ("engine", "setting", "mode"),
     [
         ("vllm", "auto", "json_schema"),
-        ("llama.cpp", "auto", "json_object"),
+        ("llama.cpp", "auto", "json_schema"),
         ("", "auto", "json_object"),  # an external endpoint of unknown engine
         ("vllm", "json_object", "json_object"),  # the admin's choice wins
         ("llama.cpp", "json_schema", "json_schema"),
@@ -69,8 +69,8 @@ def test_an_answer_in_the_schema_parses_into_every_field() -> None:
     [
         ("vllm", "auto", {"type": "json_schema", "json_schema": {"name": "review", "strict": True,
                                                                  "schema": FINDINGS_SCHEMA}}),
-        ("llama.cpp", "auto", {"type": "json_object"}),
-        ("llama.cpp", "json_schema", {"type": "json_object", "schema": FINDINGS_SCHEMA}),
+        ("llama.cpp", "auto", {"type": "json_object", "schema": FINDINGS_SCHEMA}),
+        ("llama.cpp", "json_object", {"type": "json_object"}),
     ],
 )  # fmt: skip
 def test_the_router_asks_each_engine_for_its_mode(
