@@ -386,6 +386,7 @@ DEFAULT_TOML = """\
 # sidecar_port = 8081
 # sidecar_context = 8192
 # vllm_python = "/opt/revisor/vllm-venv/bin/python"   # engine = "vllm": the venv vLLM is in
+# sidecar_start_seconds = 600  # how long `revisor up` waits for the sidecar to answer
 # structured_output = "auto" # per engine (llm/schema.py: vllm and llama.cpp json_schema), or
 #                            # json_object | json_schema for every endpoint
 # fallback = ""              # endpoint id to use when the routed one is down
