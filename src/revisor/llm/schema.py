@@ -8,11 +8,11 @@ schema: what an engine's grammar enforces in `json_schema` mode.
 (`bench/structured.py`, figures in bench/results/structured-output.md: same bundled model on
 both engines, 8 distinct review requests per mode):
 
-- vLLM: `json_schema`. As fast per token as `json_object` (49 vs 46 tokens/s) and every answer
-  parses (0/8 refused by review/parse.py, against 6/8 with `json_object`);
-- llama.cpp (llama-cpp-python): `json_schema` too. No slower per token than `json_object` (21.5
-  vs 21.7 in the first run), and 0/8 answers refused against 7/8: in JSON mode alone the small
-  model answers JSON that is not the findings object;
+- vLLM: `json_schema`. As fast as `json_object` (46 vs 41 tokens/s, 5.2 vs 5.3 s a request) and
+  every answer parses (0/8 refused by review/parse.py, against 6/8 with `json_object`);
+- llama.cpp (llama-cpp-python): `json_schema` too. No slower (8.6 vs 15.5 s a request; 21.5 vs
+  21.7 tokens/s in a first run), and 0/8 answers refused against 7/8: in JSON mode alone the
+  small model answers JSON that is not the findings object;
 - an external endpoint of unknown engine: `json_object`, the mode every OpenAI-compatible server
   understands.
 """
