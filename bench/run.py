@@ -42,6 +42,7 @@ MODULES = (
     "intake",
     "soak",
     "sidecar",
+    "structured",
     "e2e",
     "incremental",
     "scale",

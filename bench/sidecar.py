@@ -30,33 +30,7 @@ from revisor.domain import ChatMessage
 from revisor.egress import Egress
 from revisor.inference.sidecar import Sidecar
 from revisor.llm.client import Endpoint, EndpointClient, RequestOptions, RetryPolicy
-
-FINDINGS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "findings": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "path": {"type": "string"},
-                    "line": {"type": "integer"},
-                    "side": {"type": "string", "enum": ["new", "old"]},
-                    "severity": {"type": "string", "enum": ["info", "minor", "major", "critical"]},
-                    "title": {"type": "string"},
-                    "body": {"type": "string"},
-                    # Optional, as in the engine's answer format; optional properties are what
-                    # makes llama.cpp's schema grammars expensive, so the bench must have one.
-                    "suggestion": {"type": "string"},
-                    "suggestion_start_line": {"type": "integer"},
-                    "suggestion_end_line": {"type": "integer"},
-                },
-                "required": ["path", "line", "side", "severity", "title", "body"],
-            },
-        }
-    },
-    "required": ["findings"],
-}
+from revisor.llm.schema import FINDINGS_SCHEMA
 
 DIFF = """\
 --- a/app/users.py

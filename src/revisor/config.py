@@ -124,10 +124,17 @@ class ModelSettings:
     main_gpu: int = 0
     tensor_split: tuple[float, ...] = ()
     flash_attn: bool = False
+    # The Python of the venv vLLM is installed in (`[model] engine = "vllm"`); `make vllm` makes
+    # a CPU one in the checkout for the tests (docs/models.md).
+    vllm_python: str = "/opt/revisor/vllm-venv/bin/python"
+    # How long `revisor up` waits for the sidecar to answer (vLLM on CPU: minutes; big GPU
+    # models too).
+    sidecar_start_seconds: float = 600.0
     max_output_tokens: int = 1024
     temperature: float = 0.1
-    # "json_object" (grammar-free JSON mode) or "json_schema"; chosen by measurement (bench/).
-    structured_output: str = "json_object"
+    # "auto" (per engine: llm/schema.py, chosen by bench/structured.py), "json_object" (grammar-
+    # free JSON mode) or "json_schema" (the findings schema as a grammar) for every endpoint.
+    structured_output: str = "auto"
     endpoints: tuple[EndpointSettings, ...] = ()
     fallback: str = ""  # endpoint id used when the routed one is unavailable
     routes: tuple[Mapping[str, Any], ...] = ()
@@ -419,7 +426,10 @@ DEFAULT_TOML = """\
 # gpu_layers = -1            # llama.cpp: layers on the GPU; unset = all with a GPU build, else 0
 # main_gpu = 0               # the GPU for the model (or the rest of it); tensor_split = [0.5, 0.5]
 # flash_attn = false         # llama.cpp flash attention (GPU)
-# structured_output = "json_object"
+# vllm_python = "/opt/revisor/vllm-venv/bin/python"   # engine = "vllm": the venv vLLM is in
+# sidecar_start_seconds = 600  # how long `revisor up` waits for the sidecar to answer
+# structured_output = "auto" # per engine (llm/schema.py: vllm and llama.cpp json_schema), or
+#                            # json_object | json_schema for every endpoint
 # fallback = ""              # endpoint id to use when the routed one is down
 # [[model.endpoints]]        # external OpenAI-compatible endpoints (or `revisor model add`)
 # id = "gpu1"

@@ -1,8 +1,8 @@
 """Helpers for tests that start real launchers (`revisor up`, `revisor inference`) and kill them.
 
-A stand-in `vllm` on PATH plays the engine when a test is about process supervision, not about
-inference: it writes its pid to a file, then loads forever, exits with an error, or answers
-`/v1/models`, as STANDIN_MODE says.
+A stand-in for the vLLM venv's python (`[model] vllm_python`) plays the engine when a test is about
+process supervision, not about inference: it writes its pid to a file, then loads forever, exits
+with an error, or answers `/v1/models`, as STANDIN_MODE says.
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ class Launcher:
 
 @contextlib.contextmanager
 def launcher(root: Path) -> Iterator[Launcher]:
-    """An initialised data dir whose default model is a stand-in `vllm` on PATH."""
+    """An initialised data dir whose default model is served by a stand-in vLLM."""
     bin_dir = root / "bin"
     bin_dir.mkdir()
     vllm = bin_dir / "vllm"
@@ -175,6 +175,7 @@ def launcher(root: Path) -> Iterator[Launcher]:
         "PATH": f"{bin_dir}:{os.environ.get('PATH', os.defpath)}",
         "STANDIN_PIDFILE": str(root / "standin.pid"),
         "REVISOR_MODEL__ENGINE": "vllm",
+        "REVISOR_MODEL__VLLM_PYTHON": str(vllm),
         "REVISOR_MODEL__DEFAULT_MODEL": "standin",
         "REVISOR_MODEL__SIDECAR_CONTEXT": "1024",
         "REVISOR_MODEL__SIDECAR_PORT": str(free_port()),

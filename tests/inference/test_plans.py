@@ -102,14 +102,18 @@ def test_llama_cpp_refuses_non_loopback_and_oversized_context(tmp_path: Path) ->
 
 def test_vllm_plan_command_and_offline_env() -> None:
     plan = vllm_plan(
-        spec("vllm", 32768, chat_format=""), Path("/models/qwen"), host="0.0.0.0", port=8000,
+        spec("vllm", 32768, chat_format=""), Path("/models/qwen"), host="127.0.0.1", port=8000,
         max_model_len=16384, api_key=KEY, max_num_seqs=32, base_env=HOSTILE_ENV,
+        python="/opt/revisor/vllm-venv/bin/python",
     )  # fmt: skip
     assert plan.argv == (
-        "vllm", "serve", "/models/qwen", "--served-model-name", "m1", "--host", "0.0.0.0",
+        "/opt/revisor/vllm-venv/bin/python", "-m", "vllm.entrypoints.openai.api_server",
+        "--model", "/models/qwen", "--served-model-name", "m1", "--host", "127.0.0.1",
         "--port", "8000", "--max-model-len", "16384", "--max-num-seqs", "32",
+        "--disable-fastapi-docs",
     )  # fmt: skip
     assert KEY not in " ".join(plan.argv)
+    assert "--enable-log-requests" not in plan.argv  # prompts (code) stay out of the engine's log
     assert plan.env["VLLM_API_KEY"] == KEY
     for name, value in OFFLINE_ENV.items():
         assert plan.env[name] == value
@@ -119,3 +123,25 @@ def test_vllm_plan_command_and_offline_env() -> None:
     assert plan.concurrency == 32
     assert plan.death_signal == signal.SIGTERM  # vLLM must stop its own engine processes
     assert plan.private_files == {}
+    assert "VLLM_CACHE_ROOT" not in plan.env  # without a cache dir, vLLM's own default
+
+
+def test_vllm_plan_keeps_caches_and_config_in_the_cache_dir() -> None:
+    plan = vllm_plan(
+        spec("vllm", 4096, chat_format=""), Path("/m"), host="127.0.0.1", port=1,
+        max_model_len=1024, api_key=KEY, cache_dir=Path("/data/cache/vllm"),
+    )  # fmt: skip
+    assert plan.env["VLLM_CACHE_ROOT"] == "/data/cache/vllm"
+    assert plan.env["VLLM_CONFIG_ROOT"] == "/data/cache/vllm/config"
+    assert plan.env["TORCHINDUCTOR_CACHE_DIR"] == "/data/cache/vllm/inductor"
+    assert plan.env["TRITON_CACHE_DIR"] == "/data/cache/vllm/triton"
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "gpu1.internal"])
+def test_vllm_plan_listens_on_loopback_only(host: str) -> None:
+    with pytest.raises(ConfigError, match="loopback only"):
+        vllm_plan(spec("vllm", 4096, chat_format=""), Path("/m"), host=host, port=1,
+                  max_model_len=1024, api_key=KEY)  # fmt: skip
+    plan = vllm_plan(spec("vllm", 4096, chat_format=""), Path("/m"), host="::1", port=9,
+                     max_model_len=1024, api_key=KEY)  # fmt: skip
+    assert plan.base_url == "http://[::1]:9/v1"

@@ -48,6 +48,28 @@ def test_from_settings_refuses_engine_mismatch(tmp_path: Path) -> None:
         Sidecar.from_settings(settings)
 
 
+def test_from_settings_starts_vllm_from_its_venv_with_caches_in_the_data_dir(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "hf").mkdir()
+    (tmp_path / "models.toml").write_text(
+        f'[models.hf]\nfile = "hf"\nsha256 = "{"1" * 64}"\nsize = 1\nengine = "vllm"\n'
+        "context = 4096\n"
+    )
+    model = ModelSettings(
+        engine="vllm", default_model="hf", vllm_python="/srv/vllm/bin/python", sidecar_parallel=4
+    )
+    sidecar = Sidecar.from_settings(config.Settings(data_dir=tmp_path, model=model))
+    assert sidecar.plan.argv[:3] == (
+        "/srv/vllm/bin/python",
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+    )
+    assert sidecar.plan.env["VLLM_CACHE_ROOT"] == str(tmp_path / "cache" / "vllm")
+    assert sidecar.concurrency == 4
+    assert ModelSettings().vllm_python == "/opt/revisor/vllm-venv/bin/python"  # the appliance's
+
+
 def test_start_refuses_a_tampered_model(tmp_path: Path) -> None:
     model = tmp_path / "m.gguf"
     model.write_bytes(b"y" * 10)

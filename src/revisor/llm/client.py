@@ -37,8 +37,6 @@ from revisor.errors import ConfigError, ModelError, ModelUnavailable
 
 log = logging.getLogger("revisor.llm")
 
-STRUCTURED_OUTPUT_MODES = ("json_object", "json_schema")
-
 
 @dataclass(frozen=True)
 class Endpoint:

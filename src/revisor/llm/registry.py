@@ -26,7 +26,6 @@ from revisor.domain import UsageRecord
 from revisor.egress import Egress
 from revisor.errors import ConfigError
 from revisor.llm.client import (
-    STRUCTURED_OUTPUT_MODES,
     Endpoint,
     EndpointClient,
     RequestOptions,
@@ -35,6 +34,7 @@ from revisor.llm.client import (
     parse_routes,
 )
 from revisor.llm.health import probe_endpoint
+from revisor.llm.schema import FINDINGS_SCHEMA, structured_output_for
 from revisor.secrets import SIDECAR_KEY_FILE, ensure_api_key, read_secret_file
 
 LOCAL_ID = "local"
@@ -213,20 +213,27 @@ def build_router(
     on_usage: Callable[[UsageRecord], None] | None = None,
     json_schema: Mapping[str, Any] | None = None,
 ) -> Router:
-    """The `ChatModel` for the worker and `revisor review`: every endpoint, routes, fallback."""
+    """The `ChatModel` for the worker and `revisor review`: every endpoint, routes, fallback.
+
+    Each endpoint gets the structured-output mode of its engine (`structured_output_for`), with
+    the findings schema unless the caller gives another."""
     m = settings.model
-    if m.structured_output not in STRUCTURED_OUTPUT_MODES:
-        raise ConfigError(
-            f"[model] structured_output must be one of {', '.join(STRUCTURED_OUTPUT_MODES)}"
-        )
+    structured_output_for("", m.structured_output)  # a wrong setting fails here, named
     routes = parse_routes(m.routes, set(found.endpoints))
     if m.fallback and m.fallback not in found.endpoints:
         raise ConfigError(f"[model] fallback {m.fallback!r} is not a configured endpoint")
-    options = RequestOptions(
-        temperature=m.temperature, structured_output=m.structured_output, json_schema=json_schema
-    )
+    schema = FINDINGS_SCHEMA if json_schema is None else json_schema
     clients = {
-        eid: EndpointClient(e, egress, options=options, on_usage=on_usage)
+        eid: EndpointClient(
+            e,
+            egress,
+            options=RequestOptions(
+                temperature=m.temperature,
+                structured_output=structured_output_for(e.engine, m.structured_output),
+                json_schema=schema,
+            ),
+            on_usage=on_usage,
+        )
         for eid, e in found.endpoints.items()
     }
     return Router(clients, found.default, routes=routes, fallback=m.fallback)

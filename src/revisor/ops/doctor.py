@@ -18,6 +18,7 @@ from revisor.forges import ForgeTarget
 from revisor.llm.registry import uses_embedded_model
 from revisor.ops import checks, gpucheck
 from revisor.ops.checks import Check
+from revisor.ops.vllm_check import check_vllm
 from revisor.outbound import configured_egress, model_health
 from revisor.store import endpoints, repos
 
@@ -72,6 +73,7 @@ def run_doctor(rt: Context, *, skip: Collection[str] = (), timeout: float = 5.0)
         out.append(checks.check_disk(s.data_dir))
     if want("models"):
         out += checks.guarded("models", lambda: checks.check_models(s))
+        out += checks.guarded("vllm", lambda: check_vllm(s))
     if want("gpu"):
         out += checks.guarded("gpu", lambda: gpucheck.check_gpu(s))
     if not migrated:

@@ -164,3 +164,21 @@ def test_missing_or_wrong_csrf_token_is_refused(world: World, token: str | None)
     assert r.status_code == 403
     assert world.model.bodies == []
     assert model_requests(world.settings) == []
+
+
+def test_the_page_shows_the_structured_output_the_engine_is_asked_for(world: World) -> None:
+    vllm = dataclasses.replace(
+        world.settings, model=dataclasses.replace(world.settings.model, engine="vllm")
+    )
+    client, _ = client_as(make_app(vllm), vllm, "viewer")
+    with client:
+        page = client.get("/models").text
+    assert "<dd>json_schema (auto, per engine)</dd>" in page
+    chosen = dataclasses.replace(
+        world.settings,
+        model=dataclasses.replace(world.settings.model, structured_output="json_object"),
+    )
+    client, _ = client_as(make_app(chosen), chosen, "viewer")
+    with client:
+        page = client.get("/models").text
+    assert "<dd>json_object</dd>" in page  # the admin's choice, for every engine

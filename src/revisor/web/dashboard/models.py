@@ -11,8 +11,10 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from revisor.audit import Event, Outcome
+from revisor.config import ModelSettings
 from revisor.errors import ConfigError
 from revisor.llm.registry import LOCAL_ID, SidecarChoice, select_endpoints, sidecar_endpoint
+from revisor.llm.schema import structured_output_for
 from revisor.store import endpoints
 from revisor.web.auth.csrf import csrf_guard
 from revisor.web.auth.guards import ADMIN, READ, require
@@ -42,6 +44,7 @@ def _models_page(request: Request[Any, Any, Any], resources: Resources, **extra:
         request,
         "models.html",
         sidecar=settings.model,
+        sidecar_structured_output=_structured_output(settings.model),
         local_id=LOCAL_ID,
         endpoints=[*configured, *queries.model_endpoints(db)],
         routes=settings.model.routes,
@@ -49,6 +52,16 @@ def _models_page(request: Request[Any, Any, Any], resources: Resources, **extra:
         usage=queries.model_usage(db, time.time() - queries.DAY),
         **extra,
     )
+
+
+def _structured_output(model: ModelSettings) -> str:
+    """The mode the sidecar is asked for, as the worker picks it; the setting if it is wrong."""
+    setting = model.structured_output
+    try:
+        mode = structured_output_for(model.engine, setting)
+    except ConfigError:
+        return f"{setting} (not a valid setting)"
+    return f"{mode} (auto, per engine)" if setting == "auto" else mode
 
 
 @get("/models", guards=[require(READ)], sync_to_thread=True, include_in_schema=False)
