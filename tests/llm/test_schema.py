@@ -51,7 +51,8 @@ def test_the_default_setting_is_auto() -> None:
 def test_an_answer_in_the_schema_parses_into_every_field() -> None:
     """What the schema lets the engine write is what review/parse.py reads, field by field."""
     item = {
-        "path": "app.py", "line": 3, "side": "new", "severity": "major", "title": "eval",
+        "path": "app.py", "line": 3, "code": "eval(x)", "side": "new", "severity": "major",
+        "title": "eval",
         "body": "eval of user input", "suggestion": "    ast.literal_eval(x)",
         "suggestion_start_line": 3, "suggestion_end_line": 3,
     }  # fmt: skip
@@ -59,6 +60,7 @@ def test_an_answer_in_the_schema_parses_into_every_field() -> None:
     assert set(item) == set(items["properties"])
     found = parse_output(json.dumps({"findings": [item]})).findings[0]
     assert (found.path, found.line, found.side, found.title) == ("app.py", 3, "new", "eval")
+    assert found.code == "eval(x)"
     assert found.severity.name == "MAJOR"
     assert found.suggestion == item["suggestion"]
     assert (found.suggestion_first, found.suggestion_last) == (3, 3)

@@ -40,6 +40,8 @@ FINDINGS_SCHEMA: Mapping[str, Any] = {
                 "properties": {
                     "path": {"type": "string"},
                     "line": {"type": "integer"},
+                    # the code line the finding is about, copied from the diff (review.anchor)
+                    "code": {"type": "string"},
                     "side": {"type": "string", "enum": ["new", "old"]},
                     "severity": {"type": "string", "enum": ["info", "minor", "major", "critical"]},
                     "title": {"type": "string"},
@@ -48,7 +50,7 @@ FINDINGS_SCHEMA: Mapping[str, Any] = {
                     "suggestion_start_line": {"type": "integer"},
                     "suggestion_end_line": {"type": "integer"},
                 },
-                "required": ["path", "line", "side", "severity", "title", "body"],
+                "required": ["path", "line", "code", "side", "severity", "title", "body"],
             },
         }
     },

@@ -291,10 +291,12 @@ def _verify(
         code = code_window(file, finding) if file is not None else ""
         if not code:
             return Verified(finding, Usage(), None)
+        # Not JSON mode: an endpoint in json_schema mode would hold the answer to the findings
+        # schema. The prompt asks for a small JSON object; parse_verdict also reads plain words.
         completion = model.complete(
             verify_messages(finding, code),
             max_tokens=MAX_VERIFY_TOKENS,
-            json_mode=True,
+            json_mode=False,
             hints=hints,
         )
         verdict = parse_verdict(completion.text)
