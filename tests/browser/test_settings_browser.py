@@ -1,0 +1,51 @@
+"""The settings page in chromium: disabling the break-glass admin asks for a typed
+confirmation and an LDAP account that signs in with the admin role, before anything changes."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from revisor.store.db import open_database
+from revisor.web.auth import local
+from tests.browser.live import chromium, fill, open_page, serve, sign_in_form, text
+from tests.web.webapp import PASSWORD, init_settings
+
+pytestmark = pytest.mark.browser
+
+
+def test_break_glass_disable_needs_confirmation_and_a_working_ldap_admin(tmp_path: Path) -> None:
+    settings, password = init_settings(tmp_path)
+    assert password
+    with serve(settings) as live, chromium(tmp_path) as b:
+        sign_in_form(b, live, "admin", password)
+        open_page(b, f"{live.base}/settings")
+        submit = "document.querySelector('#break-glass-form').requestSubmit(); true"
+
+        fill(b, {"ldap_username": "viewer-user", "ldap_password": PASSWORD}, "#break-glass-form")
+        fill(b, {"confirm": "disable break-glass"}, "#break-glass-form")
+        b.evaluate(submit)
+        b.wait_for("document.querySelector('#break-glass-error') !== null")
+        assert "does not have the admin role" in text(b)
+        assert b.evaluate("document.querySelector('[name=ldap_username]').value") == "viewer-user"
+        open_page(b, f"{live.base}/settings")  # still signed in: nothing was disabled
+        assert "is enabled" in text(b)
+
+        fill(b, {"ldap_username": "admin-user", "ldap_password": PASSWORD}, "#break-glass-form")
+        fill(b, {"confirm": "disable break-glass"}, "#break-glass-form")
+        b.evaluate(submit)
+        b.wait_for("location.pathname === '/login'")  # its own session ended with it
+    db = open_database(settings.db_path)
+    assert not local.break_glass_enabled(db)
+    db.conn.close()
+    with closing(sqlite3.connect(f"file:{settings.audit_path}?mode=ro", uri=True)) as audit:
+        changes = [
+            row[0]
+            for row in audit.execute(
+                "SELECT outcome FROM audit WHERE event = 'config.changed' ORDER BY seq"
+            )
+        ]
+    assert changes == ["failure", "success"]  # the refusal is on record too
