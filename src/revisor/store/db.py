@@ -13,6 +13,7 @@ from pathlib import Path
 import sqlite_utils
 
 from revisor.sqlitefile import connect, now
+from revisor.store.migrations_dashboard import m007_dashboard
 
 __all__ = ["PerThread", "connect", "migrate", "now", "open_database", "pending_migrations"]
 
@@ -212,6 +213,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("004_repos_version", _m004_repos_version),
     ("005_repo_hook_keys", _m005_repo_hook_keys),
     ("006_git_servers", _m006_git_servers),
+    ("007_dashboard", m007_dashboard),
 ]
 
 

@@ -98,7 +98,14 @@ def _action(
                 enqueue=resources.queue.enqueue,
             )
         else:
-            done = jobactions.cancel(db, resources.audit, job_id, actor=actor, source=source)
+            done = jobactions.cancel(
+                db,
+                resources.audit,
+                job_id,
+                actor=actor,
+                source=source,
+                enqueue=resources.queue.enqueue,
+            )
     except jobactions.JobNotFound:
         raise NotFoundException(f"no job {job_id}") from None
     return {"job_id": job_id, "changed": done.changed, "previous_state": done.previous_state}

@@ -29,9 +29,10 @@ from revisor.llm.client import Router
 from revisor.llm.registry import build_router, select_endpoints
 from revisor.outbound import configured_egress
 from revisor.secrets import KeyRing
-from revisor.store import endpoints, repos, servers
+from revisor.store import endpoints, jobs, repos, servers
 from revisor.store.db import PerThread
-from revisor.worker.pipeline import JobSettings, review_job
+from revisor.worker.finalstatus import finalize
+from revisor.worker.pipeline import JobSettings, job_url, review_job
 from revisor.worker.queue import Queue
 from revisor.worker.runner import JobContext, JobOutcome, Pipeline, Runner
 
@@ -187,7 +188,9 @@ class WorkerResources:
         then leaves those handles open."""
         connections = Connections(settings, dbs, keys, audit)
         res = cls(settings, dbs, audit, keys, connections, ForgeAdapters(dbs, keys, connections))
-        res.runner = Runner(settings.worker, dbs, audit, wrap(res.run_job))
+        res.runner = Runner(
+            settings.worker, dbs, audit, wrap(res.run_job), on_final=res.final_status
+        )
         res.queue = Queue(settings, runner=res.runner)
         return res
 
@@ -200,6 +203,16 @@ class WorkerResources:
             store=self.dbs,
             audit=self.audit,
             settings=JobSettings.from_settings(self.settings),
+        )
+
+    def final_status(self, job: jobs.Job, state: str) -> None:
+        """The commit status of a job that ended outside the pipeline (`finalstatus.py`)."""
+        finalize(
+            self.forges.for_repo(job.repo_id),
+            self.audit,
+            job,
+            state,
+            job_url(self.settings.server.public_url, job.id),
         )
 
     def close(self) -> None:

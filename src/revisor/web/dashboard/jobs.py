@@ -94,7 +94,12 @@ def _job_action(
             )
         else:
             done = jobactions.cancel(
-                db, resources.audit, job_id, actor=who(request).actor, source=source(request)
+                db,
+                resources.audit,
+                job_id,
+                actor=who(request).actor,
+                source=source(request),
+                enqueue=resources.queue.enqueue,
             )
     except jobactions.JobNotFound:
         raise NotFoundException(f"no job {job_id}") from None
