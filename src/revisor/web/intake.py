@@ -261,7 +261,14 @@ class WebhookIntake:
             return self._refuse(forge, source, request_id, "unknown hook URL", 404)
         reason = self._check_secret(forge, headers, body, found[1])
         if reason is not None:
-            return self._refuse(forge, source, request_id, reason, target=f"repo:{found[0].id}")
+            return self._refuse(
+                forge,
+                source,
+                request_id,
+                reason,
+                target=f"repo:{found[0].id}",
+                project=found[0].project,
+            )
         return [found]
 
     def _authenticate_any(
@@ -289,10 +296,11 @@ class WebhookIntake:
         reason: str = "signature or token missing or wrong",
         status: int = 401,
         target: str = "webhook",
+        project: str = "",
     ) -> Rejected:
         """An unauthenticated delivery: it spends the source address's allowance."""
         self.limiter.charge(source)
-        return Rejected(forge, source, request_id, reason, status, target)
+        return Rejected(forge, source, request_id, reason, status, target, project=project)
 
     def _registered_repos(self) -> _Cache:
         """The registered repositories and their secrets, decrypted once per change of the
