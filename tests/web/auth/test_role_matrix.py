@@ -23,6 +23,7 @@ MATRIX: list[tuple[str, str, frozenset[str]]] = [
     ("GET", "/", READ),
     ("GET", "/jobs", READ),
     ("GET", "/jobs/{job}", READ),
+    ("GET", "/jobs/{job}/live", READ),
     ("POST", "/jobs/{job}/retry", OPERATE),
     ("POST", "/jobs/{job}/cancel", OPERATE),
     ("GET", "/repos", READ),
