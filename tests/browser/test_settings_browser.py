@@ -11,7 +11,7 @@ import pytest
 
 from revisor.store.db import open_database
 from revisor.web.auth import local
-from tests.browser.live import chromium, fill, open_page, serve, sign_in_form, text
+from tests.browser.live import chromium, fill, open_page, serve, sign_in_as, sign_in_form, text
 from tests.web.webapp import PASSWORD, init_settings
 
 pytestmark = pytest.mark.browser
@@ -49,3 +49,24 @@ def test_break_glass_disable_needs_confirmation_and_a_working_ldap_admin(tmp_pat
             )
         ]
     assert changes == ["failure", "success"]  # the refusal is on record too
+
+
+def test_errors_are_pages_that_keep_the_form(tmp_path: Path) -> None:
+    settings, _ = init_settings(tmp_path)
+    with serve(settings) as live, chromium(tmp_path) as b:
+        sign_in_as(b, live, "admin")
+        open_page(b, f"{live.base}/jobs/424242")
+        assert b.evaluate("document.contentType") == "text/html"
+        assert b.evaluate("document.querySelector('h1').innerText") == "Not found"
+        assert "no job 424242" in text(b)
+        assert b.evaluate("document.querySelector('nav a[href=\"/jobs\"]') !== null")
+
+        open_page(b, f"{live.base}/audit")
+        fill(b, {"since": "last tuesday", "until": "2026-12-01"}, "#export-form")
+        b.evaluate("document.querySelector('#export-form').requestSubmit(); true")
+        b.wait_for("document.querySelector('#error-message') !== null")
+        assert "not a time" in b.evaluate("document.querySelector('#error-message').innerText")
+        kept = "document.querySelector('#error-form [name={}]').value"
+        assert b.evaluate(kept.format("since")) == "last tuesday"
+        assert b.evaluate(kept.format("until")) == "2026-12-01"
+        assert "Content Security Policy" not in " ".join(b.console_messages())

@@ -11,7 +11,11 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.enums import ScopeType
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+)
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -20,7 +24,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from revisor.config import Settings
 from revisor.egress import Egress
 from revisor.errors import AuditWriteError
-from revisor.web import api, health, hooks, metrics_route
+from revisor.web import api, error_pages, health, hooks, metrics_route
 from revisor.web.auth import errors
 from revisor.web.auth import routes as auth_routes
 from revisor.web.auth.middleware import security_headers_middleware, session_middleware
@@ -102,6 +106,8 @@ def create_app(
         ],
         template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
         exception_handlers={
+            HTTPException: error_pages.http_error,  # 400, 404, 405, 409...: HTML for people
+            500: error_pages.internal_error,
             NotAuthorizedException: errors.not_authorized,
             PermissionDeniedException: errors.forbidden,
             AuditWriteError: errors.audit_unavailable,
