@@ -16,11 +16,13 @@ from litestar import Request, Router, get, post
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Template
 
 from revisor import __version__, jobactions
 from revisor.store import jobs, repos
+from revisor.web.auth import sessions
 from revisor.web.auth.csrf import csrf_guard
 from revisor.web.auth.guards import AUDIT, OPERATE, READ, require, signed_in
 from revisor.web.client_address import client_address
@@ -200,11 +202,36 @@ router = Router(
 )
 
 
+API_AUTH_DOC = (
+    "Two ways in. Scripts and monitoring: an API token (an admin creates it under Settings, "
+    "API tokens, with its own roles and expiry; it is shown once) sent as "
+    "`Authorization: Bearer rvs_...`; tokens work on /api/ only and need no CSRF token. "
+    "A signed-in browser session: send X-CSRF-Token on POST (see GET /api/me)."
+)
+
+
 def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="Revisor API",
         version=__version__,
-        description="Signed-in session required; send X-CSRF-Token on POST (see GET /api/me).",
+        description=API_AUTH_DOC,
+        components=Components(
+            security_schemes={
+                "apiToken": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    bearer_format="rvs_<id>_<secret>",
+                    description="An API token with the roles it was given (Settings, API tokens).",
+                ),
+                "session": SecurityScheme(
+                    type="apiKey",
+                    name=sessions.COOKIE,
+                    security_scheme_in="cookie",
+                    description="The dashboard's session cookie; POST also needs X-CSRF-Token.",
+                ),
+            }
+        ),
+        security=[{"apiToken": []}, {"session": []}],
         render_plugins=[JsonRenderPlugin()],
         openapi_router=Router(path=SCHEMA_PATH, route_handlers=[], guards=[require(READ)]),
     )

@@ -4,6 +4,7 @@ resources it serves with are opened by its lifespan (`web/resources.py`)."""
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +30,7 @@ from revisor.web.auth import errors
 from revisor.web.auth import routes as auth_routes
 from revisor.web.auth.middleware import security_headers_middleware, session_middleware
 from revisor.web.auth.routes import Authenticator
+from revisor.web.auth.tokens import principal_for_token
 from revisor.web.client_address import parse_networks, proxy_headers_middleware
 from revisor.web.dashboard import routes as dashboard
 from revisor.web.model_health import ModelHealth
@@ -102,7 +104,13 @@ def create_app(
             proxy_headers_middleware(parse_networks(settings.web.trusted_proxies)),
             request_id_middleware,
             security_headers_middleware(settings.cookies_secure),
-            session_middleware(lambda: holder.get().dbs, settings.auth),
+            session_middleware(
+                lambda: holder.get().dbs,
+                settings.auth,
+                tokens=lambda token, address: principal_for_token(
+                    holder.get().dbs, holder.get().audit, token, time.time(), address
+                ),
+            ),
         ],
         template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
         exception_handlers={

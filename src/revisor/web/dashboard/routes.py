@@ -3,7 +3,16 @@ page (what they share is in `pages.py`); this gathers their routes for `create_a
 
 from __future__ import annotations
 
-from revisor.web.dashboard import audit, jobs, models, overview, repos, servers, settings
+from revisor.web.dashboard import (
+    audit,
+    jobs,
+    models,
+    overview,
+    repos,
+    servers,
+    settings,
+    tokens,
+)
 
 routes = [
     *overview.routes,
@@ -13,4 +22,5 @@ routes = [
     *audit.routes,
     *settings.routes,
     *servers.routes,
+    *tokens.routes,
 ]
