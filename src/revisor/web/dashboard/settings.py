@@ -31,6 +31,25 @@ def effective_settings(settings: Settings) -> dict[str, Any]:
     return out
 
 
+def settings_sections(config: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The configuration as sections of name/value pairs, for a person to read: top-level
+    values first ("general"), then one section per table; lists and nested tables compact."""
+
+    def shown(value: Any) -> str:
+        if isinstance(value, list | tuple) and all(not isinstance(v, dict) for v in value):
+            return ", ".join(str(v) for v in value) or "—"
+        if isinstance(value, dict | list | tuple):
+            return json.dumps(value, sort_keys=True, default=str)
+        return "—" if value in (None, "") else str(value)
+
+    general = [(k, shown(v)) for k, v in sorted(config.items()) if not isinstance(v, dict)]
+    sections = [("general", general)] if general else []
+    for name, table in sorted(config.items()):
+        if isinstance(table, dict):
+            sections.append((name, [(k, shown(v)) for k, v in sorted(table.items())]))
+    return sections
+
+
 def _settings_page(
     request: Request[Any, Any, Any],
     settings: Settings,
@@ -45,9 +64,7 @@ def _settings_page(
         request,
         "settings.html",
         status=status,
-        settings_json=json.dumps(
-            effective_settings(settings), indent=2, sort_keys=True, default=str
-        ),
+        settings_sections=settings_sections(effective_settings(settings)),
         break_glass=local.break_glass_enabled(db),
         ldap_enabled=settings.ldap.enabled,
         confirm_phrase=CONFIRM_PHRASE,
