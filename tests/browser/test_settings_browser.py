@@ -4,6 +4,8 @@ confirmation and an LDAP account that signs in with the admin role, before anyth
 from __future__ import annotations
 
 import sqlite3
+import urllib.error
+import urllib.request
 from contextlib import closing
 from pathlib import Path
 
@@ -70,3 +72,34 @@ def test_errors_are_pages_that_keep_the_form(tmp_path: Path) -> None:
         assert b.evaluate(kept.format("since")) == "last tuesday"
         assert b.evaluate(kept.format("until")) == "2026-12-01"
         assert "Content Security Policy" not in " ".join(b.console_messages())
+
+
+def _api_status(url: str, token: str) -> int:
+    request = urllib.request.Request(url, headers={"authorization": f"Bearer {token}"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:  # noqa: S310 (loopback)
+            return int(r.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_an_api_token_is_shown_once_works_and_is_revoked(tmp_path: Path) -> None:
+    settings, _ = init_settings(tmp_path)
+    with serve(settings) as live, chromium(tmp_path) as b:
+        sign_in_as(b, live, "admin")
+        open_page(b, f"{live.base}/settings")
+        b.evaluate("document.querySelector('a[href=\"/settings/tokens\"]').click(); true")
+        b.wait_for("location.pathname === '/settings/tokens'")
+        fill(b, {"name": "prometheus", "days": "30"}, "#token-form")
+        b.evaluate("document.querySelector('[name=role_viewer]').checked = true; true")
+        b.evaluate("document.querySelector('#token-form').requestSubmit(); true")
+        b.wait_for("document.querySelector('#token-value') !== null")
+        token = b.evaluate("document.querySelector('#token-value').innerText").strip()
+        assert token.startswith("rvs_")
+        assert _api_status(f"{live.base}/api/overview", token) == 200
+        open_page(b, f"{live.base}/settings/tokens")
+        assert token not in text(b)  # shown once
+        assert "prometheus" in text(b)
+        b.evaluate("document.querySelector('#tokens form button').click(); true")
+        b.wait_for("document.body.innerText.includes('revoked')")
+        assert _api_status(f"{live.base}/api/overview", token) == 401
