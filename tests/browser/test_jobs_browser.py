@@ -89,9 +89,11 @@ def test_job_page_follows_retry_and_the_worker_without_a_reload(
         assert "Running for" in text(b)
         assert b.evaluate("document.querySelector('#job-live form[action$=cancel]') !== null")
 
-        assert jobs.finish(db, job_id, "w2", "done", result={"findings": []})
+        assert b.evaluate("window.__same_page === true")  # all of that without a reload
+        finding = {"severity": "major", "path": "a.py", "line": 3, "title": "Off by one"}
+        assert jobs.finish(db, job_id, "w2", "done", result={"findings": [finding]})
         b.wait_for("document.querySelector('#job-state').innerText === 'done'", timeout=10)
-        assert b.evaluate("window.__same_page === true")
+        b.wait_for("document.body.innerText.includes('Off by one')")  # its results appear
     db.conn.close()
 
 

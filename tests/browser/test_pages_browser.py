@@ -104,6 +104,13 @@ def _world(tmp_path: Path):  # type: ignore[no-untyped-def]
                     "prompt_version": "review-v3",
                 },
             )
+    with db.conn:
+        for name in ("ldap:zoe", "ldap:bob"):
+            db.execute(
+                "INSERT INTO users (username, source, display_name, roles, created_at,"
+                " last_login_at) VALUES (?, 'ldap', ?, 'viewer', ?, ?)",
+                [name, name, time.time(), time.time()],
+            )
     for i in range(6):
         usage.record(db, ids[0], repo.id, UsageRecord("qwen", "local", 900, 120, 4000, ok=i != 5))
     db.conn.close()
@@ -173,6 +180,16 @@ def test_every_page_is_accessible_fits_800_px_and_shows_local_times(tmp_path: Pa
         assert title.endswith("UTC")
         assert shown != title  # the viewer's zone, not UTC
         assert "GMT+9" in shown or "JST" in shown
+
+        open_page(b, f"{live.base}/settings")
+        users = "[...document.querySelectorAll('#users tbody tr')].map(r => r.cells[0].innerText)"
+        b.evaluate("document.querySelector('#users th button.sort').click(); true")
+        assert b.evaluate(users) == ["admin", "ldap:bob", "ldap:zoe"]
+        b.evaluate("document.querySelector('#users th button.sort').click(); true")
+        assert b.evaluate(users) == ["ldap:zoe", "ldap:bob", "admin"]
+        assert b.evaluate("document.querySelector('#users th').getAttribute('aria-sort')") == (
+            "descending"
+        )
 
         open_page(b, f"{live.base}/jobs")
         b.evaluate("document.querySelector('th a.sort[href*=\"sort=state\"]').click(); true")

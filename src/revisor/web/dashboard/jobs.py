@@ -114,8 +114,13 @@ def job_detail(request: Request[Any, Any, Any], dbs: Dbs, job_id: FromPath[int])
     include_in_schema=False,
 )
 def job_live(request: Request[Any, Any, Any], dbs: Dbs, job_id: FromPath[int]) -> Template:
-    """The part of the job page that changes while the job runs (htmx polls it)."""
-    return page(request, "_job_live.html", **_live_context(dbs, _job_or_404(dbs, job_id)))
+    """The part of the job page that changes while the job runs (htmx polls it). When the job
+    has ended, the whole page is loaded again once (`HX-Refresh`), so its findings appear."""
+    job = _job_or_404(dbs, job_id)
+    answer = page(request, "_job_live.html", **_live_context(dbs, job))
+    if job.state in jobs.TERMINAL and request.headers.get("hx-request"):
+        answer.headers["HX-Refresh"] = "true"
+    return answer
 
 
 def _job_action(
