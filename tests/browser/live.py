@@ -4,6 +4,7 @@ automated accessibility check (the vendored axe-core, run in the page)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -126,3 +127,18 @@ def overflows(b: Browser) -> bool:
     return bool(
         b.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth")
     )
+
+
+def full_screenshot(b: Browser, path: Path) -> None:
+    """The whole page, not only the window (for a person to look at)."""
+    height = b.call("Page.getLayoutMetrics")["cssContentSize"]["height"]
+    width = b.evaluate("window.innerWidth")  # beyond the viewport there is no scroll bar
+    data = b.call(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
+        },
+    )["data"]
+    path.write_bytes(base64.b64decode(data))

@@ -19,6 +19,7 @@ from revisor.store.db import open_database
 from tests.browser.live import (
     axe_violations,
     chromium,
+    full_screenshot,
     open_page,
     overflows,
     resize,
@@ -168,7 +169,7 @@ def test_every_page_is_accessible_fits_800_px_and_shows_local_times(tmp_path: Pa
                         " document.documentElement.clientWidth).slice(0, 3).map(e => e.tagName"
                         " + '.' + e.className)"
                     )
-                b.screenshot(shots / f"{name}-{width}.png")
+                full_screenshot(b, shots / f"{name}-{width}.png")
         assert not problems, problems
 
         resize(b, 1280)
