@@ -9,6 +9,7 @@ small vendored script (static/api-docs.js).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Annotated, Any
 
@@ -21,7 +22,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Template
 
 from revisor import __version__, jobactions
-from revisor.store import jobs, repos
+from revisor.store import attempts, jobs, repos
 from revisor.web.auth import sessions
 from revisor.web.auth.csrf import csrf_guard
 from revisor.web.auth.guards import AUDIT, OPERATE, READ, require, signed_in
@@ -76,12 +77,18 @@ def api_jobs(
 
 @get("/jobs/{job_id:int}", guards=[require(READ)], sync_to_thread=True)
 def api_job(dbs: Dbs, job_id: FromPath[int]) -> dict[str, Any]:
-    """One job with its result and model usage."""
+    """One job with its result, model usage, attempts and merge request (title, author,
+    branches as the worker fetched them)."""
     db = dbs.get()
     job = jobs.get(db, job_id)
     if job is None:
         raise NotFoundException(f"no job {job_id}")
-    return {**job.public(), "usage": queries.usage_for_job(db, job_id)}
+    return {
+        **job.public(),
+        "usage": queries.usage_for_job(db, job_id),
+        "attempts": [dataclasses.asdict(a) for a in attempts.for_job(db, job_id)],
+        "merge_request": attempts.mr_of(db, [job_id]).get(job_id),
+    }
 
 
 def _action(

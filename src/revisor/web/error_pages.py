@@ -74,7 +74,7 @@ def _same_site_referer(request: Request[Any, Any, Any]) -> str:
     base = str(request.base_url).rstrip("/")
     if referer.startswith(base + "/"):
         path = referer[len(base) :]
-        if not path.startswith("//"):
+        if not path.startswith(("//", "/\\")):
             return path
     return ""
 

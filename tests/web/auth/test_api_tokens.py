@@ -12,7 +12,7 @@ from litestar.testing import TestClient
 from revisor.audit import AuditLog
 from revisor.domain import ForgeKind
 from revisor.secrets import KeyRing
-from revisor.store import api_tokens, jobs, repos
+from revisor.store import api_tokens, attempts, jobs, repos
 from revisor.store.db import open_database
 from tests.web.webapp import client_as, make_app, settings_for
 
@@ -65,6 +65,11 @@ def test_tokens_scoped_hashed_expiring_revocable_and_audited(tmp_path: Path) -> 
     with anon:
         as_reader = {"authorization": f"Bearer {reader}"}
         assert anon.get("/api/jobs", headers=as_reader).status_code == 200
+        attempts.start(db, job_id, 1)
+        attempts.end(db, job_id, 1, "retry", error="model down", next_retry_at=5.0)
+        one = anon.get(f"/api/jobs/{job_id}", headers=as_reader).json()
+        assert [(a["outcome"], a["error"]) for a in one["attempts"]] == [("retry", "model down")]
+        assert one["merge_request"] is None  # the worker has not fetched it yet
         assert anon.get("/api/me", headers=as_reader).json()["roles"] == ["viewer"]
         assert anon.get("/jobs", headers=as_reader).status_code == 401  # API only
         assert anon.post(f"/api/jobs/{job_id}/cancel", headers=as_reader).status_code == 403
