@@ -28,10 +28,19 @@ class Attempt:
 
 
 def start(db: sqlite_utils.Database, job_id: int, attempt: int) -> None:
+    """A new attempt; one still open from before ended without a word (its worker died and
+    the reaper queued the job again): it is closed as "lost"."""
+    t = now()
     with db.conn:
         db.execute(
+            "UPDATE job_attempts SET finished_at = ?, outcome = 'lost',"
+            " error = 'the worker stopped without recording an outcome'"
+            " WHERE job_id = ? AND finished_at IS NULL",
+            [t, job_id],
+        )
+        db.execute(
             "INSERT INTO job_attempts (job_id, attempt, started_at) VALUES (?, ?, ?)",
-            [job_id, attempt, now()],
+            [job_id, attempt, t],
         )
 
 
