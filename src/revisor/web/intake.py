@@ -37,6 +37,8 @@ from revisor.store.groupcommit import GroupCommitter
 from revisor.web.rejections import Rejected, RejectionAudit, RejectionLimiter
 from revisor.worker.queue import Queue
 
+CLAIM_PARSE_LIMIT = 256 * 1024  # bytes of a refused delivery parsed to name its repository
+
 log = logging.getLogger("revisor.web.intake")
 
 
@@ -286,7 +288,26 @@ class WebhookIntake:
             for repo, secret in self._registered_repos().all
             if repo.forge is forge and self._check_secret(forge, headers, body, secret) is None
         ]
-        return proven or self._refuse(forge, source, request_id)
+        if proven:
+            return proven
+        return self._refuse(forge, source, request_id, project=self._claimed(forge, headers, body))
+
+    def _claimed(self, forge: ForgeKind, headers: Mapping[str, str], body: bytes) -> str:
+        """Which registered repository a refused legacy-URL delivery says it is for, so the
+        admin knows whose secret is wrong. Unproven, so labelled as claimed; only a registered
+        project is named (no text of the sender's choosing reaches the trail); big bodies are
+        not parsed for it."""
+        if len(body) > CLAIM_PARSE_LIMIT:
+            return ""
+        hooks = hooks_for(forge)
+        try:
+            claimed = hooks.classify(hooks.event(headers), parse_json(body)).project.lower()
+        except PayloadError:
+            return ""
+        for repo, _ in self._registered_repos().all:
+            if repo.forge is forge and repo.project.lower() == claimed:
+                return f"{repo.project} (claimed by the payload)"
+        return ""
 
     def _refuse(
         self,
