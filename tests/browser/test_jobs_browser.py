@@ -137,6 +137,10 @@ def test_overview_shows_a_webhook_with_a_wrong_secret_and_its_project(
     world: World, tmp_path: Path
 ) -> None:
     with serve(world.settings) as live, chromium(tmp_path) as b:
+        sign_in_as(b, live, "viewer")
+        open_page(b, f"{live.base}/")
+        assert b.evaluate("document.querySelector('#tile-rejected .num').innerText") == "0"
+        b.evaluate("window.__same_page = true")
         status = _post(
             f"{live.base}/hooks/gitlab/{world.repo.hook_key}",
             json.dumps({"object_kind": "merge_request"}).encode(),
@@ -147,9 +151,9 @@ def test_overview_shows_a_webhook_with_a_wrong_secret_and_its_project(
             },
         )
         assert status == 401
-        sign_in_as(b, live, "viewer")
-        open_page(b, f"{live.base}/")
-        assert b.evaluate("document.querySelector('#tile-rejected .num').innerText") == "1"
+        tile = "document.querySelector('#tile-rejected .num').innerText"
+        b.wait_for(f"{tile} === '1'", timeout=15)  # the overview refreshes itself
+        assert b.evaluate("window.__same_page === true")
         refused = b.evaluate("document.querySelector('#rejected').innerText")
         assert "platform/payments" in refused
 
