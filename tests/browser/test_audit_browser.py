@@ -50,7 +50,10 @@ def test_audit_browsing_and_the_downloaded_bundle(tmp_path: Path) -> None:
             ".map(td => td.innerText).join(' ')"
         )
         b.evaluate("document.querySelector('.pager a[rel=next]').click(); true")
-        b.wait_for("location.search.includes('page=2')")
+        b.wait_for(  # the new page, loaded (the address changes before it arrives)
+            "document.readyState === 'complete' && document.querySelector('.pager') !== null"
+            " && document.querySelector('.pager').innerText.includes('page 2 of')"
+        )
         assert b.evaluate(rows) == 50
 
         open_page(b, f"{live.base}/audit?q=job:17")

@@ -194,7 +194,11 @@ def test_every_page_is_accessible_fits_800_px_and_shows_local_times(tmp_path: Pa
 
         open_page(b, f"{live.base}/jobs")
         b.evaluate("document.querySelector('th a.sort[href*=\"sort=state\"]').click(); true")
-        b.wait_for("location.search.includes('sort=state')")
+        b.wait_for(  # the sorted page, loaded (the address changes before it arrives)
+            "document.readyState === 'complete'"
+            " && document.querySelector('th[aria-sort=descending] a[href*=\"=state\"]')"
+            " !== null"
+        )
         states = b.evaluate(
             "[...document.querySelectorAll('tr[data-job]')].map(r => r.dataset.state)"
         )
