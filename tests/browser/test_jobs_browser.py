@@ -121,6 +121,10 @@ def test_jobs_list_refreshes_and_shows_a_retrying_job_as_retrying(
         assert "model endpoint timed out" in b.evaluate(
             "document.querySelector('#retrying').innerText"
         )
+        assert b.evaluate("[...document.querySelectorAll('#retrying a')].map(a => a.href)") == [
+            f"{live.base}/jobs/{flaky}",
+            "https://gitlab.test/platform/payments/-/merge_requests/2",
+        ]
     db.conn.close()
 
 

@@ -32,6 +32,7 @@ def overview(request: Request[Any, Any, Any], resources: Resources) -> Template:
         failed_attempts=trouble.failed_attempts(db, t),
         n_rejected=n_rejected,
         rejected=rejected,
+        mr_link=trouble.mr_links(db),
         forges=queries.forge_health(db, t),
         reviews_chart=charts.bar_chart("Reviews per day (14 days)", queries.reviews_per_day(db, t)),
         time_chart=charts.line_chart("Review time percentiles (seconds)", labels, pct, unit="s"),

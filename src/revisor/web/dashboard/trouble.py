@@ -5,11 +5,13 @@ with the repository they were for when the hook URL named it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import sqlite_utils
 
-from revisor.store import attempts
+from revisor.forges.links import web_links
+from revisor.store import attempts, repos
 
 DAY = 86400.0
 
@@ -20,7 +22,7 @@ def retrying(db: sqlite_utils.Database, limit: int = 5) -> tuple[int, list[dict[
     n = db.execute(f"SELECT count(*) FROM jobs WHERE {cond}").fetchone()[0]  # noqa: S608
     rows = list(
         db.query(
-            "SELECT id, mr_number, attempts, last_error, not_before FROM jobs"  # noqa: S608
+            "SELECT id, repo_id, mr_number, attempts, last_error, not_before FROM jobs"  # noqa: S608
             f" WHERE {cond} ORDER BY updated_at DESC LIMIT ?",
             [limit],
         )
@@ -63,3 +65,14 @@ def rejected_webhooks(
         )
         g["count"] += count
     return total, list(groups.values())[:limit]
+
+
+def mr_links(db: sqlite_utils.Database) -> Callable[[int, int], str | None]:
+    """`link(repo_id, mr_number)`: the merge request on its Git server (registered URL only)."""
+    known = {r.id: web_links(r.forge, r.server, r.project) for r in repos.list_all(db)}
+
+    def link(repo_id: int, number: int) -> str | None:
+        links = known.get(repo_id)
+        return links.merge_request(number) if links else None
+
+    return link
