@@ -69,6 +69,7 @@ class StatusState(enum.StrEnum):
     SUCCESS = "success"
     FAILED = "failed"
     ERROR = "error"
+    CANCELLED = "cancelled"  # the job was cancelled or superseded: no verdict
 
 
 @dataclass(frozen=True)

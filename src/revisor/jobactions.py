@@ -55,10 +55,25 @@ def retry(
 
 
 def cancel(
-    db: sqlite_utils.Database, audit: AuditLog, job_id: int, *, actor: str, source: str = ""
+    db: sqlite_utils.Database,
+    audit: AuditLog,
+    job_id: int,
+    *,
+    actor: str,
+    source: str = "",
+    enqueue: Enqueue | None = None,
 ) -> JobActionResult:
-    """Cancel a queued or running job (a running worker loses its lease and stops)."""
-    return _change(db, audit, job_id, Event.JOB_CANCELLED, jobs.cancel, actor, source)
+    """Cancel a queued or running job (a running worker loses its lease and stops, and sets
+    the final commit status). A queued job that already ran once may have left a "pending"
+    status: its id goes on the queue, and the worker that finds it cancelled ends the status."""
+    result = _change(db, audit, job_id, Event.JOB_CANCELLED, jobs.cancel, actor, source)
+    job = jobs.get(db, job_id)
+    if result.changed and result.previous_state == "queued" and job and job.attempts and enqueue:
+        try:
+            enqueue(job_id)
+        except Exception as exc:  # the job is cancelled; only its commit status waits
+            log.warning("enqueue of cancelled job %s failed: %s", job_id, exc)
+    return result
 
 
 def _change(

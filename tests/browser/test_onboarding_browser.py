@@ -15,7 +15,7 @@ from revisor.audit import AuditLog
 from revisor.store import repos, servers
 from revisor.store.db import open_database
 from tests.browser.cdp import Browser, chromium_available
-from tests.browser.live import open_browser, serve, sign_in, submit, text
+from tests.browser.serving import open_browser, serve, sign_in, submit, text
 from tests.fakes.forge_admin import FakeGitLabAdmin
 from tests.fakes.model import FakeFile
 from tests.ldap.slapd import free_port

@@ -15,7 +15,7 @@ from revisor.audit import AuditLog
 from revisor.store import repos, servers
 from revisor.store.db import open_database
 from tests.browser.cdp import Browser, chromium_available
-from tests.browser.live import open_browser, serve, sign_in, submit, text
+from tests.browser.serving import open_browser, serve, sign_in, submit, text
 from tests.ldap.slapd import free_port
 from tests.ops.conftest import TOKEN, FakeForgeApi
 from tests.web.webapp import init_settings

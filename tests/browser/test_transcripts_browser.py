@@ -16,7 +16,7 @@ from revisor.secrets import KeyRing
 from revisor.store import jobs, repos, transcripts
 from revisor.store.db import open_database
 from tests.browser.cdp import Browser, chromium_available
-from tests.browser.live import open_browser, serve, sign_in, text
+from tests.browser.serving import open_browser, serve, sign_in, text
 from tests.web.webapp import init_settings
 
 pytestmark = pytest.mark.browser

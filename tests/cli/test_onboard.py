@@ -16,7 +16,7 @@ from revisor.cli import main
 from revisor.secrets import KeyRing
 from revisor.store import connections, repos
 from revisor.store.db import open_database
-from tests.browser.live import serve
+from tests.browser.serving import serve
 from tests.fakes.forge_admin import FakeGiteaAdmin, FakeGitLabAdmin
 from tests.fakes.model import FakeFile
 from tests.ldap.slapd import free_port

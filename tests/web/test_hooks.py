@@ -204,3 +204,29 @@ def test_a_new_repository_is_reachable_at_once_and_a_removed_one_is_gone(
     repos.remove(data_dir.rt.db, repo.id)
     again = wp.gitea_headers(OTHER_SECRET, body)
     assert client.post(wp.hook_path(repo), content=body, headers=again).status_code == 404
+
+
+def test_a_refused_delivery_names_the_repository_it_was_for(
+    client: TestClient,  # type: ignore[type-arg]
+    data_dir: DataDir,
+) -> None:
+    """Its own URL names the repository; the legacy URL's payload claims one, which is named
+    (as claimed) only when it is registered, so the admin knows whose secret is wrong."""
+    body = wp.body_of(wp.gitlab_mr())  # group/app, registered
+    own = client.post(
+        wp.hook_path(data_dir.gitlab), content=body, headers=wp.gitlab_headers("wrong-secret")
+    )
+    legacy = client.post("/hooks/gitlab", content=body, headers=wp.gitlab_headers("wrong-secret"))
+    stranger = wp.body_of(wp.gitlab_mr(project="someone/else"))
+    unknown = client.post(
+        "/hooks/gitlab", content=stranger, headers=wp.gitlab_headers("also-wrong-1")
+    )
+    assert (own.status_code, legacy.status_code, unknown.status_code) == (401, 401, 401)
+    named = [
+        (r["target"], r["details"].get("project"))
+        for r in data_dir.rt.audit.records()
+        if r["event"] == "webhook.rejected"
+    ]
+    assert (f"repo:{data_dir.gitlab.id}", "group/app") in named
+    assert ("webhook", "group/app (claimed by the payload)") in named
+    assert all("someone/else" not in str(p) for _, p in named)

@@ -6,7 +6,8 @@ that depend on the real adapters: GitLab positions, HTTP failures, retries, a re
 
 from __future__ import annotations
 
-from revisor.store import usage
+from revisor import jobactions
+from revisor.store import attempts, usage
 from tests.fakes.server import Request, Response
 from tests.worker.conftest import Appliance, finding
 
@@ -70,6 +71,55 @@ def test_model_down_retries_with_backoff_then_dead_letter(appliance: Appliance) 
     assert (job.state, job.attempts) == ("failed", 3)
     assert "gave up after 3 attempts" in (job.last_error or "")
     assert "job.failed" in audit_events(appliance)
+    # the commit status does not stay "running" after the give-up: it ends as the job did
+    assert appliance.gitlab.commit_statuses(appliance.head())[-1]["state"] == "failed"
+    history = attempts.for_job(appliance.rt.db, job_id)
+    assert [a.outcome for a in history] == ["retry", "retry", "failed"]
+    assert history[0].next_retry_at is not None
+    assert history[0].error
+    assert "model" in history[0].error.lower()
+
+
+def test_a_job_cancelled_while_it_runs_ends_its_commit_status(appliance: Appliance) -> None:
+    """Cancelled mid-review (while the model answers): nothing is posted and the status that
+    said "running" says "canceled"."""
+    job_id = appliance.new_job()
+    original = appliance.model._chat
+
+    def chat_then_cancel(request: Request) -> Response:
+        jobactions.cancel(appliance.rt.db, appliance.rt.audit, job_id, actor="user:ldap:m")
+        return original(request)
+
+    appliance.model._routes = [
+        (m, p, chat_then_cancel if h == original else h) for m, p, h in appliance.model._routes
+    ]
+    appliance.runner()(job_id)
+    assert appliance.job(job_id).state == "cancelled"
+    assert appliance.gitlab.discussions("group/app", 7) == []
+    states = [s["state"] for s in appliance.gitlab.commit_statuses(appliance.head())]
+    assert states == ["running", "canceled"]
+
+
+def test_a_job_cancelled_between_attempts_ends_its_commit_status(appliance: Appliance) -> None:
+    appliance.model.stop()
+    runner = appliance.runner()
+    runner(job_id := appliance.new_job())
+    assert appliance.job(job_id).state == "queued"  # waiting for its next attempt
+    done = jobactions.cancel(
+        appliance.rt.db, appliance.rt.audit, job_id, actor="user:ldap:m", enqueue=runner
+    )
+    assert done.changed
+    assert appliance.gitlab.commit_statuses(appliance.head())[-1]["state"] == "canceled"
+
+
+def test_a_retried_job_does_not_show_the_old_error(appliance: Appliance) -> None:
+    appliance.gitlab.revoke_token()
+    appliance.runner()(job_id := appliance.new_job())
+    assert appliance.job(job_id).last_error
+    jobactions.retry(appliance.rt.db, appliance.rt.audit, job_id, actor="user:ldap:m")
+    job = appliance.job(job_id)
+    assert (job.state, job.last_error, job.stage) == ("queued", None, None)
+    assert attempts.for_job(appliance.rt.db, job_id)[0].outcome == "failed"  # history kept
 
 
 def test_revoked_token_fails_with_admin_message(appliance: Appliance) -> None:

@@ -12,6 +12,9 @@ class Event(enum.StrEnum):
     SIGNIN_FAILED = "auth.signin.failed"
     SIGNOUT = "auth.signout"
     ROLE_GRANTED = "auth.role.granted"
+    TOKEN_CREATED = "auth.token.created"  # noqa: S105 (an event name)
+    TOKEN_REVOKED = "auth.token.revoked"  # noqa: S105 (an event name)
+    TOKEN_REFUSED = "auth.token.refused"  # noqa: S105 (an event name)
     REPO_ADDED = "repo.added"
     REPO_REMOVED = "repo.removed"
     SERVER_ALLOWED = "server.allowed"

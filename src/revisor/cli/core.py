@@ -257,7 +257,9 @@ def cmd_jobs_retry(args: argparse.Namespace, rt: Context) -> int:
 
 
 def cmd_jobs_cancel(args: argparse.Namespace, rt: Context) -> int:
-    done = jobactions.cancel(rt.db, rt.audit, args.id, actor=cli_actor())
+    done = jobactions.cancel(
+        rt.db, rt.audit, args.id, actor=cli_actor(), enqueue=Queue(rt.settings).enqueue
+    )
     if not done.changed:
         raise RevisorError(
             f"job {done.job_id} is {done.previous_state};"

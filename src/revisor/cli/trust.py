@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from revisor.audit import SIGNING_KEY_NAME, AuditLog, Event, Outcome, Signer
+from revisor.audit import SIGNING_KEY_NAME, AuditLog, Event, Outcome, Signer, bundle
 from revisor.audit.export import FORMATS, export_audit, parse_time
 from revisor.audit.keys import fingerprint
 from revisor.audit.verify import verify_export
@@ -53,7 +54,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_audit_checkpoint)
 
     p = asub.add_parser("verify", help="check an export offline (needs no data dir)")
-    p.add_argument("dir", type=Path, help="the export directory")
+    p.add_argument(
+        "dir", type=Path, help="the export directory, or the .tar.gz the dashboard downloads"
+    )
     p.add_argument(
         "--key",
         metavar="FINGERPRINT",
@@ -154,7 +157,13 @@ def cmd_audit_verify(args: argparse.Namespace, rt: Context) -> int:
         except ValueError as exc:
             print(f"FAILED: {exc}", file=sys.stderr)
             return 1
-    report = verify_export(args.dir, expected_fingerprint=args.key, witness=witness)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            directory = bundle.unpack(args.dir, Path(tmp)) if args.dir.is_file() else args.dir
+        except bundle.BundleError as exc:
+            print(f"FAILED: {exc}", file=sys.stderr)
+            return 1
+        report = verify_export(directory, expected_fingerprint=args.key, witness=witness)
     data = {
         "ok": report.ok,
         "problems": list(report.problems),

@@ -14,6 +14,7 @@ import sqlite_utils
 
 from revisor.sqlitefile import connect, now
 from revisor.store.migrations_conversations import m007_conversations
+from revisor.store.migrations_dashboard import m007_dashboard
 
 __all__ = ["PerThread", "connect", "migrate", "now", "open_database", "pending_migrations"]
 
@@ -262,6 +263,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("007_transcripts", _m007_transcripts),
     ("008_onboarding", _m008_onboarding),
     ("009_conversations", m007_conversations),
+    ("010_dashboard", m007_dashboard),
 ]
 
 

@@ -74,7 +74,7 @@ class Job:
 
 
 def _from_row(row: dict[str, Any]) -> Job:
-    fields = {k: row[k] for k in Job.__dataclass_fields__ if k != "result"}
+    fields = {k: row[k] for k in Job.__dataclass_fields__ if k != "result"}  # not mr_json
     return Job(**fields, result=json.loads(row["result"]) if row["result"] else None)
 
 
@@ -350,7 +350,8 @@ def requeue(
     return _owned(
         db,
         "UPDATE jobs SET state = 'queued', attempts = 0, not_before = 0, enqueued_at = ?,"
-        " finished_at = NULL, updated_at = ? WHERE id = ? AND state IN ('failed', 'cancelled')",
+        " finished_at = NULL, last_error = NULL, stage = NULL, updated_at = ?"
+        " WHERE id = ? AND state IN ('failed', 'cancelled')",
         [t, t, job_id],
         before_commit,
     )

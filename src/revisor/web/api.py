@@ -9,6 +9,7 @@ small vendored script (static/api-docs.js).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Annotated, Any
 
@@ -16,11 +17,13 @@ from litestar import Request, Router, get, post
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Template
 
 from revisor import __version__, jobactions
-from revisor.store import jobs, repos
+from revisor.store import attempts, jobs, repos
+from revisor.web.auth import sessions
 from revisor.web.auth.csrf import csrf_guard
 from revisor.web.auth.guards import AUDIT, OPERATE, READ, require, signed_in
 from revisor.web.client_address import client_address
@@ -74,12 +77,18 @@ def api_jobs(
 
 @get("/jobs/{job_id:int}", guards=[require(READ)], sync_to_thread=True)
 def api_job(dbs: Dbs, job_id: FromPath[int]) -> dict[str, Any]:
-    """One job with its result and model usage."""
+    """One job with its result, model usage, attempts and merge request (title, author,
+    branches as the worker fetched them)."""
     db = dbs.get()
     job = jobs.get(db, job_id)
     if job is None:
         raise NotFoundException(f"no job {job_id}")
-    return {**job.public(), "usage": queries.usage_for_job(db, job_id)}
+    return {
+        **job.public(),
+        "usage": queries.usage_for_job(db, job_id),
+        "attempts": [dataclasses.asdict(a) for a in attempts.for_job(db, job_id)],
+        "merge_request": attempts.mr_of(db, [job_id]).get(job_id),
+    }
 
 
 def _action(
@@ -98,7 +107,14 @@ def _action(
                 enqueue=resources.queue.enqueue,
             )
         else:
-            done = jobactions.cancel(db, resources.audit, job_id, actor=actor, source=source)
+            done = jobactions.cancel(
+                db,
+                resources.audit,
+                job_id,
+                actor=actor,
+                source=source,
+                enqueue=resources.queue.enqueue,
+            )
     except jobactions.JobNotFound:
         raise NotFoundException(f"no job {job_id}") from None
     return {"job_id": job_id, "changed": done.changed, "previous_state": done.previous_state}
@@ -193,11 +209,36 @@ router = Router(
 )
 
 
+API_AUTH_DOC = (
+    "Two ways in. Scripts and monitoring: an API token (an admin creates it under Settings, "
+    "API tokens, with its own roles and expiry; it is shown once) sent as "
+    "`Authorization: Bearer rvs_...`; tokens work on /api/ only and need no CSRF token. "
+    "A signed-in browser session: send X-CSRF-Token on POST (see GET /api/me)."
+)
+
+
 def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="Revisor API",
         version=__version__,
-        description="Signed-in session required; send X-CSRF-Token on POST (see GET /api/me).",
+        description=API_AUTH_DOC,
+        components=Components(
+            security_schemes={
+                "apiToken": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    bearer_format="rvs_<id>_<secret>",
+                    description="An API token with the roles it was given (Settings, API tokens).",
+                ),
+                "session": SecurityScheme(
+                    type="apiKey",
+                    name=sessions.COOKIE,
+                    security_scheme_in="cookie",
+                    description="The dashboard's session cookie; POST also needs X-CSRF-Token.",
+                ),
+            }
+        ),
+        security=[{"apiToken": []}, {"session": []}],
         render_plugins=[JsonRenderPlugin()],
         openapi_router=Router(path=SCHEMA_PATH, route_handlers=[], guards=[require(READ)]),
     )

@@ -4,6 +4,7 @@ resources it serves with are opened by its lifespan (`web/resources.py`)."""
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,7 +12,11 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.enums import ScopeType
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+)
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -20,11 +25,12 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from revisor.config import Settings
 from revisor.egress import Egress
 from revisor.errors import AuditWriteError
-from revisor.web import api, health, hooks, metrics_route
+from revisor.web import api, error_pages, health, hooks, metrics_route
 from revisor.web.auth import errors
 from revisor.web.auth import routes as auth_routes
 from revisor.web.auth.middleware import security_headers_middleware, session_middleware
 from revisor.web.auth.routes import Authenticator
+from revisor.web.auth.tokens import principal_for_token
 from revisor.web.client_address import parse_networks, proxy_headers_middleware
 from revisor.web.dashboard import routes as dashboard
 from revisor.web.model_health import ModelHealth
@@ -98,10 +104,18 @@ def create_app(
             proxy_headers_middleware(parse_networks(settings.web.trusted_proxies)),
             request_id_middleware,
             security_headers_middleware(settings.cookies_secure),
-            session_middleware(lambda: holder.get().dbs, settings.auth),
+            session_middleware(
+                lambda: holder.get().dbs,
+                settings.auth,
+                tokens=lambda token, address: principal_for_token(
+                    holder.get().dbs, holder.get().audit, token, time.time(), address
+                ),
+            ),
         ],
         template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
         exception_handlers={
+            HTTPException: error_pages.http_error,  # 400, 404, 405, 409...: HTML for people
+            500: error_pages.internal_error,
             NotAuthorizedException: errors.not_authorized,
             PermissionDeniedException: errors.forbidden,
             AuditWriteError: errors.audit_unavailable,

@@ -38,6 +38,8 @@ from revisor.store.groupcommit import GroupCommitter
 from revisor.web.rejections import Rejected, RejectionAudit, RejectionLimiter
 from revisor.worker.queue import Queue
 
+CLAIM_PARSE_LIMIT = 256 * 1024  # bytes of a refused delivery parsed to name its repository
+
 log = logging.getLogger("revisor.web.intake")
 
 
@@ -270,7 +272,14 @@ class WebhookIntake:
             return self._refuse(forge, source, request_id, "unknown hook URL", 404)
         reason = self._check_secret(forge, headers, body, found[1])
         if reason is not None:
-            return self._refuse(forge, source, request_id, reason, target=f"repo:{found[0].id}")
+            return self._refuse(
+                forge,
+                source,
+                request_id,
+                reason,
+                target=f"repo:{found[0].id}",
+                project=found[0].project,
+            )
         return [found]
 
     def _authenticate_any(
@@ -288,7 +297,26 @@ class WebhookIntake:
             for repo, secret in self._registered_repos().all
             if repo.forge is forge and self._check_secret(forge, headers, body, secret) is None
         ]
-        return proven or self._refuse(forge, source, request_id)
+        if proven:
+            return proven
+        return self._refuse(forge, source, request_id, project=self._claimed(forge, headers, body))
+
+    def _claimed(self, forge: ForgeKind, headers: Mapping[str, str], body: bytes) -> str:
+        """Which registered repository a refused legacy-URL delivery says it is for, so the
+        admin knows whose secret is wrong. Unproven, so labelled as claimed; only a registered
+        project is named (no text of the sender's choosing reaches the trail); big bodies are
+        not parsed for it."""
+        if len(body) > CLAIM_PARSE_LIMIT:
+            return ""
+        hooks = hooks_for(forge)
+        try:
+            claimed = hooks.classify(hooks.event(headers), parse_json(body)).project.lower()
+        except PayloadError:
+            return ""
+        for repo, _ in self._registered_repos().all:
+            if repo.forge is forge and repo.project.lower() == claimed:
+                return f"{repo.project} (claimed by the payload)"
+        return ""
 
     def _refuse(
         self,
@@ -298,10 +326,11 @@ class WebhookIntake:
         reason: str = "signature or token missing or wrong",
         status: int = 401,
         target: str = "webhook",
+        project: str = "",
     ) -> Rejected:
         """An unauthenticated delivery: it spends the source address's allowance."""
         self.limiter.charge(source)
-        return Rejected(forge, source, request_id, reason, status, target)
+        return Rejected(forge, source, request_id, reason, status, target, project=project)
 
     def _registered_repos(self) -> _Cache:
         """The registered repositories and their secrets, decrypted once per change of the

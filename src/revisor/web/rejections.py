@@ -37,6 +37,7 @@ class Rejected:
     status: int = 401
     target: str = "webhook"  # "repo:<id>" when the hook URL named the repository
     retry_after: float = 0.0  # seconds, for a 429
+    project: str = ""  # the registered project, when the hook URL named its repository
 
 
 def address_key(address: str) -> str:
@@ -111,6 +112,7 @@ class _Tally:
     start: float
     more: int = 0  # rejections after the first of the window, not written yet
     last_request_id: str = ""
+    project: str = ""
 
 
 _TallyKey = tuple[ForgeKind, str, str, str]  # forge, source, reason, target
@@ -141,9 +143,10 @@ class RejectionAudit:
             if key not in self._tallies and len(self._tallies) >= self.max_tallies:
                 key = (rejected.forge, "*", rejected.reason, rejected.target)
             tally = self._tallies.get(key)
+            named = {"project": rejected.project} if rejected.project else {}
             if tally is None:
-                self._tallies[key] = _Tally(now)
-                records.append(_record(key, 1, request_id=rejected.request_id))
+                self._tallies[key] = _Tally(now, project=rejected.project)
+                records.append(_record(key, 1, request_id=rejected.request_id, **named))
             else:
                 tally.more += 1
                 tally.last_request_id = rejected.request_id
@@ -178,6 +181,7 @@ class RejectionAudit:
                         last_request_id=tally.last_request_id,
                         window_start=tally.start,
                         window_seconds=self.window,
+                        **({"project": tally.project} if tally.project else {}),
                     )
                 )
         return records

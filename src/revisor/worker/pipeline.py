@@ -95,6 +95,7 @@ def review_job(
 
     ctx.stage("fetch")
     mr = forge.fetch_merge_request(job.mr_number)
+    ctx.describe(mr)
     if job.head_sha and mr.head_sha != job.head_sha:
         # A newer push exists; its own webhook brings (or brought) the job for it.
         return JobOutcome("superseded", {"reason": f"head moved to {mr.head_sha[:12]}"})

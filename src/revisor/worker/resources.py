@@ -29,10 +29,11 @@ from revisor.llm.client import Router
 from revisor.llm.registry import build_router, select_endpoints
 from revisor.outbound import configured_egress
 from revisor.secrets import KeyRing
-from revisor.store import conversations, endpoints, repos, servers
+from revisor.store import conversations, endpoints, jobs, repos, servers
 from revisor.store.db import PerThread
 from revisor.worker.conversation import Conversation, answer_message
-from revisor.worker.pipeline import JobSettings, review_job
+from revisor.worker.finalstatus import finalize
+from revisor.worker.pipeline import JobSettings, job_url, review_job
 from revisor.worker.queue import Queue
 from revisor.worker.runner import JobContext, JobOutcome, Pipeline, Runner
 from revisor.worker.transcript import JobTranscript
@@ -189,7 +190,9 @@ class WorkerResources:
         then leaves those handles open."""
         connections = Connections(settings, dbs, keys, audit)
         res = cls(settings, dbs, audit, keys, connections, ForgeAdapters(dbs, keys, connections))
-        res.runner = Runner(settings.worker, dbs, audit, wrap(res.run_job))
+        res.runner = Runner(
+            settings.worker, dbs, audit, wrap(res.run_job), on_final=res.final_status
+        )
         res.queue = Queue(settings, runner=res.runner)
         return res
 
@@ -215,6 +218,16 @@ class WorkerResources:
             return review()
         env = Conversation(forge, self.connections, self.dbs, self.audit, settings)
         return answer_message(ctx, message, env, review)
+
+    def final_status(self, job: jobs.Job, state: str) -> None:
+        """The commit status of a job that ended outside the pipeline (`finalstatus.py`)."""
+        finalize(
+            self.forges.for_repo(job.repo_id),
+            self.audit,
+            job,
+            state,
+            job_url(self.settings.server.public_url, job.id),
+        )
 
     def close(self) -> None:
         self.forges.close()

@@ -26,9 +26,10 @@ from revisor import logs
 from revisor.audit import AuditLog, Event, Outcome
 from revisor.backoff import backoff
 from revisor.config import WorkerSettings
+from revisor.domain import MergeRequest
 from revisor.errors import Fatal, Retryable, brief
-from revisor.store import jobs
-from revisor.store.db import PerThread
+from revisor.store import attempts, jobs
+from revisor.store.db import PerThread, now
 
 log = logging.getLogger("revisor.worker")
 
@@ -63,8 +64,24 @@ class JobContext:
         ):
             raise LeaseLost(f"job {self.job.id} is no longer leased by this worker")
 
+    def describe(self, mr: MergeRequest) -> None:
+        """Keep the merge request's title, author and branches for the job page."""
+        attempts.set_mr(
+            self._runner.dbs.get(),
+            self.job.id,
+            {
+                "title": mr.title,
+                "author": mr.author,
+                "source_branch": mr.source_branch,
+                "target_branch": mr.target_branch,
+            },
+        )
+
 
 Pipeline = Callable[[JobContext], JobOutcome]
+# Called when a job ended outside the pipeline (failed, cancelled, superseded): sets the
+# merge request's final commit status (`worker/finalstatus.py`).
+OnFinal = Callable[[jobs.Job, str], None]
 
 
 def backoff_delay(
@@ -86,11 +103,13 @@ class Runner:
         dbs: PerThread,
         audit: AuditLog,
         pipeline: Pipeline,
+        on_final: OnFinal | None = None,
     ) -> None:
         self.settings = settings
         self.dbs = dbs
         self.audit = audit
         self.pipeline = pipeline
+        self.on_final = on_final
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
 
     def __call__(self, job_id: int) -> None:
@@ -101,7 +120,9 @@ class Runner:
                 log.info("job %s waits: its merge request is being reviewed", job_id)
             else:
                 log.info("job %s not leased (taken, finished or not due)", job_id)
+                self._finalize_if_ended(job_id)  # cancelled between attempts
             return
+        attempts.start(db, job.id, job.attempts)
         ctx = JobContext(job, self)
         stop = threading.Event()
         beat = threading.Thread(target=self._keep_alive, args=(job_id, stop), daemon=True)
@@ -126,6 +147,8 @@ class Runner:
             outcome = self.pipeline(ctx)
         except LeaseLost:
             log.info("job %s: lease lost, stopping without recording", job.id)
+            attempts.end(db, job.id, job.attempts, "interrupted")
+            self._finalize_if_ended(job.id)
             return
         except Retryable as exc:
             if job.attempts >= self.settings.max_attempts:
@@ -137,8 +160,10 @@ class Runner:
             log.warning(
                 "job %s attempt %s: %s; retrying in %.0fs", job.id, job.attempts, exc, delay
             )
-            jobs.retry_later(
-                db, job.id, self.owner, error=brief(str(exc), ERROR_LIMIT), delay_seconds=delay
+            error = brief(str(exc), ERROR_LIMIT)
+            jobs.retry_later(db, job.id, self.owner, error=error, delay_seconds=delay)
+            attempts.end(
+                db, job.id, job.attempts, "retry", error=error, next_retry_at=now() + delay
             )
             return
         except Fatal as exc:
@@ -148,10 +173,15 @@ class Runner:
             log.error("job %s crashed: %s", job.id, traceback.format_exc(limit=8))
             self._fail(job, f"internal error: {type(exc).__name__}: {exc}")
             return
-        jobs.finish(db, job.id, self.owner, outcome.state, result=outcome.result)
+        if jobs.finish(db, job.id, self.owner, outcome.state, result=outcome.result):
+            attempts.end(db, job.id, job.attempts, outcome.state)
+        else:  # cancelled or superseded while its last step ran
+            attempts.end(db, job.id, job.attempts, "interrupted")
+            self._finalize_if_ended(job.id)
 
     def _fail(self, job: jobs.Job, message: str) -> None:
         message = brief(message, ERROR_LIMIT)  # last_error holds no control characters
+        attempts.end(self.dbs.get(), job.id, job.attempts, "failed", error=message)
         if jobs.finish(self.dbs.get(), job.id, self.owner, "failed", error=message):
             self.audit.record(
                 Event.JOB_FAILED,
@@ -161,3 +191,21 @@ class Runner:
                 error=message[:500],
                 attempts=job.attempts,
             )
+            self._final_status(job, "failed")
+        else:
+            self._finalize_if_ended(job.id)
+
+    def _finalize_if_ended(self, job_id: int) -> None:
+        """A job cancelled or superseded under us: its commit status must not stay running.
+        A job that never ran has no status to end."""
+        job = jobs.get(self.dbs.get(), job_id)
+        if job is not None and job.state in ("cancelled", "superseded") and job.attempts:
+            self._final_status(job, job.state)
+
+    def _final_status(self, job: jobs.Job, state: str) -> None:
+        if self.on_final is None:
+            return
+        try:
+            self.on_final(job, state)
+        except Exception as exc:  # the job's state is final already; the status is best effort
+            log.warning("job %s: final commit status not set: %s", job.id, exc)

@@ -23,6 +23,7 @@ MATRIX: list[tuple[str, str, frozenset[str]]] = [
     ("GET", "/", READ),
     ("GET", "/jobs", READ),
     ("GET", "/jobs/{job}", READ),
+    ("GET", "/jobs/{job}/live", READ),
     ("POST", "/jobs/{job}/retry", OPERATE),
     ("POST", "/jobs/{job}/cancel", OPERATE),
     ("GET", "/jobs/{job}/transcript", READ_CODE),
@@ -50,6 +51,9 @@ MATRIX: list[tuple[str, str, frozenset[str]]] = [
     ("POST", "/audit/export", AUDIT),
     ("GET", "/settings", ADMIN),
     ("POST", "/settings/break-glass/disable", ADMIN),
+    ("GET", "/settings/tokens", ADMIN),
+    ("POST", "/settings/tokens/new", ADMIN),
+    ("POST", "/settings/tokens/{token}/revoke", ADMIN),
     ("GET", "/api/me", READ),
     ("GET", "/api/overview", READ),
     ("GET", "/api/jobs", READ),
@@ -125,6 +129,7 @@ def _call(world: World, role: str | None, method: str, path: str) -> int:
     url = url.replace("{endpoint}", "nope")  # unknown: no model is called
     url = url.replace("{server}", "999")  # unknown: nothing is removed
     url = url.replace("{suppression}", "999")  # unknown: nothing is removed
+    url = url.replace("{token}", "999")  # unknown: nothing is revoked
     with client:
         if method == "GET":
             return client.get(url, follow_redirects=False).status_code
@@ -169,7 +174,8 @@ def test_matrix_covers_every_route(world: World) -> None:
             .replace("{repo}", "{repo_id:int}")
             .replace("{endpoint}", "{endpoint_id:str}")
             .replace("{server}", "{server_id:int}")
-            .replace("{suppression}", "{suppression_id:int}"),
+            .replace("{suppression}", "{suppression_id:int}")
+            .replace("{token}", "{token_id:int}"),
         )
         for m, p, _ in MATRIX
     }

@@ -277,6 +277,32 @@ def test_break_glass_admin_is_created_once_hashed_and_can_be_disabled(tmp_path: 
         r = client.post(
             "/settings/break-glass/disable", data={"_csrf": me["csrf"]}, follow_redirects=False
         )
+        assert r.status_code == 409  # no confirmation, no LDAP admin checked: refused
+        assert local.break_glass_enabled(db)
+        r = client.post(
+            "/settings/break-glass/disable",
+            data={
+                "_csrf": me["csrf"],
+                "confirm": "disable break-glass",
+                "ldap_username": "maintainer-user",  # signs in, but is not an admin
+                "ldap_password": PASSWORD,
+            },
+            follow_redirects=False,
+        )
+        assert r.status_code == 409
+        assert "does not have the admin role" in r.text
+        assert 'value="maintainer-user"' in r.text  # what was typed is kept
+        assert local.break_glass_enabled(db)
+        r = client.post(
+            "/settings/break-glass/disable",
+            data={
+                "_csrf": me["csrf"],
+                "confirm": "disable break-glass",
+                "ldap_username": "admin-user",
+                "ldap_password": PASSWORD,
+            },
+            follow_redirects=False,
+        )
         assert r.status_code == 303
         assert client.get("/api/me").status_code == 401  # its sessions ended
         assert login(client, "admin", password).status_code == 401

@@ -64,6 +64,7 @@ _STATE = {
     StatusState.SUCCESS: "success",
     StatusState.FAILED: "failure",
     StatusState.ERROR: "error",
+    StatusState.CANCELLED: "warning",  # Gitea has no "cancelled"; "warning" gives no verdict
 }
 _WIP_PREFIXES = ("wip:", "[wip]")  # Gitea's default WORK_IN_PROGRESS_PREFIXES
 

@@ -68,6 +68,7 @@ _STATE = {
     StatusState.SUCCESS: "success",
     StatusState.FAILED: "failed",
     StatusState.ERROR: "failed",  # GitLab has no separate "error" state
+    StatusState.CANCELLED: "canceled",
 }
 
 

@@ -57,5 +57,7 @@ async def csrf_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRout
     principal = connection.scope.get("state", {}).get("principal")
     if principal is None:
         return  # the role guard answers 401; nothing to protect without a session
+    if principal.via_token:
+        return  # a bearer token is never sent by a browser on its own: no forgery to stop
     if not tokens_match(principal.csrf, await submitted_token(connection)):
         raise PermissionDeniedException("missing or wrong CSRF token; reload the page")

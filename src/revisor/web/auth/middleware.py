@@ -17,6 +17,8 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from revisor.config import AuthSettings
 from revisor.store.db import PerThread
 from revisor.web.auth import sessions
+from revisor.web.auth.sessions import Principal
+from revisor.web.auth.tokens import bearer_token
 
 NO_SESSION_PREFIXES = ("/hooks/", "/healthz", "/readyz", "/metrics", "/static/")
 
@@ -41,11 +43,15 @@ def cookie_value(scope: Scope, name: str) -> str | None:
     return None
 
 
+TokenLookup = Callable[[str, str], Principal | None]  # (token, client address) -> principal
+
+
 def session_middleware(
-    dbs: Callable[[], PerThread], settings: AuthSettings
+    dbs: Callable[[], PerThread], settings: AuthSettings, tokens: TokenLookup | None = None
 ) -> Callable[[ASGIApp], ASGIApp]:
     """`dbs` returns the web process's pool at request time (it is opened by the lifespan,
-    after the middleware stack is built)."""
+    after the middleware stack is built). `tokens`: API tokens, on /api/ paths only, for a
+    request without a session cookie (`web/auth/tokens.py`)."""
 
     def wrap(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
@@ -54,13 +60,24 @@ def session_middleware(
             ):
                 state = scope.setdefault("state", {})
                 session_id = cookie_value(scope, sessions.COOKIE)
-                state["principal"] = (
-                    await anyio.to_thread.run_sync(
-                        lambda: sessions.lookup(dbs().get(), settings, session_id, time.time())
-                    )
-                    if session_id
+                token = (
+                    bearer_token(scope.get("headers", []))
+                    if tokens is not None and not session_id and scope["path"].startswith("/api/")
                     else None
                 )
+                if token and tokens is not None:
+                    address = (scope.get("client") or ("", 0))[0]
+                    state["principal"] = await anyio.to_thread.run_sync(
+                        lambda: tokens(token, address)
+                    )
+                else:
+                    state["principal"] = (
+                        await anyio.to_thread.run_sync(
+                            lambda: sessions.lookup(dbs().get(), settings, session_id, time.time())
+                        )
+                        if session_id
+                        else None
+                    )
             await app(scope, receive, send)
 
         return middleware

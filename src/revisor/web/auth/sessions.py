@@ -27,10 +27,11 @@ class Principal:
     roles: frozenset[str]
     csrf: str
     session_hash: str
+    via_token: bool = False  # an API token (web/auth/tokens.py): no cookie, so no CSRF
 
     @property
     def actor(self) -> str:
-        return f"user:{self.username}"
+        return self.username if self.via_token else f"user:{self.username}"
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))

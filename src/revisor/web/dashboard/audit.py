@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import tarfile
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,27 +16,73 @@ from litestar.response import Template
 from revisor.audit import Event
 from revisor.web.auth.csrf import csrf_guard
 from revisor.web.auth.guards import AUDIT, require
-from revisor.web.dashboard import queries
-from revisor.web.dashboard.pages import FormData, fmt_time, page, source, who
+from revisor.web.dashboard import audit_view, queries
+from revisor.web.dashboard.pages import FormData, page, source, who
+from revisor.web.dashboard.paging import paging_from, with_total
 from revisor.web.resources import Audit
+
+
+def _day_range(q: Any) -> tuple[str, str, float | None, float | None, str]:
+    """The "from" and "to" days (UTC, both included); an unreadable one is ignored and said."""
+    since_s, until_s = q.get("since", "").strip(), q.get("until", "").strip()
+    since = until = None
+    problem = ""
+    try:
+        since = _day_start(since_s)
+    except ValueError:
+        problem, since_s = f"Not a date: {since_s!r}.", ""
+    try:
+        start = _day_start(until_s)
+        until = start + 86400 if start is not None else None
+    except ValueError:
+        problem, until_s = f"Not a date: {until_s!r}.", ""
+    return since_s, until_s, since, until, problem
+
+
+def _day_start(value: str) -> float | None:
+    if not value:
+        return None
+    return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
 
 
 @get("/audit", guards=[require(AUDIT)], sync_to_thread=True, include_in_schema=False)
 def audit_page(request: Request[Any, Any, Any], audit: Audit) -> Template:
     q = request.query_params
-    records = queries.search_audit(
-        audit.db,
-        text=q.get("q", ""),
-        event=q.get("event", ""),
-        actor=q.get("actor", ""),
+    since_s, until_s, since, until, problem = _day_range(q)
+    filters: dict[str, Any] = {
+        "text": q.get("q", "").strip(),
+        "event": q.get("event", ""),
+        "actor": q.get("actor", "").strip(),
+        "since": since,
+        "until": until,
+    }
+    paging = paging_from(
+        "/audit",
+        q,
+        ("seq",),
+        keep={
+            "q": filters["text"],
+            "event": filters["event"],
+            "actor": filters["actor"],
+            "since": since_s,
+            "until": until_s,
+        },
     )
+    paging = with_total(paging, queries.count_audit(audit.db, **filters))
+    records = queries.search_audit(audit.db, **filters, limit=paging.per_page, offset=paging.offset)
     context: dict[str, Any] = {
         "records": records,
-        "q": q.get("q", ""),
-        "event": q.get("event", ""),
-        "actor": q.get("actor", ""),
+        "paging": paging,
+        "q": filters["text"],
+        "event": filters["event"],
+        "actor": filters["actor"],
+        "since": since_s,
+        "until": until_s,
+        "problem": problem,
         "events": [e.value for e in Event],
-        "fmt_time": fmt_time,
+        "related": audit_view.related,
+        "detail_items": audit_view.detail_items,
+        "fingerprint": audit_view.signing_fingerprint(audit),
     }
     if request.headers.get("hx-request"):
         return page(request, "_audit_table.html", **context)

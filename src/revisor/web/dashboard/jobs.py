@@ -1,8 +1,9 @@
-"""The jobs pages: the list (filtered in place by htmx), one job, retry and cancel."""
+"""The jobs pages: the list (filtered, sorted and paged, refreshed in place by htmx while jobs
+run), one job (its live part refreshed the same way), retry and cancel."""
 
 from __future__ import annotations
 
-import json
+import time
 from typing import Any
 
 from litestar import Request, get, post
@@ -11,11 +12,12 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from revisor import jobactions
-from revisor.store import jobs, repos, transcripts
+from revisor.store import attempts, jobs, repos, transcripts
 from revisor.web.auth.csrf import csrf_guard
 from revisor.web.auth.guards import OPERATE, READ, require
-from revisor.web.dashboard import queries
-from revisor.web.dashboard.pages import fmt_time, page, source, who
+from revisor.web.dashboard import jobview, queries
+from revisor.web.dashboard.pages import page, source, who
+from revisor.web.dashboard.paging import paging_from, with_total
 from revisor.web.resources import Dbs, Resources
 
 
@@ -30,20 +32,38 @@ def _int_or_none(value: str | None) -> int | None:
 def jobs_page(request: Request[Any, Any, Any], dbs: Dbs) -> Template:
     db = dbs.get()
     state = request.query_params.get("state") or None
-    if state not in (None, *jobs.STATES):
+    if state not in (None, jobview.RETRYING, *jobs.STATES):
         state = None
     repo_id = _int_or_none(request.query_params.get("repo"))
-    rows = jobs.list_jobs(db, state=state, repo_id=repo_id, limit=200)
+    paging = paging_from(
+        "/jobs",
+        request.query_params,
+        tuple(jobview.JOB_SORTS),
+        keep={"state": state or "", "repo": str(repo_id or "")},
+    )
+    rows, total = jobview.list_page(
+        db,
+        state=state,
+        repo_id=repo_id,
+        sort=paging.sort,
+        desc=paging.desc,
+        limit=paging.per_page,
+        offset=paging.offset,
+    )
+    paging = with_total(paging, total)
     all_repos = {r.id: r for r in repos.list_all(db)}
+    views = jobview.views(db, rows, all_repos, time.time())
     context: dict[str, Any] = {
-        "jobs": rows,
+        "views": views,
         "repos": all_repos,
-        "states": jobs.STATES,
+        "states": (jobview.RETRYING, *jobs.STATES),
         "state": state or "",
         "repo_id": repo_id,
-        "fmt_time": fmt_time,
+        "paging": paging,
+        "live": any(v.live for v in views),
+        "poll_seconds": jobview.POLL_SECONDS,
     }
-    if request.headers.get("hx-request"):  # htmx filter: only the table
+    if request.headers.get("hx-request"):  # htmx filter or refresh: only the table
         return page(request, "_jobs_table.html", **context)
     return page(request, "jobs.html", **context)
 
@@ -55,28 +75,53 @@ def _job_or_404(dbs: Dbs, job_id: int) -> jobs.Job:
     return job
 
 
-@get("/jobs/{job_id:int}", guards=[require(READ)], sync_to_thread=True, include_in_schema=False)
-def job_detail(request: Request[Any, Any, Any], dbs: Dbs, job_id: FromPath[int]) -> Template:
-    job = _job_or_404(dbs, job_id)
+def _live_context(dbs: Dbs, job: jobs.Job) -> dict[str, Any]:
     db = dbs.get()
     try:
         repo: repos.Repo | None = repos.get(db, job.repo_id)
     except repos.RepoNotFound:
         repo = None
+    mr = attempts.mr_of(db, [job.id]).get(job.id)
+    return {
+        "job": job,
+        "repo": repo,
+        "v": jobview.view(job, time.time(), repo, mr),
+        "history": attempts.for_job(db, job.id),
+        "poll_seconds": jobview.POLL_SECONDS,
+    }
+
+
+@get("/jobs/{job_id:int}", guards=[require(READ)], sync_to_thread=True, include_in_schema=False)
+def job_detail(request: Request[Any, Any, Any], dbs: Dbs, job_id: FromPath[int]) -> Template:
+    job = _job_or_404(dbs, job_id)
     result = job.result or {}
     return page(
         request,
         "job.html",
-        job=job,
-        repo=repo,
         result=result,
         findings=result.get("findings") or [],
         skipped=result.get("skipped") or result.get("skipped_files") or [],
-        usage=queries.usage_for_job(db, job.id),
-        transcript_entries=transcripts.count_for_job(db, job.id),
-        result_json=json.dumps(result, indent=2, sort_keys=True),
-        fmt_time=fmt_time,
+        usage=queries.usage_for_job(dbs.get(), job.id),
+        transcript_entries=transcripts.count_for_job(dbs.get(), job.id),
+        finding_line=jobview.finding_line,
+        **_live_context(dbs, job),
     )
+
+
+@get(
+    "/jobs/{job_id:int}/live",
+    guards=[require(READ)],
+    sync_to_thread=True,
+    include_in_schema=False,
+)
+def job_live(request: Request[Any, Any, Any], dbs: Dbs, job_id: FromPath[int]) -> Template:
+    """The part of the job page that changes while the job runs (htmx polls it). When the job
+    has ended, the whole page is loaded again once (`HX-Refresh`), so its findings appear."""
+    job = _job_or_404(dbs, job_id)
+    answer = page(request, "_job_live.html", **_live_context(dbs, job))
+    if job.state in jobs.TERMINAL and request.headers.get("hx-request"):
+        answer.headers["HX-Refresh"] = "true"
+    return answer
 
 
 def _job_action(
@@ -95,7 +140,12 @@ def _job_action(
             )
         else:
             done = jobactions.cancel(
-                db, resources.audit, job_id, actor=who(request).actor, source=source(request)
+                db,
+                resources.audit,
+                job_id,
+                actor=who(request).actor,
+                source=source(request),
+                enqueue=resources.queue.enqueue,
             )
     except jobactions.JobNotFound:
         raise NotFoundException(f"no job {job_id}") from None
@@ -107,12 +157,12 @@ def _job_action(
         if done.changed
         else f"Job {job_id} is {done.previous_state}; it cannot be {undoable}."
     )
-    return page(
+    return page(  # the whole live part: the badge, the times and the buttons change together
         request,
-        "_job_actions.html",
+        "_job_live.html",
         status=200 if done.changed else 409,
-        job=_job_or_404(resources.dbs, job_id),
         message=message,
+        **_live_context(resources.dbs, _job_or_404(resources.dbs, job_id)),
     )
 
 
@@ -142,4 +192,4 @@ def job_cancel(
     return _job_action(request, resources, job_id, "cancel")
 
 
-routes = [jobs_page, job_detail, job_retry, job_cancel]
+routes = [jobs_page, job_detail, job_live, job_retry, job_cancel]

@@ -18,7 +18,7 @@ from revisor.llm.schema import structured_output_for
 from revisor.store import endpoints
 from revisor.web.auth.csrf import csrf_guard
 from revisor.web.auth.guards import ADMIN, READ, require
-from revisor.web.dashboard import model_probe, queries
+from revisor.web.dashboard import health_view, model_probe, queries
 from revisor.web.dashboard.pages import page, source, who
 from revisor.web.resources import Resources
 
@@ -40,15 +40,20 @@ def _models_page(request: Request[Any, Any, Any], resources: Resources, **extra:
         }
         for e in settings.model.endpoints
     ]
+    probe = model_health() if model_health else None
+    counts = health_view.call_counts(db, time.time() - health_view.HOUR)
+    all_endpoints = [*configured, *queries.model_endpoints(db)]
     return page(
         request,
         "models.html",
         sidecar=settings.model,
         sidecar_structured_output=_structured_output(settings.model),
         local_id=LOCAL_ID,
-        endpoints=[*configured, *queries.model_endpoints(db)],
+        endpoints=all_endpoints,
         routes=settings.model.routes,
-        health=model_health() if model_health else None,
+        # each card and row shows its own endpoint's health, never the default's
+        sidecar_health=health_view.health_of(LOCAL_ID, probe, counts),
+        health={e["id"]: health_view.health_of(e["id"], probe, counts) for e in all_endpoints},
         usage=queries.model_usage(db, time.time() - queries.DAY),
         **extra,
     )

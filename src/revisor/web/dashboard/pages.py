@@ -18,6 +18,7 @@ from litestar import Request
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Template
+from markupsafe import Markup
 
 from revisor.web.auth.guards import ADMIN, AUDIT, OPERATE, READ_CODE, principal_of, signed_in
 from revisor.web.auth.sessions import Principal
@@ -48,13 +49,32 @@ def page(
             "can_audit": bool(p and p.has(*AUDIT)),
             "can_read_code": bool(p and p.has(*READ_CODE)),
             "is_admin": bool(p and p.has(*ADMIN)),
+            "fmt_time": fmt_time,
+            "fmt_duration": fmt_duration,
             **context,
         },
         status_code=status,
     )
 
 
-def fmt_time(ts: float | None) -> str:
+def fmt_time(ts: float | None) -> Markup:
+    """A `<time>` in UTC; `static/revisor.js` shows it in the viewer's time zone, the UTC time
+    stays in its title (shown on hover) and is the text without JavaScript."""
     if not ts:
+        return Markup("—")
+    t = time.gmtime(ts)
+    utc = time.strftime("%Y-%m-%d %H:%M:%S", t) + " UTC"
+    iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", t)
+    return Markup(f'<time datetime="{iso}" title="{utc}">{utc}</time>')  # noqa: S704 (digits only)
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """`45 s`, `3 min 05 s`, `2 h 07 min`: how long something took or has been running."""
+    if seconds is None or seconds < 0:
         return "—"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts)) + " UTC"
+    s = int(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"

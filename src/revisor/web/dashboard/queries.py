@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import statistics
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -181,8 +182,41 @@ def search_audit(
     since: float | None = None,
     until: float | None = None,
     limit: int = 200,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Audit records, newest first. `text` matches event, actor, target, source or details."""
+    """Audit records, newest first. `text` matches event, actor, target, source or details;
+    `job:17` or `repo:3` also finds the records about that job or repository that name it only
+    in their details (a model request, a posted comment, a commit status)."""
+    where, params = _audit_where(text, event, actor, since, until)
+    # Only the fixed fragments of _audit_where are joined in; every value is a bound parameter.
+    sql = f"SELECT * FROM audit WHERE {where} ORDER BY seq DESC LIMIT ? OFFSET ?"  # noqa: S608
+    out = []
+    for row in audit_db.query(sql, [*params, limit, offset]):
+        row["details"] = json.loads(row["details"])
+        out.append(row)
+    return out
+
+
+def count_audit(
+    audit_db: sqlite_utils.Database,
+    *,
+    text: str = "",
+    event: str = "",
+    actor: str = "",
+    since: float | None = None,
+    until: float | None = None,
+) -> int:
+    where, params = _audit_where(text, event, actor, since, until)
+    sql = f"SELECT count(*) FROM audit WHERE {where}"  # noqa: S608
+    return int(audit_db.execute(sql, params).fetchone()[0])
+
+
+_RELATED = re.compile(r"\s*(job|repo):(\d{1,12})\s*")
+
+
+def _audit_where(
+    text: str, event: str, actor: str, since: float | None, until: float | None
+) -> tuple[str, list[Any]]:
     where: list[str] = ["1=1"]
     params: list[Any] = []
     if event:
@@ -192,24 +226,27 @@ def search_audit(
         where.append("actor LIKE ? ESCAPE '\\'")
         params.append("%" + _like_escape(actor) + "%")
     if text:
-        where.append(
-            "(event || ' ' || actor || ' ' || target || ' ' || source || ' ' || details)"
-            " LIKE ? ESCAPE '\\'"
-        )
-        params.append("%" + _like_escape(text) + "%")
+        match = _RELATED.fullmatch(text)
+        if match:  # the record's target, or its details naming the job or repository
+            kind, number = match.group(1), int(match.group(2))
+            where.append(
+                f"(target = ? OR json_extract(details, '$.{kind}_id') = ?"
+                " OR (event || ' ' || actor || ' ' || target || ' ' || details) LIKE ? ESCAPE '\\')"
+            )
+            params += [f"{kind}:{number}", number, f'%{kind}:{number}"%']
+        else:
+            where.append(
+                "(event || ' ' || actor || ' ' || target || ' ' || source || ' ' || details)"
+                " LIKE ? ESCAPE '\\'"
+            )
+            params.append("%" + _like_escape(text) + "%")
     if since is not None:
         where.append("ts >= ?")
         params.append(since)
     if until is not None:
         where.append("ts < ?")
         params.append(until)
-    # Only the fixed fragments above are joined in; every value is a bound parameter.
-    sql = f"SELECT * FROM audit WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?"  # noqa: S608
-    out = []
-    for row in audit_db.query(sql, [*params, limit]):
-        row["details"] = json.loads(row["details"])
-        out.append(row)
-    return out
+    return " AND ".join(where), params
 
 
 def _like_escape(value: str) -> str:

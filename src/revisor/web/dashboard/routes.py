@@ -14,6 +14,7 @@ from revisor.web.dashboard import (
     repos,
     servers,
     settings,
+    tokens,
     transcripts,
 )
 
@@ -28,5 +29,6 @@ routes = [
     *servers.routes,
     *feedback.routes,
     *onboard.routes,
+    *tokens.routes,
     *transcripts.routes,
 ]
