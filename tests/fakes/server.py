@@ -71,6 +71,7 @@ class Fault:
     body: bytes | None = None  # answer `status` with this body instead of a JSON message
     headers: dict[str, str] = field(default_factory=dict)  # sent with `body`
     chunked: bool = False  # send `body` chunked, without a Content-Length
+    method: str = ""  # only requests with this method, if given ("POST")
 
 
 class FakeServer:
@@ -160,11 +161,13 @@ class FakeServer:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
         chunked: bool = False,
+        method: str = "",
     ) -> None:
         """Make the next `times` requests fail: `status` (500, 429 with `retry_after`, 401...),
         a stall of `hang` seconds before answering 504, or a 302 to `redirect_to`. With `body`
         (and `headers`, e.g. a Content-Type or Content-Encoding), answer `status` with exactly
-        that body, `chunked` if asked: an HTML error page, a huge or compressed answer."""
+        that body, `chunked` if asked: an HTML error page, a huge or compressed answer. With
+        `method`, only requests with that method count."""
         with self._lock:
             self._faults.append(
                 Fault(
@@ -177,6 +180,7 @@ class FakeServer:
                     body,
                     dict(headers or {}),
                     chunked,
+                    method,
                 )
             )
 
@@ -196,10 +200,10 @@ class FakeServer:
 
     # --- dispatch ---------------------------------------------------------------------------
 
-    def _take_fault(self, path: str) -> Fault | None:
+    def _take_fault(self, method: str, path: str) -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.times > 0 and fault.path_contains in path:
+                if fault.times > 0 and fault.path_contains in path and fault.method in ("", method):
                     fault.times -= 1
                     return fault
             self._faults = [f for f in self._faults if f.times > 0]
@@ -234,7 +238,7 @@ class FakeServer:
             pass  # the client gave up (timeout test); nothing to do
 
     def _answer(self, request: Request) -> Response:
-        fault = self._take_fault(request.path)
+        fault = self._take_fault(request.method, request.path)
         if fault is not None:
             if fault.hang:
                 self._release.wait(fault.hang)

@@ -131,8 +131,13 @@ def test_git_server_429_retry_after_is_honoured_and_capped(
     job back to the queue, and an absurd one is capped by backoff_max_seconds, not obeyed."""
     monkeypatch.setenv("REVISOR_WORKER__BACKOFF_MAX_SECONDS", "4")
     stack.add_mrs(range(8, 9))
-    stack.app.gitlab.inject(429, times=1, retry_after=2, path_contains="/7/discussions")
-    stack.app.gitlab.inject(429, times=1, retry_after=86400, path_contains="/8/discussions")
+    # On the POST itself: the review also reads the discussions (its earlier threads) first
+    stack.app.gitlab.inject(
+        429, times=1, retry_after=2, path_contains="/7/discussions", method="POST"
+    )
+    stack.app.gitlab.inject(
+        429, times=1, retry_after=86400, path_contains="/8/discussions", method="POST"
+    )
     stack.start()
     delays: list[float] = []
     job_ids = {iid: stack.hook(iid).body["job_id"] for iid in (7, 8)}
