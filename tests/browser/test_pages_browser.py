@@ -137,10 +137,13 @@ def test_every_page_is_accessible_fits_800_px_and_shows_local_times(tmp_path: Pa
         "repos": "/repos",
         "repo": f"/repos/{repo.id}",
         "servers": "/servers",
+        "server": "/servers/1",
         "models": "/models",
         "audit": "/audit",
         "settings": "/settings",
         "tokens": "/settings/tokens",
+        "feedback": "/feedback",
+        "transcript": f"/jobs/{ids[0]}/transcript",
         "api-docs": "/api/docs",
         "not-found": "/jobs/999999",
     }
