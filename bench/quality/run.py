@@ -154,14 +154,13 @@ def ablations(
     mr: CorpusMR, discussions: list[dict[str, Any]], result: dict[str, Any]
 ) -> dict[str, MRScore]:
     """Scores of what this same run would have posted without one stage, from the job's
-    record: without the verification pass (its unconfirmed candidates posted too), and without
-    the analyzers (their confirmed findings left out; a model finding an analyzer agreed with
-    stays, the model found it alone)."""
+    record: without the verification pass (every candidate it did not confirm, model finding or
+    analyzer hit, posted too), and without the analyzers (their confirmed findings left out; a
+    model finding an analyzer agreed with stays, the model found it alone)."""
     posted = findings_from_discussions(discussions)
     unconfirmed = [
         ScoredFinding(str(f.get("path", "")), f.get("new_line"), str(f.get("title", "")))
         for f in result.get("unconfirmed") or []
-        if f.get("source") in ("model", None)
     ]
     from_analyzers = {
         (f.get("path"), f.get("new_line"))
