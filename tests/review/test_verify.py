@@ -112,6 +112,10 @@ def test_an_unusable_verdict_keeps_the_finding_and_counts_it() -> None:
     result = _run(model)
     assert [f.title for f in result.findings] == ["SQL injection"]
     assert result.unverified == 1
+    hit = AnalyzerHit("ruff", "S608", "app.py", 4, 4, Severity.MAJOR, "SQL built from strings.")
+    only_hit = _run(Model('{"findings": []}', lambda u: "hmm?"), [hit])
+    assert only_hit.findings == ()
+    assert [f.rule for f in only_hit.unconfirmed] == ["S608"]
 
 
 def test_an_analyzer_hit_is_posted_only_when_the_model_confirms_it_with_its_source_named() -> None:

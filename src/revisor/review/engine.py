@@ -286,11 +286,16 @@ def _verify(
 ) -> list[Verified]:
     """The verification pass over `candidates` (see `verify.py`)."""
 
+    def unanswered(finding: Finding, usage: Usage) -> Verified:
+        # A model finding stays (a broken verifier must not empty a review); an analyzer hit
+        # is posted only on the model's word.
+        return Verified(finding, usage, None if finding.source == "model" else False)
+
     def work(finding: Finding) -> Verified:
         file = _chunk_file(plan, finding)
         code = code_window(file, finding) if file is not None else ""
         if not code:
-            return Verified(finding, Usage(), None)
+            return unanswered(finding, Usage())
         # Not JSON mode: an endpoint in json_schema mode would hold the answer to the findings
         # schema. The prompt asks for a small JSON object; parse_verdict also reads plain words.
         completion = model.complete(
@@ -301,17 +306,14 @@ def _verify(
         )
         verdict = parse_verdict(completion.text)
         if verdict is None:
-            return Verified(finding, completion.usage, None)
+            return unanswered(finding, completion.usage)
         kept = confirm_note(finding, verdict.reason) if verdict.real else finding
         return Verified(kept, completion.usage, verdict.real)
 
     ranked = sorted(candidates, key=lambda f: -f.severity)
     checked = _in_parallel(ranked[:MAX_VERIFIED], work, model.concurrency)
     # Over the limit: model findings stay as they are, analyzer hits are not posted unchecked.
-    rest = [
-        Verified(f, Usage(), None if f.source == "model" else False) for f in ranked[MAX_VERIFIED:]
-    ]
-    return [*checked, *rest]
+    return [*checked, *(unanswered(f, Usage()) for f in ranked[MAX_VERIFIED:])]
 
 
 def _read_heads(
