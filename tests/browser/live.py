@@ -36,11 +36,17 @@ class Live:
 
 
 @contextmanager
-def serve(settings: config.Settings, *, model_health: ModelHealth | None = None) -> Iterator[Live]:
-    """The app, with the fake directory as its LDAP, until the block ends."""
+def serve(
+    settings: config.Settings,
+    *,
+    model_health: ModelHealth | None = None,
+    port: int | None = None,
+) -> Iterator[Live]:
+    """The app, with the fake directory as its LDAP, until the block ends (on `port`, or a free
+    one)."""
     directory = FakeDirectory()
     app = create_app(settings, authenticator=directory, model_health=model_health)
-    port = free_port()
+    port = port or free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -79,10 +85,15 @@ def resize(b: Browser, width: int, height: int = 900) -> None:
 
 def sign_in_as(b: Browser, live: Live, role: str) -> None:
     """A session for `<role>-user` made in the database, its cookie given to the browser."""
-    sid, _ = session_cookie(live.settings, role)
+    set_session(b, live.base, live.settings, role)
+
+
+def set_session(b: Browser, base: str, settings: config.Settings, role: str) -> None:
+    """`sign_in_as` for a caller that holds the base URL and settings rather than a `Live`."""
+    sid, _ = session_cookie(settings, role)
     b.call(
         "Network.setCookie",
-        {"name": sessions.COOKIE, "value": sid, "url": live.base, "httpOnly": True},
+        {"name": sessions.COOKIE, "value": sid, "url": base, "httpOnly": True},
     )
 
 
