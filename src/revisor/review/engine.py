@@ -35,6 +35,7 @@ from revisor.domain import (
     Chunk,
     FileDiff,
     Finding,
+    LineKind,
     MergeRequest,
     ReviewResult,
     RouteHints,
@@ -53,7 +54,13 @@ from revisor.review.policy import Policy
 from revisor.review.redact import redact_text
 from revisor.review.render import apply_policy, with_fingerprint
 from revisor.review.suggest import left_out_counts, vet_findings
-from revisor.review.verify import MAX_VERIFY_TOKENS, code_window, parse_verdict, verify_messages
+from revisor.review.verify import (
+    MAX_VERIFY_TOKENS,
+    code_window,
+    holds,
+    parse_verdict,
+    verify_messages,
+)
 
 __all__ = ["MIN_DIFF_BUDGET", "Analyze", "ChunkOutcome", "diff_budget", "review_files"]
 
@@ -272,7 +279,7 @@ def _chunk_file(plan: Plan, finding: Finding) -> FileDiff | None:
     """The (widened, redacted) file of the chunk that holds the finding's line."""
     for chunk in plan.chunks:
         for file in chunk.files:
-            if file.path == finding.path and code_window(file, finding, 0):
+            if file.path == finding.path and holds(file, finding):
                 return file
     return None
 
@@ -401,7 +408,16 @@ def review_files(
     vetted = (vet_findings(o.findings, chunk_files[o.index], heads.get) for o in outcomes)
     model_findings = [f for findings in vetted for f in findings]
     reviewed = [f for f in files if f.path in plan.reviewed]
-    from_hits = [_fingerprinted(f, reviewed) for f in hit_findings(hits, reviewed)]
+    added = {
+        (f.path, ln.new_line): ln.text
+        for f in reviewed
+        for ln in f.lines()
+        if ln.kind is LineKind.ADDED
+    }
+    from_hits = [
+        with_fingerprint(f, added.get((f.path, f.new_line), ""))
+        for f in hit_findings(hits, reviewed)
+    ]
     model_findings, from_hits = merge_with_model(model_findings, from_hits)
     usage = Usage()
     unverified = 0
@@ -440,20 +456,6 @@ def review_files(
         moved=sum(o.moved for o in outcomes),
         unverified=unverified,
     )
-
-
-def _fingerprinted(finding: Finding, files: Sequence[FileDiff]) -> Finding:
-    line = next(
-        (
-            ln
-            for f in files
-            if f.path == finding.path
-            for ln in f.lines()
-            if ln.new_line == finding.new_line and ln.old_line is None
-        ),
-        None,
-    )
-    return with_fingerprint(finding, line.text if line is not None else "")
 
 
 def _file_notes(

@@ -26,6 +26,7 @@ __all__ = [
     "WINDOW_LINES",
     "Verdict",
     "code_window",
+    "holds",
     "parse_verdict",
     "verify_messages",
 ]
@@ -54,6 +55,11 @@ def code_window(file: FileDiff, finding: Finding, lines: int = WINDOW_LINES) -> 
     return "\n".join(
         (">> " if i == index else "   ") + render_line(shown[i]) for i in range(start, end)
     )
+
+
+def holds(file: FileDiff, finding: Finding) -> bool:
+    """Whether the finding's line is one of `file`'s diff lines."""
+    return any(_is_target(ln, finding) for ln in file.lines())
 
 
 def _is_target(line: DiffLine, finding: Finding) -> bool:
