@@ -18,6 +18,7 @@ _PER_MR = (
     ("duplicates", "dup"),
     ("false_positives", "FP"),
     ("rejected_positions", "rejected"),
+    ("prose_suggestions", "prose sugg"),
     ("recall", "recall"),
     ("precision", "precision"),
     ("f1", "F1"),
@@ -50,8 +51,8 @@ def totals_table(
         mine = [r for r in rows if r["tool"] == tool]
         if not mine:  # derived from another tool's run (an ablation): no calls of its own
             body.append([tool, len(tool_scores), c.defects, c.found, c.findings, c.duplicates,
-                         c.false_positives, None, c.recall, c.precision, c.f1, c.explained,
-                         None, None, None])  # fmt: skip
+                         c.false_positives, None, c.suggestions, c.prose_suggestions, c.recall,
+                         c.precision, c.f1, c.explained, None, None, None])  # fmt: skip
             continue
         body.append(
             [
@@ -63,6 +64,8 @@ def totals_table(
                 c.duplicates,
                 c.false_positives,
                 sum(r["rejected_positions"] for r in mine),
+                c.suggestions,
+                c.prose_suggestions,
                 c.recall,
                 c.precision,
                 c.f1,
@@ -72,8 +75,9 @@ def totals_table(
                 round(sum(r["wall_s"] for r in mine), 1),
             ]
         )
-    header = ["tool", "MRs", "defects", "found", "findings", "dup", "FP", "rejected", "recall",
-              "precision", "F1", "explained", "prompt tok", "completion tok", "wall s"]  # fmt: skip
+    header = ["tool", "MRs", "defects", "found", "findings", "dup", "FP", "rejected",
+              "suggestions", "prose", "recall", "precision", "F1", "explained", "prompt tok",
+              "completion tok", "wall s"]  # fmt: skip
     return table(header, body)
 
 
@@ -102,7 +106,11 @@ def details(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     for r in rows:
         missed = ", ".join(r["missed"]) or "none"
         fps = ", ".join(r["false_positive_at"]) or "none"
-        out.append(f"- {r['tool']} `{r['mr']}`: missed {missed}; false positives at {fps}")
+        dups = ", ".join(r.get("duplicate_at", [])) or "none"
+        out.append(
+            f"- {r['tool']} `{r['mr']}`: missed {missed}; false positives at {fps}; "
+            f"duplicates at {dups}"
+        )
         out += [f"  - error: `{e}`" for e in r.get("errors", [])]
     return out
 

@@ -103,6 +103,8 @@ def measure(
         "duplicates": c.duplicates,
         "false_positives": c.false_positives,
         "explained": c.explained,
+        "suggestions": c.suggestions,
+        "prose_suggestions": c.prose_suggestions,
         "rejected_positions": len(gitlab.rejected_positions) - rejected_before,
         "recall": c.recall,
         "precision": c.precision,
@@ -117,6 +119,10 @@ def measure(
         "false_positive_at": [
             f"{findings[i].path}:{findings[i].line}" for i in score.false_positive_findings
         ],
+        "duplicate_at": [
+            f"{findings[i].path}:{findings[i].line}" for i in score.duplicate_findings
+        ],
+        "posted": [f"{f.path}:{f.line} {f.body.splitlines()[0][:100]}" for f in findings if f.body],
     }
     return row, score
 
@@ -230,10 +236,15 @@ def error_lines(log: str) -> list[str]:
 
 
 def run(
-    model: Path, only: tuple[str, ...] = (), peer: bool = False, extra_toml: str = ""
+    model: Path,
+    only: tuple[str, ...] = (),
+    peer: bool = False,
+    extra_toml: str = "",
+    progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Every selected MR through Revisor (and PR-Agent with `peer`); `extra_toml` is appended to
-    each Revisor appliance's revisor.toml (to measure a setting with and without)."""
+    each Revisor appliance's revisor.toml (to measure a setting with and without). `progress`
+    gets the result so far after each MR (a long run interrupted keeps what it measured)."""
     corpus = load_corpus(CORPUS_DIR, only)
     notes: list[str] = []
     python: Path | None = None
@@ -244,6 +255,25 @@ def run(
             notes.append(f"PR-Agent could not be installed: {type(exc).__name__}: {exc}")
     rows: list[dict[str, Any]] = []
     scores: dict[str, list[MRScore]] = {}
+    result = {
+        "model": model.name,
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpus": os.cpu_count(),
+        "output_cap_tokens": OUTPUT_CAP,
+        "tolerance_lines": TOLERANCE,
+        "corpus": [
+            {
+                "mr": mr.id,
+                "languages": list(mr.languages),
+                "changed_lines": mr.changed_lines,
+                "defects": [asdict(d) for d in mr.defects],
+            }
+            for mr in corpus
+        ],
+        "rows": rows,
+        "scores": scores,
+        "notes": notes,
+    }
     gitlab = PeerGitLab(GL_TOKEN)
     gitlab.start()
     log_dir = Path(tempfile.mkdtemp(prefix="revisor-bench-quality-"))
@@ -279,6 +309,8 @@ def run(
                         rows.append(row)
                         scores.setdefault(row["tool"], []).append(score)
                         print(f"quality {row['tool']} {mr.id}: {_brief(row)}", flush=True)
+                    if progress is not None:
+                        progress(result)
             finally:
                 proxy.stop()
     finally:
@@ -286,25 +318,7 @@ def run(
     if python is not None:
         notes.append(f"PR-Agent logs: {log_dir}")
     notes.append(f"Model file: {model.name}, {model_size} bytes, sha256 {model_sha}")
-    return {
-        "model": model.name,
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpus": os.cpu_count(),
-        "output_cap_tokens": OUTPUT_CAP,
-        "tolerance_lines": TOLERANCE,
-        "corpus": [
-            {
-                "mr": mr.id,
-                "languages": list(mr.languages),
-                "changed_lines": mr.changed_lines,
-                "defects": [asdict(d) for d in mr.defects],
-            }
-            for mr in corpus
-        ],
-        "rows": rows,
-        "scores": scores,
-        "notes": notes,
-    }
+    return result
 
 
 def _warm_up(proxy: RecordingProxy, sidecar: Any) -> None:
@@ -351,16 +365,21 @@ def main(argv: list[str] | None = None) -> Path:
         if not only:
             parser.error(f"no corpus MR has at most {args.max_changed} changed lines")
     extra = args.revisor_config.read_text(encoding="utf-8") if args.revisor_config else ""
-    result = run(args.model, only, args.peer, extra)
-    result["notes"] = list(args.note) + result["notes"]
+    notes = list(args.note)
     if extra:
-        result["notes"].append(f"Revisor config added: `{' '.join(extra.split())[:300]}`")
-    stem = Path(result["model"]).stem
-    tag = f"-{args.tag}" if args.tag else ""
-    out = RESULTS_DIR / f"quality-{stem}-{result['date'][:10]}{tag}.md"
-    out.write_text(render(result))
-    scores = result.pop("scores")
-    result["totals"] = {tool: asdict(total(s)[0]) for tool, s in scores.items()}
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2, default=str))
+        notes.append(f"Revisor config added: `{' '.join(extra.split())[:300]}`")
+    out = RESULTS_DIR / "quality-pending.md"
+
+    def save(result: dict[str, Any]) -> None:
+        nonlocal out
+        shown = {**result, "notes": notes + result["notes"]}
+        tag = f"-{args.tag}" if args.tag else ""
+        out = RESULTS_DIR / f"quality-{Path(result['model']).stem}-{result['date'][:10]}{tag}.md"
+        out.write_text(render(shown))
+        totals = {tool: asdict(total(s)[0]) for tool, s in result["scores"].items()}
+        saved = {k: v for k, v in shown.items() if k != "scores"} | {"totals": totals}
+        out.with_suffix(".json").write_text(json.dumps(saved, indent=2, default=str))
+
+    save(run(args.model, only, args.peer, extra, progress=save))
     print(f"wrote {out}")
     return out

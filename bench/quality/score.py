@@ -12,17 +12,27 @@ already matched, or when an earlier finding sits on the same path and line; othe
 precision = matched findings / all findings, recall = matched defects / defects.
 
 General notes (no position) are not findings here: a defect is found where it is, or not at all.
+
+Suggestions are counted on their own: every ```suggestion block in a posted finding, and of those
+the *prose* ones, judged here without Revisor's own code (`looks_like_prose`): a block with a line
+of four or more words and none of the characters code is written with (nor a trailing colon).
+Applied, such a block would replace code with a sentence.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from bench.quality.corpus import Defect
 
 TOLERANCE = 3
+_SUGGESTION = re.compile(r"^(`{3,}|~{3,})suggestion\b[^\n]*\n(.*?)^\1[ \t]*$", re.M | re.S)
+_CODE_CHARS = set("()[]{}=;<>\"'`$@&|\\")
+_COMMENT_STARTS = ("#", "//", "/*", "*", "--", "<!--")
+_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,8 @@ class Counts:
     duplicates: int = 0
     false_positives: int = 0
     explained: int = 0  # matched findings whose text names one of the defect's keywords
+    suggestions: int = 0  # ```suggestion blocks posted
+    prose_suggestions: int = 0  # of those, blocks of prose rather than code
 
     @property
     def recall(self) -> float | None:
@@ -61,14 +73,8 @@ class Counts:
         return 2 * p * r / (p + r)
 
     def __add__(self, other: Counts) -> Counts:
-        return Counts(
-            self.defects + other.defects,
-            self.found + other.found,
-            self.findings + other.findings,
-            self.duplicates + other.duplicates,
-            self.false_positives + other.false_positives,
-            self.explained + other.explained,
-        )
+        names = [f.name for f in fields(self)]
+        return Counts(**{n: getattr(self, n) + getattr(other, n) for n in names})
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,24 @@ class MRScore:
     duplicate_findings: tuple[int, ...]
     false_positive_findings: tuple[int, ...]
     by_kind: Mapping[str, tuple[int, int]]  # kind -> (found, planted)
+
+
+def suggestion_blocks(body: str) -> list[str]:
+    """The contents of the ```suggestion blocks (GitLab's syntax, any -N+M range) in a body."""
+    return [m.group(2) for m in _SUGGESTION.finditer(body)]
+
+
+def looks_like_prose(block: str) -> bool:
+    """A block that reads as a sentence: some line, not a comment, has four or more words and no
+    character code is written with. `return None` and `x = y.strip()` are code; "Use a
+    parameterised query instead." is prose."""
+    for raw in block.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(_COMMENT_STARTS) or line.endswith((":", ",")):
+            continue  # a comment, or a block's or a call's opening line
+        if len(_WORD.findall(line)) >= 4 and not _CODE_CHARS & set(line):
+            return True
+    return False
 
 
 def distance(defect: Defect, finding: Finding) -> int | None:
@@ -137,6 +161,7 @@ def score_mr(defects: Sequence[Defect], findings: Sequence[Finding]) -> MRScore:
         for fi, di in pairs.items()
         if any(k.lower() in findings[fi].body.lower() for k in defects[di].keywords)
     )
+    blocks = [b for f in findings for b in suggestion_blocks(f.body)]
     by_kind: dict[str, tuple[int, int]] = {}
     for di, d in enumerate(defects):
         found, planted = by_kind.get(d.kind, (0, 0))
@@ -149,6 +174,8 @@ def score_mr(defects: Sequence[Defect], findings: Sequence[Finding]) -> MRScore:
             duplicates=len(duplicates),
             false_positives=len(false_positives),
             explained=explained,
+            suggestions=len(blocks),
+            prose_suggestions=sum(looks_like_prose(b) for b in blocks),
         ),
         tuple(sorted((defects[di].id, fi) for fi, di in pairs.items())),
         tuple(d.id for di, d in enumerate(defects) if di not in matched_defects),

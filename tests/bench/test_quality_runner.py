@@ -55,14 +55,17 @@ def test_seed_serves_the_diff_and_both_revisions_of_every_file(tmp_path: Path) -
 
 def test_report_shows_totals_per_mr_kinds_clean_mrs_and_misses(tmp_path: Path) -> None:
     mr = load_mr(write_mr(tmp_path))
-    found = score_mr(mr.defects, [Finding("app/calc.py", 3), Finding("app/calc.py", 30)])
+    prose = "Wrong.\n\n```suggestion:-0+0\nUse the index instead of the length here.\n```"
+    found = score_mr(mr.defects, [Finding("app/calc.py", 3), Finding("app/calc.py", 30, prose)])
     clean = score_mr((), [])
     row = {
         "tool": "Revisor", "mr": mr.id, "languages": "Python", "changed_lines": 4,
         "defects": 1, "found": 1, "findings": 2, "duplicates": 0, "false_positives": 1,
-        "rejected_positions": 0, "recall": 1.0, "precision": 0.5, "f1": 2 / 3,
-        "prompt_tokens": 900, "completion_tokens": 80, "wall_s": 12.5, "outcome": "done",
+        "rejected_positions": 0, "prose_suggestions": 1, "recall": 1.0, "precision": 0.5,
+        "f1": 2 / 3, "prompt_tokens": 900, "completion_tokens": 80, "wall_s": 12.5,
+        "outcome": "done",
         "missed": [], "false_positive_at": ["app/calc.py:30"], "errors": ["model said no"],
+        "duplicate_at": ["app/calc.py:31"],
     }  # fmt: skip
     clean_row = {**row, "mr": "clean-1", "defects": 0, "found": 0, "findings": 0,
                  "false_positives": 0, "false_positive_at": []}  # fmt: skip
@@ -78,12 +81,12 @@ def test_report_shows_totals_per_mr_kinds_clean_mrs_and_misses(tmp_path: Path) -
     )  # fmt: skip
     assert "2 MR(s), 1 planted defect(s), 1 clean, languages: Go, Python" in text
     assert "> shared machine" in text
-    assert "| Revisor | 2 | 1 | 1 | 2 | 0 | 1 | 0 | 1.00 | 0.50 | 0.67 |" in text
+    assert "| Revisor | 2 | 1 | 1 | 2 | 0 | 1 | 0 | 1 | 1 | 1.00 | 0.50 | 0.67 |" in text
     assert "| off-by-one | 1 | 1 |" in text
     assert "- Revisor on `clean-1`: 0 finding(s) (right)" in text
-    assert "false positives at app/calc.py:30" in text
+    assert "false positives at app/calc.py:30; duplicates at app/calc.py:31" in text
     assert "  - error: `model said no`" in text
-    assert "| Revisor | py-sum | Python | 4 | 1 | 1 | 2 | 0 | 1 | 0 |" in text
+    assert "| Revisor | py-sum | Python | 4 | 1 | 1 | 2 | 0 | 1 | 0 | 1 |" in text
 
 
 def test_pr_agent_error_lines_are_found_without_colour_codes() -> None:

@@ -10,8 +10,10 @@ from bench.quality.score import (
     Counts,
     Finding,
     findings_from_discussions,
+    looks_like_prose,
     match,
     score_mr,
+    suggestion_blocks,
     total,
 )
 
@@ -97,3 +99,35 @@ def test_findings_are_read_from_positioned_discussions_only() -> None:
         Finding("a.py", 7, "bug"),
         Finding("b.py", None, "gone"),
     ]
+
+
+def test_suggestion_blocks_are_read_with_any_fence_and_range() -> None:
+    body = (
+        "Title\n\n```suggestion:-1+2\nreturn None\n```\ntext\n"
+        "````suggestion\nx = 1\n```\ny = 2\n````\n```python\nnot = a suggestion\n```"
+    )
+    assert suggestion_blocks(body) == ["return None\n", "x = 1\n```\ny = 2\n"]
+
+
+@pytest.mark.parametrize(
+    ("block", "prose"),
+    [
+        ("Use a parameterised query instead.", True),
+        ("return None", False),
+        ("x = y.strip()", False),
+        ("# Use a parameterised query instead", False),
+        ("if user is None:\n    raise PermissionError('not allowed')", False),
+        ("cursor.execute(sql, (name,))\nMake sure to close the cursor afterwards", True),
+    ],
+)
+def test_prose_is_told_from_code(block: str, prose: bool) -> None:
+    assert looks_like_prose(block) is prose
+
+
+def test_suggestions_and_prose_suggestions_are_counted_and_summed() -> None:
+    code = "Bad.\n\n```suggestion:-0+0\nreturn None\n```"
+    prose = "Bad.\n\n```suggestion:-0+0\nReturn nothing from this function here\n```"
+    s = score_mr([SQLI], [Finding("app/db.py", 11, code), Finding("app/db.py", 40, prose)])
+    assert (s.counts.suggestions, s.counts.prose_suggestions) == (2, 1)
+    summed, _ = total([s, s])
+    assert (summed.suggestions, summed.prose_suggestions, summed.findings) == (4, 2, 4)
