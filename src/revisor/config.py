@@ -89,6 +89,7 @@ class ReviewSettings:
     widen_context: bool = True  # hunks widened to their enclosing function (head revision)
     verify: bool = True  # a second, short model call confirms each finding before it is posted
     analyzers: bool = True  # ruff and the ast-grep rule pack, their hits confirmed by the model
+    guidance_files: bool = True  # AGENTS.md / CONTRIBUTING.md of the target branch shown too
     # [[review.path_instructions]] tables {path = "<glob>", instructions = "..."} (review.policy)
     path_instructions: tuple[Mapping[str, Any], ...] = ()
     # Answers to comments (worker/conversation.py), per merge request and per author an hour.
@@ -414,6 +415,7 @@ DEFAULT_TOML = """\
 # widen_context = true       # show the model each hunk's enclosing function
 # verify = true              # a second model call confirms each finding before posting
 # analyzers = true           # ruff + ast-grep hits, posted only when the model confirms them
+# guidance_files = true      # show the model AGENTS.md / CONTRIBUTING.md of the target branch
 # [[review.path_instructions]]  # guidance for the files matching a glob (up to 50 tables)
 # path = "src/api/**"
 # instructions = "Every handler checks the caller's permission."

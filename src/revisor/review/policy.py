@@ -90,6 +90,7 @@ class Policy:
     widen_context: bool = False
     verify: bool = False
     analyzers: bool = False
+    guidance_files: bool = False
     # What was in `.revisor.toml` but not applied, and why; shown in the review summary.
     ignored_keys: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -111,6 +112,7 @@ def build_policy(defaults: ReviewSettings, repo_toml: str | None = None) -> Poli
         widen_context=defaults.widen_context,
         verify=defaults.verify,
         analyzers=defaults.analyzers,
+        guidance_files=defaults.guidance_files,
     )
     if repo_toml is None or not repo_toml.strip():
         return dataclasses.replace(policy, warnings=tuple(warnings))

@@ -41,6 +41,7 @@ from revisor.errors import ModelError, ModelUnavailable, Retryable, RevisorError
 from revisor.forges.base import Forge
 from revisor.review import render
 from revisor.review.engine import review_files
+from revisor.review.guidance import RepoDocs
 from revisor.review.policy import build_policy
 from revisor.review.prompt import prompt_version
 from revisor.review.redact import REDACTION_MARK
@@ -111,7 +112,7 @@ def review_job(
         all_files = forge.list_changes(mr)
         memory = ReviewMemory.open(forge, store, audit, job, mr)  # worker/memory.py
         files = memory.files(all_files)  # incremental: only what changed since the last review
-        docs = read_repo_docs(forge, mr.target_branch)
+        docs = read_repo_docs(forge, mr.target_branch) if policy.guidance_files else RepoDocs()
         ctx.stage("review")
         hints = RouteHints(repo=mr.ref.project, diff_lines=sum(len(f.lines()) for f in files))
         job_model = AuditedModel(
