@@ -4,11 +4,13 @@ A finding is an inline comment (path + head-side line). It can match a defect wh
 the same and the line lies in the defect's range widened by `TOLERANCE` lines each side. Each
 finding matches at most one defect and each defect at most one finding; among all such
 pairings the one with the most matches is taken (augmenting paths, deterministic order, nearer
-defects tried first).
+defects tried first, findings that name the defect's keywords before those that do not).
 
-An unmatched finding is a *duplicate* when it would have matched a defect that another finding
-already matched, or when an earlier finding sits on the same path and line; otherwise it is a
-*false positive*. Duplicates are reported on their own and still count against precision:
+An unmatched finding is a *duplicate* when it is about a defect another finding already matched
+(it would have matched it by position, and its text names one of that defect's keywords, or the
+defect lists none), or when an earlier finding sits on the same path and line; otherwise it is a
+*false positive*: a claim about something else beside a found defect is a wrong claim, not the
+same one twice. Duplicates are reported on their own and still count against precision:
 precision = matched findings / all findings, recall = matched defects / defects.
 
 General notes (no position) are not findings here: a defect is found where it is, or not at all.
@@ -123,23 +125,34 @@ def _candidates(defects: Sequence[Defect], finding: Finding) -> list[int]:
 
 
 def match(defects: Sequence[Defect], findings: Sequence[Finding]) -> dict[int, int]:
-    """A maximum matching, finding index -> defect index (Kuhn's augmenting paths)."""
-    options = [_candidates(defects, f) for f in findings]
+    """A maximum matching, finding index -> defect index (Kuhn's augmenting paths). Pairs where
+    the finding is about the defect (names a keyword) are matched first: a leak found by its
+    name wins its defect over an "SQL injection" that happens to sit two lines away."""
+    every = [_candidates(defects, f) for f in findings]
+    about = [[di for di in c if _about(defects[di], findings[fi])] for fi, c in enumerate(every)]
     owner: dict[int, int] = {}  # defect index -> finding index
 
-    def augment(fi: int, seen: set[int]) -> bool:
+    def augment(options: list[list[int]], fi: int, seen: set[int]) -> bool:
         for di in options[fi]:
             if di in seen:
                 continue
             seen.add(di)
-            if di not in owner or augment(owner[di], seen):
+            if di not in owner or augment(options, owner[di], seen):
                 owner[di] = fi
                 return True
         return False
 
-    for fi in range(len(findings)):
-        augment(fi, set())
+    for options in (about, every):
+        for fi in range(len(findings)):
+            if fi not in owner.values():
+                augment(options, fi, set())
     return {fi: di for di, fi in owner.items()}
+
+
+def _about(defect: Defect, finding: Finding) -> bool:
+    """The finding's text names one of the defect's keywords (true when it lists none)."""
+    text = finding.body.lower()
+    return not defect.keywords or any(k.lower() in text for k in defect.keywords)
 
 
 def score_mr(defects: Sequence[Defect], findings: Sequence[Finding]) -> MRScore:
@@ -151,15 +164,14 @@ def score_mr(defects: Sequence[Defect], findings: Sequence[Finding]) -> MRScore:
     for fi, f in enumerate(findings):
         spot = (f.path, f.line)
         if fi not in pairs:
-            if spot in seen_spots or any(di in matched_defects for di in _candidates(defects, f)):
+            near = [di for di in _candidates(defects, f) if di in matched_defects]
+            if spot in seen_spots or any(_about(defects[di], f) for di in near):
                 duplicates.append(fi)
             else:
                 false_positives.append(fi)
         seen_spots.add(spot)
     explained = sum(
-        1
-        for fi, di in pairs.items()
-        if any(k.lower() in findings[fi].body.lower() for k in defects[di].keywords)
+        1 for fi, di in pairs.items() if defects[di].keywords and _about(defects[di], findings[fi])
     )
     blocks = [b for f in findings for b in suggestion_blocks(f.body)]
     by_kind: dict[str, tuple[int, int]] = {}

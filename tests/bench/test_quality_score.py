@@ -46,11 +46,23 @@ def test_one_finding_matches_one_defect_and_the_matching_is_maximal() -> None:
 
 
 def test_second_finding_on_a_found_defect_is_a_duplicate_and_costs_precision() -> None:
-    s = score_mr([SQLI, LEAK], [Finding("app/db.py", 10), Finding("app/db.py", 12)])
+    twice = [Finding("app/db.py", 10, "SQL"), Finding("app/db.py", 12, "SQL again")]
+    s = score_mr([SQLI, LEAK], twice)
     c = s.counts
     assert (c.found, c.duplicates, c.false_positives, s.duplicate_findings) == (1, 1, 0, (1,))
     assert c.precision == 0.5
     assert c.recall == 0.5
+
+
+def test_another_claim_beside_a_found_defect_is_a_false_positive_not_a_duplicate() -> None:
+    findings = [Finding("app/db.py", 10, "SQL built"), Finding("app/db.py", 13, "Null deref")]
+    s = score_mr([SQLI], findings)
+    assert (s.counts.duplicates, s.counts.false_positives) == (0, 1)
+    assert s.false_positive_findings == (1,)
+    # A defect that lists no keywords: anything beside it once found is a duplicate
+    bare = Defect("obo", "off-by-one", "app/calc.py", 5, 5, "one past the end")
+    t = score_mr([bare], [Finding("app/calc.py", 5), Finding("app/calc.py", 7, "anything")])
+    assert (t.counts.duplicates, t.counts.false_positives) == (1, 0)
 
 
 def test_repeated_false_positives_on_one_spot_are_duplicates() -> None:
@@ -131,3 +143,11 @@ def test_suggestions_and_prose_suggestions_are_counted_and_summed() -> None:
     assert (s.counts.suggestions, s.counts.prose_suggestions) == (2, 1)
     summed, _ = total([s, s])
     assert (summed.suggestions, summed.prose_suggestions, summed.findings) == (4, 2, 4)
+
+
+def test_a_finding_that_names_the_defect_wins_it_over_a_nearer_one_that_does_not() -> None:
+    leak = Defect("leak", "resource-leak", "R.java", 36, 40, "never closed", ("close", "leak"))
+    findings = [Finding("R.java", 35, "SQL injection here"), Finding("R.java", 40, "Never close")]
+    s = score_mr([leak], findings)
+    assert s.matched == (("leak", 1),)
+    assert (s.counts.explained, s.counts.duplicates, s.false_positive_findings) == (1, 0, (0,))

@@ -103,10 +103,29 @@ def test_hidden_unicode_is_made_visible_and_flagged() -> None:
     texts = [ln.text for ln in outcome.files[0].lines()]
     assert texts[0] == 'access_level = "user[U+202E] [U+2066]// Check if admin[U+2069] [U+2066]"'
     assert texts[1] == "ok[U+200B]ay = 1"
-    assert [(f.new_line, f.title) for f in outcome.findings] == [
-        (1, UNICODE_TITLE),
-        (2, UNICODE_TITLE),
+    # Two consecutive lines: one problem, reported once on the first line
+    (finding,) = outcome.findings
+    assert (finding.new_line, finding.title) == (1, UNICODE_TITLE)
+    assert finding.body.startswith("This line and the 1 after it contain invisible")
+
+
+def test_a_credential_over_consecutive_lines_is_one_finding_and_separate_ones_are_not() -> None:
+    spec = [
+        ("+", 'AWS_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"'),
+        ("+", 'AWS_SECRET_ACCESS_KEY = "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"'),
+        ("+", "region = 'eu-west-1'"),
+        ("+", 'token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"'),
+        ("+", "ok\u200bay = 1"),
     ]
+    outcome = redact_files([modified_file("cfg.py", [hunk(1, 1, spec)])])
+    assert [(f.new_line, f.title) for f in outcome.findings] == [
+        (1, CREDENTIAL_TITLE),
+        (4, CREDENTIAL_TITLE),
+        (5, UNICODE_TITLE),
+    ]
+    assert outcome.findings[0].body.startswith("This line and the 1 after it contain what looks")
+    assert outcome.findings[1].body.startswith("This line contains what looks like a")
+    assert "AKIA" not in outcome.findings[0].fingerprint + outcome.findings[0].body
 
 
 def test_clean_files_are_returned_unchanged() -> None:

@@ -20,11 +20,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from revisor.domain import AnalyzerHit, FileDiff, Finding, LineKind
+from revisor.review.kinds import kinds_of
 
 __all__ = ["SAME_SPOT", "confirm_note", "hit_findings", "merge_with_model", "same_problem"]
 
 SAME_SPOT = 1  # lines
 NEARBY = 2  # lines
+CLOSE = 4  # lines: two findings this close that name the same kind of problem are one
 SIMILAR_TITLES = 0.3  # word overlap (Jaccard) of two titles about one problem
 
 
@@ -119,15 +121,17 @@ def _words(text: str) -> set[str]:
 
 
 def same_problem(a: Finding, b: Finding) -> bool:
-    """Two findings about one problem: on the same line, or within `NEARBY` lines with similar
+    """Two findings about one problem: on the same line; within `CLOSE` lines with titles that
+    name the same kind of problem (`kinds.kinds_of`); or within `NEARBY` lines with similar
     titles or the same rule. Redaction findings (secrets, hidden characters) are their own."""
     if "redaction" in (a.source, b.source):
         return False
     if a.path != b.path or a.new_line is None or b.new_line is None:
         return False
-    if a.new_line == b.new_line:
+    gap = abs(a.new_line - b.new_line)
+    if gap == 0 or (gap <= CLOSE and kinds_of(a.title) & kinds_of(b.title)):
         return True
-    if abs(a.new_line - b.new_line) > NEARBY:
+    if gap > NEARBY:
         return False
     if a.rule and a.rule == b.rule:
         return True

@@ -226,7 +226,7 @@ class RedactionOutcome:
 
 
 def redact_files(files: Sequence[FileDiff]) -> RedactionOutcome:
-    findings: list[Finding] = []
+    hits: list[_Hit] = []
     total = 0
     out_files: list[FileDiff] = []
     for file in files:
@@ -247,68 +247,81 @@ def redact_files(files: Sequence[FileDiff]) -> RedactionOutcome:
                     total += 1
                     changed = True
                     line = replace(line, text=new_text)
-                    if line.kind is LineKind.ADDED:
-                        findings.extend(_findings_for(file, line, kinds))
+                    if line.kind is LineKind.ADDED and line.new_line is not None:
+                        hits.append(_Hit(file, line.new_line, line.text, kinds))
                 lines.append(line)
             new_hunks.append(replace(hunk, lines=tuple(lines)))
         out_files.append(replace(file, hunks=tuple(new_hunks)) if changed else file)
-    return RedactionOutcome(tuple(out_files), _merge_key_findings(findings), total)
+    return RedactionOutcome(tuple(out_files), _findings(hits), total)
 
 
-def _findings_for(file: FileDiff, line: DiffLine, kinds: tuple[str, ...]) -> list[Finding]:
-    result: list[Finding] = []
-    secret_kinds = sorted({k for k in kinds if k != "hidden-unicode"})
-    if secret_kinds:
-        result.append(
-            Finding(
-                path=file.path,
-                old_path=file.old_path,
-                old_line=None,
-                new_line=line.new_line,
-                severity=Severity.CRITICAL,
-                title=CREDENTIAL_TITLE,
-                body=(
-                    f"This line contains what looks like a {', '.join(secret_kinds)}. Revisor "
-                    "redacted it before review. If it is real, revoke and rotate it now: deleting "
-                    "it in a later commit does not remove it from the Git history. Keep "
-                    "credentials in CI/CD variables or a secret store instead."
-                ),
-                source="redaction",
-                fingerprint=fingerprint(file.path, CREDENTIAL_TITLE, line.text),
-            )
-        )
-    if "hidden-unicode" in kinds:
-        result.append(
-            Finding(
-                path=file.path,
-                old_path=file.old_path,
-                old_line=None,
-                new_line=line.new_line,
-                severity=Severity.CRITICAL,
-                title=UNICODE_TITLE,
-                body=(
-                    "This line contains invisible or bidirectional Unicode control characters "
-                    "(shown to the reviewer as [U+XXXX]). They can make code read differently "
-                    "from how it runs (the 'Trojan Source' attack). Remove them unless they are "
-                    "intended and documented."
-                ),
-                source="redaction",
-                fingerprint=fingerprint(file.path, UNICODE_TITLE, line.text),
-            )
-        )
-    return result
+@dataclass(frozen=True)
+class _Hit:
+    """An added line that redaction changed: what it found there."""
+
+    file: FileDiff
+    line: int
+    text: str  # after redaction: the fingerprint never hashes a secret
+    kinds: tuple[str, ...]
 
 
-def _merge_key_findings(findings: list[Finding]) -> tuple[Finding, ...]:
-    """A private key spans many lines: report it once, on its first line, not on every line."""
+def _findings(hits: Sequence[_Hit]) -> tuple[Finding, ...]:
+    """One finding per run of consecutive added lines with the same problem: an AWS key id and
+    its secret on two lines, or a private key block, are one credential, reported on the first
+    line of the run; hidden Unicode likewise."""
     out: list[Finding] = []
-    last_key_line: tuple[str, int] | None = None  # (path, line) of the last private-key line seen
-    for finding in findings:
-        is_key = finding.title == CREDENTIAL_TITLE and "private key" in finding.body
-        if is_key and finding.new_line is not None:
-            follows = last_key_line == (finding.path, finding.new_line - 1)
-            last_key_line = (finding.path, finding.new_line)
-            if follows:
+    for title, pick in ((CREDENTIAL_TITLE, _secret_kinds), (UNICODE_TITLE, _unicode_kinds)):
+        runs: list[list[_Hit]] = []
+        for hit in hits:
+            if not pick(hit.kinds):
                 continue
-        out.append(finding)
-    return tuple(out)
+            last = runs[-1][-1] if runs else None
+            if last is not None and last.file.path == hit.file.path and last.line + 1 == hit.line:
+                runs[-1].append(hit)
+            else:
+                runs.append([hit])
+        out.extend(
+            _finding(title, run, sorted({k for h in run for k in pick(h.kinds)})) for run in runs
+        )
+    files = {h.file.path: n for n, h in reversed(list(enumerate(hits)))}  # first appearance
+    return tuple(
+        sorted(out, key=lambda f: (files[f.path], f.new_line or 0, f.title != CREDENTIAL_TITLE))
+    )
+
+
+def _secret_kinds(kinds: tuple[str, ...]) -> list[str]:
+    return [k for k in kinds if k != "hidden-unicode"]
+
+
+def _unicode_kinds(kinds: tuple[str, ...]) -> list[str]:
+    return [k for k in kinds if k == "hidden-unicode"]
+
+
+def _finding(title: str, run: Sequence[_Hit], kinds: Sequence[str]) -> Finding:
+    first = run[0]
+    where = "This line" if len(run) == 1 else f"This line and the {len(run) - 1} after it"
+    if title == CREDENTIAL_TITLE:
+        body = (
+            f"{where} {'contains' if len(run) == 1 else 'contain'} what looks like a "
+            f"credential ({', '.join(kinds)}). Revisor redacted it before review. If it is "
+            "real, revoke and rotate it now: deleting it in a later commit does not remove it "
+            "from the Git history. Keep credentials in CI/CD variables or a secret store instead."
+        )
+    else:
+        body = (
+            f"{where} {'contains' if len(run) == 1 else 'contain'} invisible or bidirectional "
+            "Unicode control characters (shown to the reviewer as [U+XXXX]). They can make code "
+            "read differently from how it runs (the 'Trojan Source' attack). Remove them unless "
+            "they are intended and documented."
+        )
+    return Finding(
+        path=first.file.path,
+        old_path=first.file.old_path,
+        old_line=None,
+        new_line=first.line,
+        severity=Severity.CRITICAL,
+        title=title,
+        body=body,
+        source="redaction",
+        fingerprint=fingerprint(first.file.path, title, first.text),
+    )
