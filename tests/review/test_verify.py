@@ -6,11 +6,19 @@ import json
 from collections.abc import Sequence
 
 from revisor.config import ReviewSettings
-from revisor.domain import AnalyzerHit, ChatMessage, Completion, RouteHints, Severity, Usage
+from revisor.domain import (
+    AnalyzerHit,
+    ChatMessage,
+    Completion,
+    Finding,
+    RouteHints,
+    Severity,
+    Usage,
+)
 from revisor.review.engine import review_files
 from revisor.review.policy import build_policy
 from revisor.review.prompt import read_prompt
-from revisor.review.verify import parse_verdict
+from revisor.review.verify import grounded, parse_verdict
 from revisor.text.diff import parse_unified
 
 DIFF = """\
@@ -168,3 +176,57 @@ def test_parse_verdict_reads_json_and_plain_words_and_refuses_neither() -> None:
     assert parse_verdict("No, the value is checked above.").real is False  # type: ignore[union-attr]
     assert parse_verdict("") is None
     assert parse_verdict("maybe?") is None
+
+
+NO_SQL = """\
+diff --git a/store.go b/store.go
+--- a/store.go
++++ b/store.go
+@@ -1,1 +1,5 @@
+ package store
++
++func (s *Store) Put(name string, data []byte) int {
++\treturn s.count + len(data)
++}
+"""
+
+
+def test_a_claim_the_code_cannot_hold_is_rejected_without_asking_the_model() -> None:
+    review = json.dumps(
+        {
+            "findings": [
+                {"path": "store.go", "code": "func (s *Store) Put(name string, data []byte) int {",
+                 "line": 3, "severity": "major", "title": "Injection: SQL-like injection in Put"},
+                {"path": "store.go", "code": "\treturn s.count + len(data)", "line": 4,
+                 "severity": "major", "title": "Count read without the lock"},
+            ]
+        }
+    )  # fmt: skip
+    model = Model(review, lambda user: verdict(True))
+    result = review_files(
+        parse_unified(NO_SQL),
+        mr=None,
+        policy=build_policy(ReviewSettings()),
+        model=model,
+        context_tokens=8192,
+        max_output_tokens=256,
+    )
+    assert [f.title for f in result.findings] == ["Count read without the lock"]
+    assert [f.title for f in result.unconfirmed] == ["Injection: SQL-like injection in Put"]
+    assert len(model.verifications) == 1 and "Count read" in model.verifications[0]
+
+
+def _claim(title: str) -> Finding:
+    return Finding("a.py", "a.py", None, 1, Severity.MAJOR, title, "")
+
+
+def test_grounded_needs_the_evidence_of_each_claim_in_the_code_shown() -> None:
+    query = 'cur.execute(f"SELECT * FROM t WHERE a = {q}")'
+    assert grounded(_claim("SQL injection"), query)
+    assert not grounded(_claim("SQL injection"), "return a + b")
+    assert grounded(_claim("Command injection"), "subprocess.call(cmd, shell=True)")
+    assert not grounded(_claim("Command injection"), "total = price * count")
+    assert grounded(_claim("Path traversal in download"), "open(os.path.join(root, name))")
+    assert not grounded(_claim("Path traversal"), "total += price")
+    assert grounded(_claim("Race on the counter"), "x = 1")  # a kind it does not judge
+    assert not grounded(_claim("SQL injection and path traversal"), query)  # every claim

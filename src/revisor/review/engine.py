@@ -57,6 +57,7 @@ from revisor.review.suggest import left_out_counts, vet_findings
 from revisor.review.verify import (
     MAX_VERIFY_TOKENS,
     code_window,
+    grounded,
     holds,
     parse_verdict,
     verify_messages,
@@ -303,6 +304,8 @@ def _verify(
         code = code_window(file, finding) if file is not None else ""
         if not code:
             return unanswered(finding, Usage())
+        if finding.source == "model" and not grounded(finding, code):
+            return Verified(finding, Usage(), False)  # claims what the code cannot hold
         # Not JSON mode: an endpoint in json_schema mode would hold the answer to the findings
         # schema. The prompt asks for a small JSON object; parse_verdict also reads plain words.
         completion = model.complete(

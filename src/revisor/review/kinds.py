@@ -41,7 +41,7 @@ def with_severity_floor(finding: Finding) -> Finding:
 KIND_WORDS: dict[str, re.Pattern[str]] = {
     name: re.compile(rf"\b(?:{words})\b")
     for name, words in {
-        "injection": r"injection|sql|jpql|hql|shell|command|xss|eval|exec|template",
+        "injection": r"injection|sql|jpql|hql|xss",
         "traversal": r"traversal|path|paths|directory|zip slip|tar slip|extractall",
         "race": r"race|races|concurrent\w*|thread-?safe|synchroni[sz]\w*|atomic\w*|mutex",
         "leak": r"leak|leaks|leaked|close|closed|closing|resource|defer",

@@ -8,6 +8,11 @@ answer that says neither (garbage, an empty string) leaves the finding as it was
 verifier must not silently empty a review, so such findings are posted and counted as not
 verified.
 
+Before the call, a claim of a kind whose evidence is plain to see is checked against the code it
+cites (`grounded`): an "SQL injection" with no query, statement or database call in the lines
+shown is rejected without asking. Small models name SQL injection in every function of a file
+that has no SQL at all, and then confirm it when asked.
+
 Pure: building messages and reading the verdict. The engine makes the calls.
 """
 
@@ -26,6 +31,7 @@ __all__ = [
     "WINDOW_LINES",
     "Verdict",
     "code_window",
+    "grounded",
     "holds",
     "parse_verdict",
     "verify_messages",
@@ -36,6 +42,36 @@ WINDOW_LINES = 12  # lines shown above and below the cited line
 MAX_REASON = 300
 _WORD = re.compile(r"\b(real|false|true|yes|no|confirmed|rejected|valid|invalid)\b", re.I)
 _REAL = frozenset({"real", "true", "yes", "confirmed", "valid"})
+
+
+_SQL = (
+    r"select|insert|update|delete|where|query|queries|sql|jpql|hql|execute|exec|executemany|"
+    r"prepare\w*|createquery|createnativequery|cursor|db|jdbc|statement|knex|sequelize"
+)
+_SHELL = (
+    r"exec\w*|spawn\w*|system|popen|subprocess|shell|runtime|processbuilder|child_process|"
+    r"command"
+)
+_MARKUP = r"html|innerhtml|render\w*|template\w*|send|write|eval|res"
+# (what a title claims, what the code shown must contain for the claim to be possible)
+GROUNDS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
+    (re.compile(rf"\b(?:{claim})\b"), re.compile(rf"\b(?:{evidence})\b"))
+    for claim, evidence in (
+        (r"sql|jpql|hql", _SQL),
+        (r"command injection|shell injection|os command", _SHELL),
+        (r"injection", "|".join((_SQL, _SHELL, _MARKUP, r"ldap|xpath|regex|header|log\w*"))),
+        (r"traversal", r"path\w*|file\w*|dir\w*|open|join|resolve|read\w*|write\w*|"
+                       r"send\w*|upload\w*|download\w*|extract\w*|unzip|tar\w*|zip\w*"),
+    )
+)  # fmt: skip
+
+
+def grounded(finding: Finding, code: str) -> bool:
+    """Whether the code shown can hold what the finding's title claims (see GROUNDS): every
+    claim the title makes needs its evidence somewhere in `code`. Titles that claim none of
+    these kinds are left to the model."""
+    title, text = finding.title.lower(), code.lower()
+    return all(evidence.search(text) for claim, evidence in GROUNDS if claim.search(title))
 
 
 @dataclass(frozen=True)
