@@ -213,7 +213,8 @@ def test_a_claim_the_code_cannot_hold_is_rejected_without_asking_the_model() -> 
     )
     assert [f.title for f in result.findings] == ["Count read without the lock"]
     assert [f.title for f in result.unconfirmed] == ["Injection: SQL-like injection in Put"]
-    assert len(model.verifications) == 1 and "Count read" in model.verifications[0]
+    assert len(model.verifications) == 1
+    assert "Count read" in model.verifications[0]
 
 
 def _claim(title: str) -> Finding:
