@@ -70,9 +70,12 @@ def cuda_toolkit() -> str:
 
 
 def build_llama(python: str, dest: Path, archs: str) -> None:
-    """The CUDA wheel, compiled from the pinned sdist (pip's cache is not used: other flags)."""
+    """The CUDA wheel, compiled from the pinned sdist (pip's cache is not used: other flags).
+    CMAKE_ARGS from the environment come first (e.g. `-DCUDAToolkit_ROOT=...` where cuBLAS is
+    installed apart from nvcc)."""
     env = bb.pip_env()
-    env["CMAKE_ARGS"] = f"-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES={archs}"
+    cuda = f"-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES={archs}"
+    env["CMAKE_ARGS"] = f"{env.get('CMAKE_ARGS', '')} {cuda}".strip()
     env.setdefault("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
     bb.run(python, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "--no-binary",
            "llama-cpp-python", "--wheel-dir", dest, llama_requirement(), env=env)  # fmt: skip
