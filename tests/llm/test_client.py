@@ -98,6 +98,16 @@ def test_plain_mode_sends_no_response_format(fake: FakeOpenAI) -> None:
     assert "response_format" not in fake.last_body()
 
 
+def test_the_seed_is_sent_unless_there_is_none(fake: FakeOpenAI) -> None:
+    make(fake.url).complete(MESSAGES, max_tokens=10)
+    assert fake.last_body()["seed"] == 0
+    for seed, sent in ((None, None), (7, 7)):
+        body = request_body(
+            "m", MESSAGES, max_tokens=5, json_mode=False, options=RequestOptions(seed=seed)
+        )
+        assert body.get("seed") == sent
+
+
 def test_json_schema_mode_spelling_per_engine() -> None:
     schema = {"type": "object", "properties": {"findings": {"type": "array"}}}
     opts = RequestOptions(structured_output="json_schema", json_schema=schema)

@@ -90,3 +90,21 @@ def test_the_router_asks_each_engine_for_its_mode(
     finally:
         router.close()
     assert fake.last_body()["response_format"] == json.loads(json.dumps(expected))
+
+
+@pytest.mark.parametrize(("seed", "sent"), [(0, 0), (42, 42), (-1, None)])
+def test_the_seed_setting_reaches_every_request(
+    tmp_path: Path, fake: FakeOpenAI, seed: int, sent: int | None
+) -> None:
+    settings = config.Settings(
+        data_dir=tmp_path, model=ModelSettings(default_model="smol", seed=seed)
+    )
+    at = registry.SidecarAt(url=fake.url, api_key="sk-side")
+    router = registry.build_router(
+        settings, registry.select_endpoints(settings, [], sidecar=at), Egress.from_urls([fake.url])
+    )
+    try:
+        router.complete([ChatMessage("user", "review")], max_tokens=5)
+    finally:
+        router.close()
+    assert fake.last_body().get("seed") == sent

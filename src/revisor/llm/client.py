@@ -81,6 +81,7 @@ UsageCallback = Callable[[UsageRecord], None]
 @dataclass(frozen=True)
 class RequestOptions:
     temperature: float = 0.1
+    seed: int | None = 0  # None: the engine picks one per request
     structured_output: str = "json_object"  # or "json_schema" (needs `json_schema`)
     json_schema: Mapping[str, Any] | None = None
 
@@ -113,6 +114,8 @@ def request_body(
         "temperature": options.temperature,
         "stream": False,
     }
+    if options.seed is not None:
+        body["seed"] = options.seed
     if json_mode:
         schema = options.json_schema
         if (

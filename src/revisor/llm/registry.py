@@ -229,6 +229,7 @@ def build_router(
             egress,
             options=RequestOptions(
                 temperature=m.temperature,
+                seed=m.seed if m.seed >= 0 else None,
                 structured_output=structured_output_for(e.engine, m.structured_output),
                 json_schema=schema,
             ),
