@@ -152,6 +152,10 @@ def run_revisor(
     row["moved"] = result.get("moved", 0)
     row["dropped_unanchored"] = result.get("dropped_unanchored", 0)
     row["unconfirmed"] = len(result.get("unconfirmed") or [])
+    row["unconfirmed_at"] = [
+        f"{f.get('path')}:{f.get('new_line')} [{f.get('source')}] {str(f.get('title'))[:80]}"
+        for f in result.get("unconfirmed") or []
+    ]
     row[ABLATIONS] = ablations(mr, gitlab.discussions(PROJECT, iid), result)
     return row, score
 
