@@ -231,3 +231,20 @@ def test_grounded_needs_the_evidence_of_each_claim_in_the_code_shown() -> None:
     assert not grounded(_claim("Path traversal"), "total += price")
     assert grounded(_claim("Race on the counter"), "x = 1")  # a kind it does not judge
     assert not grounded(_claim("SQL injection and path traversal"), query)  # every claim
+
+
+def test_an_sql_injection_needs_a_string_built_from_values_near_the_marked_line() -> None:
+    far = ['   url = f"{GATEWAY}/refunds"'] + ["   pass"] * 6
+    placeholders = '>> tx.execute("UPDATE payments SET state = ? WHERE id = ?", (pid,))'
+    assert not grounded(_claim("SQL injection in the update"), "\n".join([*far, placeholders]))
+    for built in (
+        '>> tx.execute(f"UPDATE t SET a = {a}")',
+        '>> q = "SELECT * FROM users WHERE name = \'" + name + "\'"',
+        '>> rows := db.Query(fmt.Sprintf("SELECT * FROM t WHERE id = %s", id))',
+        ">> const rows = await db.query(`SELECT * FROM t WHERE id = ${id}`);",
+        '>> cur.execute("SELECT * FROM t WHERE id = %s" % ident)',
+    ):
+        assert grounded(_claim("SQL injection"), "\n".join([*far, built])), built
+    # the string may be built on a line just above the call
+    above = ['   sql = "SELECT * FROM t WHERE a = " + value', ">> cur.execute(sql)"]
+    assert grounded(_claim("SQL injection"), "\n".join(above))

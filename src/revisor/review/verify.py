@@ -66,12 +66,36 @@ GROUNDS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
 )  # fmt: skip
 
 
+NEAR_LINES = 3
+_SQL_INJECTION = re.compile(
+    r"\b(?:sql|jpql|hql)\b.*\binjection\b|\binjection\b.*\b(?:sql|jpql|hql)\b"
+)
+# A string built from values: f-string, format call, % formatting, concatenation with a string
+# literal, template literal, Sprintf / String.format.
+_BUILT = re.compile(
+    r"""\bf["']|\.format\(|["']\s*%\s*[\w(]|["'`]\s*\+|\+\s*["'`]|\$\{|sprintf|string\.format|"""
+    r"""\.concat\(|\+="""
+)
+
+
 def grounded(finding: Finding, code: str) -> bool:
     """Whether the code shown can hold what the finding's title claims (see GROUNDS): every
-    claim the title makes needs its evidence somewhere in `code`. Titles that claim none of
-    these kinds are left to the model."""
+    claim the title makes needs its evidence somewhere in `code`; an SQL injection also needs a
+    string built from values within NEAR_LINES of the marked line (a query with placeholders
+    there is not one). Titles that claim none of these kinds are left to the model."""
     title, text = finding.title.lower(), code.lower()
+    if _SQL_INJECTION.search(title) and not _BUILT.search(_near(text)):
+        return False
     return all(evidence.search(text) for claim, evidence in GROUNDS if claim.search(title))
+
+
+def _near(code: str) -> str:
+    """The lines of a code window within NEAR_LINES of its ">>" line (all without a mark)."""
+    lines = code.splitlines()
+    at = next((i for i, ln in enumerate(lines) if ln.startswith(">> ")), None)
+    if at is None:
+        return code
+    return "\n".join(lines[max(0, at - NEAR_LINES) : at + NEAR_LINES + 1])
 
 
 @dataclass(frozen=True)
