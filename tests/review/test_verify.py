@@ -10,6 +10,7 @@ from revisor.domain import (
     AnalyzerHit,
     ChatMessage,
     Completion,
+    FileDiff,
     Finding,
     RouteHints,
     Severity,
@@ -20,6 +21,7 @@ from revisor.review.policy import build_policy
 from revisor.review.prompt import read_prompt
 from revisor.review.verify import grounded, parse_verdict
 from revisor.text.diff import parse_unified
+from tests.review.helpers import hunk, modified_file
 
 DIFF = """\
 diff --git a/app.py b/app.py
@@ -217,34 +219,42 @@ def test_a_claim_the_code_cannot_hold_is_rejected_without_asking_the_model() -> 
     assert "Count read" in model.verifications[0]
 
 
-def _claim(title: str) -> Finding:
-    return Finding("a.py", "a.py", None, 1, Severity.MAJOR, title, "")
+def _claim(title: str, line: int = 1) -> Finding:
+    return Finding("a.py", "a.py", None, line, Severity.MAJOR, title, "")
+
+
+def _code(*lines: str) -> FileDiff:
+    """A new file of these added lines (as the diff shows them: "+" before each)."""
+    return modified_file("a.py", [hunk(0, 1, [("+", text) for text in lines])])
 
 
 def test_grounded_needs_the_evidence_of_each_claim_in_the_code_shown() -> None:
-    query = 'cur.execute(f"SELECT * FROM t WHERE a = {q}")'
+    query = _code('cur.execute(f"SELECT * FROM t WHERE a = {q}")')
     assert grounded(_claim("SQL injection"), query)
-    assert not grounded(_claim("SQL injection"), "return a + b")
-    assert grounded(_claim("Command injection"), "subprocess.call(cmd, shell=True)")
-    assert not grounded(_claim("Command injection"), "total = price * count")
-    assert grounded(_claim("Path traversal in download"), "open(os.path.join(root, name))")
-    assert not grounded(_claim("Path traversal"), "total += price")
-    assert grounded(_claim("Race on the counter"), "x = 1")  # a kind it does not judge
+    assert not grounded(_claim("SQL injection"), _code("return a + b"))
+    assert grounded(_claim("Command injection"), _code("subprocess.call(cmd, shell=True)"))
+    assert not grounded(_claim("Command injection"), _code("total = price * count"))
+    assert grounded(_claim("Path traversal in download"), _code("open(os.path.join(root, n))"))
+    assert not grounded(_claim("Path traversal"), _code("total += price"))
+    assert grounded(_claim("Race on the counter"), _code("x = 1"))  # a kind it does not judge
     assert not grounded(_claim("SQL injection and path traversal"), query)  # every claim
 
 
-def test_an_sql_injection_needs_a_string_built_from_values_near_the_marked_line() -> None:
-    far = ['   url = f"{GATEWAY}/refunds"'] + ["   pass"] * 6
-    placeholders = '>> tx.execute("UPDATE payments SET state = ? WHERE id = ?", (pid,))'
-    assert not grounded(_claim("SQL injection in the update"), "\n".join([*far, placeholders]))
+def test_an_sql_injection_needs_a_string_built_from_values_near_its_line() -> None:
+    far = ['url = f"{GATEWAY}/refunds"'] + ["pass"] * 6
+    placeholders = [
+        "stmt = conn.prepareStatement(",  # the diff's "+" before a quoted line is not a "+"
+        '    "UPDATE payments SET state = ? WHERE id = ?")',
+    ]
+    assert not grounded(_claim("SQL injection in the update", 8), _code(*far, *placeholders))
     for built in (
-        '>> tx.execute(f"UPDATE t SET a = {a}")',
-        '>> q = "SELECT * FROM users WHERE name = \'" + name + "\'"',
-        '>> rows := db.Query(fmt.Sprintf("SELECT * FROM t WHERE id = %s", id))',
-        ">> const rows = await db.query(`SELECT * FROM t WHERE id = ${id}`);",
-        '>> cur.execute("SELECT * FROM t WHERE id = %s" % ident)',
+        'tx.execute(f"UPDATE t SET a = {a}")',
+        'q = "SELECT * FROM users WHERE name = \'" + name + "\'"',
+        'rows := db.Query(fmt.Sprintf("SELECT * FROM t WHERE id = %s", id))',
+        "const rows = await db.query(`SELECT * FROM t WHERE id = ${id}`);",
+        'cur.execute("SELECT * FROM t WHERE id = %s" % ident)',
     ):
-        assert grounded(_claim("SQL injection"), "\n".join([*far, built])), built
+        assert grounded(_claim("SQL injection", 8), _code(*far, built)), built
     # the string may be built on a line just above the call
-    above = ['   sql = "SELECT * FROM t WHERE a = " + value', ">> cur.execute(sql)"]
-    assert grounded(_claim("SQL injection"), "\n".join(above))
+    above = _code('sql = "SELECT * FROM t WHERE a = " + value', "cur.execute(sql)")
+    assert grounded(_claim("SQL injection", 2), above)

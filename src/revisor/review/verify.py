@@ -78,24 +78,28 @@ _BUILT = re.compile(
 )
 
 
-def grounded(finding: Finding, code: str) -> bool:
-    """Whether the code shown can hold what the finding's title claims (see GROUNDS): every
-    claim the title makes needs its evidence somewhere in `code`; an SQL injection also needs a
-    string built from values within NEAR_LINES of the marked line (a query with placeholders
+def grounded(finding: Finding, file: FileDiff) -> bool:
+    """Whether the code around the finding's line can hold what its title claims (see GROUNDS):
+    every claim the title makes needs its evidence within WINDOW_LINES of the line; an SQL
+    injection also needs a string built from values within NEAR_LINES (a query with placeholders
     there is not one). Titles that claim none of these kinds are left to the model."""
-    title, text = finding.title.lower(), code.lower()
-    if _SQL_INJECTION.search(title) and not _BUILT.search(_near(text)):
+    title = finding.title.lower()
+    wide = _source_around(file, finding, WINDOW_LINES)
+    if _SQL_INJECTION.search(title) and not _BUILT.search(
+        _source_around(file, finding, NEAR_LINES)
+    ):
         return False
-    return all(evidence.search(text) for claim, evidence in GROUNDS if claim.search(title))
+    return all(evidence.search(wide) for claim, evidence in GROUNDS if claim.search(title))
 
 
-def _near(code: str) -> str:
-    """The lines of a code window within NEAR_LINES of its ">>" line (all without a mark)."""
-    lines = code.splitlines()
-    at = next((i for i, ln in enumerate(lines) if ln.startswith(">> ")), None)
-    if at is None:
-        return code
-    return "\n".join(lines[max(0, at - NEAR_LINES) : at + NEAR_LINES + 1])
+def _source_around(file: FileDiff, finding: Finding, radius: int) -> str:
+    """The code (lower case, no diff markers or numbers) of the lines within `radius` of the
+    finding's line in `file`'s diff."""
+    shown = file.lines()
+    index = next((i for i, ln in enumerate(shown) if _is_target(ln, finding)), None)
+    if index is None:
+        return ""
+    return "\n".join(ln.text for ln in shown[max(0, index - radius) : index + radius + 1]).lower()
 
 
 @dataclass(frozen=True)
