@@ -133,8 +133,8 @@ class ModelSettings:
     sidecar_start_seconds: float = 600.0
     max_output_tokens: int = 1024
     temperature: float = 0.1
-    # Sent with every request: the same diff to the same model gets the same review (a review
-    # an auditor can reproduce, a benchmark that measures the pipeline and not luck); -1: none.
+    # Sent with every request, so sampling draws the same way each time (llama.cpp's prompt
+    # cache can still change a review a little: docs/models.md); -1: none.
     seed: int = 0
     # "auto" (per engine: llm/schema.py, chosen by bench/structured.py), "json_object" (grammar-
     # free JSON mode) or "json_schema" (the findings schema as a grammar) for every endpoint.
@@ -435,7 +435,7 @@ DEFAULT_TOML = """\
 # sidecar_start_seconds = 600  # how long `revisor up` waits for the sidecar to answer
 # structured_output = "auto" # per engine (llm/schema.py: vllm and llama.cpp json_schema), or
 #                            # json_object | json_schema for every endpoint
-# seed = 0                   # sent with each request: same diff, same review; -1: none
+# seed = 0                   # sent with each request (no sampling luck); -1: none
 # fallback = ""              # endpoint id to use when the routed one is down
 # [[model.endpoints]]        # external OpenAI-compatible endpoints (or `revisor model add`)
 # id = "gpu1"
