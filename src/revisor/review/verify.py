@@ -95,11 +95,19 @@ def grounded(finding: Finding, file: FileDiff) -> bool:
 def _source_around(file: FileDiff, finding: Finding, radius: int) -> str:
     """The code (lower case, no diff markers or numbers) of the lines within `radius` of the
     finding's line in `file`'s diff."""
+    around = _around(file, finding, radius)
+    return "\n".join(ln.text for ln, _target in around).lower()
+
+
+def _around(file: FileDiff, finding: Finding, radius: int) -> list[tuple[DiffLine, bool]]:
+    """The diff lines within `radius` of the finding's line, each with whether it is that line
+    (none when the line is not in the diff)."""
     shown = file.lines()
     index = next((i for i, ln in enumerate(shown) if _is_target(ln, finding)), None)
     if index is None:
-        return ""
-    return "\n".join(ln.text for ln in shown[max(0, index - radius) : index + radius + 1]).lower()
+        return []
+    start, end = max(0, index - radius), min(len(shown), index + radius + 1)
+    return [(shown[i], i == index) for i in range(start, end)]
 
 
 @dataclass(frozen=True)
@@ -111,13 +119,9 @@ class Verdict:
 def code_window(file: FileDiff, finding: Finding, lines: int = WINDOW_LINES) -> str:
     """The lines of `file`'s (widened, redacted) diff around the finding, as the model sees
     diffs, the finding's line marked with ">>"."""
-    shown = file.lines()
-    index = next((i for i, ln in enumerate(shown) if _is_target(ln, finding)), None)
-    if index is None:
-        return ""
-    start, end = max(0, index - lines), min(len(shown), index + lines + 1)
     return "\n".join(
-        (">> " if i == index else "   ") + render_line(shown[i]) for i in range(start, end)
+        (">> " if target else "   ") + render_line(line)
+        for line, target in _around(file, finding, lines)
     )
 
 
