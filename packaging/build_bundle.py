@@ -24,7 +24,10 @@ What goes in (one top-level directory `revisor-<version>/`):
 No public key is inside: a key shipped in the bundle proves nothing about the bundle. Published
 beside the tarball in `dist/`, for the admin to check BEFORE unpacking (docs/install.md):
 
-    revisor-<version>-linux-x86_64.tar.gz.sig   Ed25519 signature over the whole tarball
+    revisor-<version>-linux-x86_64.tar.gz.sha256  its sha256, one `sha256sum` line
+    revisor-<version>-linux-x86_64.tar.gz.sig     Ed25519 signature over that line (OpenSSL 3.0
+                                                  cannot verify a signature over a file > 2 GB,
+                                                  as the GPU pack is)
     revisor-release-key.pub.pem                  the release public key
     revisor-release-key.fingerprint              sha256:<hex> of its DER form: pin this
     verify-bundle.sh                             the standalone verifier
@@ -219,15 +222,23 @@ def pack(stage: Path, out: Path) -> Path:
     return tarball
 
 
+def digest_line(tarball: Path) -> bytes:
+    """What the tarball's signature signs: `sha256sum`'s line for it (`<hex>  <name>\\n`)."""
+    return f"{sha256(tarball)}  {tarball.name}\n".encode()
+
+
 def publish(tarball: Path, key: Ed25519PrivateKey) -> str:
-    """Beside the tarball: its detached signature, the public key, its fingerprint, the verifier.
+    """Beside the tarball: its sha256 line and the signature over it, the public key, its
+    fingerprint, the verifier.
 
     Returns the fingerprint, `sha256:<hex>` of the DER public key (what `openssl pkey -pubin
     -outform DER | sha256sum` prints)."""
     from cryptography.hazmat.primitives import serialization
 
     out = tarball.parent
-    (out / (tarball.name + ".sig")).write_bytes(key.sign(tarball.read_bytes()))
+    line = digest_line(tarball)
+    (out / (tarball.name + ".sha256")).write_bytes(line)
+    (out / (tarball.name + ".sig")).write_bytes(key.sign(line))
     public = key.public_key()
     pem = public.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo

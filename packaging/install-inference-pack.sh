@@ -5,7 +5,7 @@
 #   sudo /opt/revisor/current/install-inference-pack.sh revisor-0.1.0-gpu-linux-x86_64.tar.gz
 #
 # 1. Verifies the tarball FIRST with the release's own verify-bundle.sh (beside this script):
-#    the Ed25519 signature over the whole tarball (TARBALL.sig) by the key this installation
+#    the Ed25519 signature over the tarball's sha256 (TARBALL.sig) by the key this installation
 #    trusts (the installed release key, or --pubkey/--fingerprint as for install.sh), and every
 #    member name; it then unpacks into a private directory (0700) and checks SHA256SUMS there.
 # 2. llama.cpp on the GPU: the CUDA build of llama-cpp-python replaces the CPU one in the

@@ -9,8 +9,9 @@
 # release of a --no-systemd install: upgrades), else, with --fingerprint only, the published
 # revisor-release-key.pub.pem beside the tarball. --fingerprint is compared against the key used
 # (sha256 of its DER form). With no pin at all it refuses.
-# Then, in this order: the Ed25519 signature (TARBALL.sig, raw 64 bytes) over the whole tarball
-# (openssl pkeyutl -verify -rawin); the member list: one top directory revisor-<version> with a
+# Then, in this order: the Ed25519 signature (TARBALL.sig, raw 64 bytes) over the tarball's
+# `sha256sum` line, "<sha256>  <file name>" (openssl pkeyutl -verify -rawin; OpenSSL 3.0 cannot
+# verify over a file of more than 2 GB, as the GPU pack is); the member list: one top directory revisor-<version> with a
 # strict version, only regular files and directories, no absolute path, no `.` or `..`
 # component, no link, device or duplicate. --extract DIR then unpacks it into DIR
 # (tar --no-same-owner --no-same-permissions) and prints the unpacked directory.
@@ -80,8 +81,11 @@ fi
 # One open file for every step: replacing the path after the check changes nothing here.
 exec 3<"$TARBALL"
 T=/dev/fd/3
-openssl pkeyutl -verify -pubin -inkey "$KEY" -rawin -in "$T" -sigfile "$SIG" >/dev/null 2>&1 \
-    || die "BAD SIGNATURE: $TARBALL is not signed by key sha256:$FP"
+SIGNED="$(mktemp)"
+trap 'rm -f "$SIGNED"' EXIT
+printf '%s  %s\n' "$(sha256sum < "$T" | cut -c1-64)" "$(basename "$TARBALL")" > "$SIGNED"
+openssl pkeyutl -verify -pubin -inkey "$KEY" -rawin -in "$SIGNED" -sigfile "$SIG" >/dev/null 2>&1 \
+    || die "BAD SIGNATURE: $TARBALL (under this name) is not signed by key sha256:$FP"
 
 names="$(tar --quoting-style=escape -tzf "$T")" || die "$TARBALL is not a readable tar.gz"
 types="$(tar --quoting-style=escape -tvzf "$T" | cut -c1 | LC_ALL=C sort -u | tr -d '\n')" \

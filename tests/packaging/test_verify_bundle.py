@@ -7,6 +7,7 @@ tiny.py) are signed by the real build_bundle.py functions and checked by real op
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 import tarfile
@@ -145,3 +146,17 @@ def test_upgrade_default_is_the_installed_key(
     other = tiny.run([tiny.VERIFIER, release], REVISOR_INSTALLED_KEY=str(keys[1].public))
     assert other.returncode == 1
     assert "BAD SIGNATURE" in other.stderr
+
+
+def test_the_signature_covers_the_sha256_line_not_the_bytes(release: Path) -> None:
+    """OpenSSL 3.0 cannot check an Ed25519 signature over a file of more than 2 GB (the GPU
+    pack is 4.5 GB): the signature is over `sha256sum`'s line, published beside it."""
+    dist = release.parent
+    line = (dist / (release.name + ".sha256")).read_text()
+    digest = hashlib.sha256(release.read_bytes()).hexdigest()
+    assert line == f"{digest}  {release.name}\n"
+    signed, sig = dist / (release.name + ".sha256"), dist / (release.name + ".sig")
+    key = dist / "revisor-release-key.pub.pem"
+    ok = tiny.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", key, "-rawin", "-in",
+                   signed, "-sigfile", sig])  # fmt: skip
+    assert "Signature Verified Successfully" in ok.stdout

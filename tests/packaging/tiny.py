@@ -186,7 +186,9 @@ def raw_tarball(path: Path, members: list[tarfile.TarInfo], key: Key) -> Path:
     with tarfile.open(path, "w:gz") as tar:
         for info in members:
             tar.addfile(info, None)
-    openssl_sign(key, path, path.with_name(path.name + ".sig"))
+    line = path.with_name(path.name + ".sha256")  # what a release signs: `sha256sum`'s line
+    line.write_text(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}\n")
+    openssl_sign(key, line, path.with_name(path.name + ".sig"))
     return path
 
 
