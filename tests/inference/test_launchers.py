@@ -137,7 +137,7 @@ def test_a_busy_port_ends_the_launcher_naming_port_and_holder(
         assert proc.wait(EXIT_WITHIN) == 2
         out = run.output(proc)
         assert f"port {port} is already in use by pid {os.getpid()}" in out
-        assert sys.executable in out  # the holder's command line
+        assert sys.orig_argv[0] in out  # the holder's command line, as it was started
         assert not run.pidfile.exists(), "the engine was started anyway"
         assert "Traceback" not in out
 

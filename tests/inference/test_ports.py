@@ -52,7 +52,7 @@ def test_a_listening_socket_is_found_with_its_process() -> None:
         assert inode in socket_inodes(port)
         holders = socket_holders({inode})
         assert [h.pid for h in holders] == [os.getpid()]
-        assert holders[0].command.startswith(sys.executable)
+        assert holders[0].command.startswith(sys.orig_argv[0])  # as this process was started
         with pytest.raises(PortBusy) as exc:
             ensure_free("127.0.0.1", port, what="the web server", setting="server.port")
         message = str(exc.value)
