@@ -11,9 +11,9 @@
 # (sha256 of its DER form). With no pin at all it refuses.
 # Then, in this order: the Ed25519 signature (TARBALL.sig, raw 64 bytes) over the tarball's
 # `sha256sum` line, "<sha256>  <file name>" (openssl pkeyutl -verify -rawin; OpenSSL 3.0 cannot
-# verify over a file of more than 2 GB, as the GPU pack is); the member list: one top directory revisor-<version> with a
-# strict version, only regular files and directories, no absolute path, no `.` or `..`
-# component, no link, device or duplicate. --extract DIR then unpacks it into DIR
+# verify over a file of more than 2 GB, as the GPU pack is); the member list: one top directory
+# revisor-<version> with a strict version, only regular files and directories, no absolute
+# path, no `.` or `..` component, no link, device or duplicate. --extract DIR then unpacks it into DIR
 # (tar --no-same-owner --no-same-permissions) and prints the unpacked directory.
 # Exit status: 0 verified, 1 refused, 2 usage.
 set -euo pipefail

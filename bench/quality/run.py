@@ -372,10 +372,8 @@ def main(argv: list[str] | None = None) -> Path:
     notes = list(args.note)
     if extra:
         notes.append(f"Revisor config added: `{' '.join(extra.split())[:300]}`")
-    out = RESULTS_DIR / "quality-pending.md"
 
-    def save(result: dict[str, Any]) -> None:
-        nonlocal out
+    def save(result: dict[str, Any]) -> Path:
         shown = {**result, "notes": notes + result["notes"]}
         tag = f"-{args.tag}" if args.tag else ""
         out = RESULTS_DIR / f"quality-{Path(result['model']).stem}-{result['date'][:10]}{tag}.md"
@@ -383,7 +381,8 @@ def main(argv: list[str] | None = None) -> Path:
         totals = {tool: asdict(total(s)[0]) for tool, s in result["scores"].items()}
         saved = {k: v for k, v in shown.items() if k != "scores"} | {"totals": totals}
         out.with_suffix(".json").write_text(json.dumps(saved, indent=2, default=str))
+        return out
 
-    save(run(args.model, only, args.peer, extra, progress=save))
+    out = save(run(args.model, only, args.peer, extra, progress=save))
     print(f"wrote {out}")
     return out

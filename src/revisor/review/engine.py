@@ -302,9 +302,9 @@ def _verify(
     def work(finding: Finding) -> Verified:
         file = _chunk_file(plan, finding)
         code = code_window(file, finding) if file is not None else ""
-        if not code:
+        if file is None or not code:
             return unanswered(finding, Usage())
-        if finding.source == "model" and file is not None and not grounded(finding, file):
+        if finding.source == "model" and not grounded(finding, file):
             return Verified(finding, Usage(), False)  # claims what the code cannot hold
         # Not JSON mode: an endpoint in json_schema mode would hold the answer to the findings
         # schema. The prompt asks for a small JSON object; parse_verdict also reads plain words.
