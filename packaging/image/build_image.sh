@@ -21,7 +21,7 @@ BUNDLE="${1:-dist/revisor-$VERSION-linux-x86_64.tar.gz}"
 OUT="${2:-dist}"
 MIRROR="${MIRROR:-http://deb.debian.org/debian}"
 SUITE="${SUITE:-bookworm}"
-SIZE="${IMAGE_SIZE:-3G}"
+SIZE="${IMAGE_SIZE:-4G}"
 WORK="$(mktemp -d /var/tmp/revisor-image.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 
@@ -68,7 +68,7 @@ install -m 0644 appliance/nftables.conf "$ROOTFS/etc/nftables.conf" 2>/dev/null 
 rm -rf "$ROOTFS/root/bundle" "$ROOTFS/root/release-key.pem"
 # Every appliance makes its own keys on first boot: drop what `revisor init` made in the chroot.
 find "$ROOTFS/var/lib/revisor" -mindepth 1 -maxdepth 1 ! -name revisor.toml ! -name keys \
-    ! -name logs ! -name run -exec rm -rf {} +
+    ! -name logs ! -name run ! -name models -exec rm -rf {} +
 find "$ROOTFS/var/lib/revisor/keys" -mindepth 1 -delete
 install -m 0644 packaging/image/revisor-firstboot.service "$ROOTFS/etc/systemd/system/"
 chroot "$ROOTFS" systemctl enable revisor-firstboot.service >/dev/null

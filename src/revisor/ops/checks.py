@@ -255,8 +255,9 @@ def check_models(settings: Settings) -> list[Check]:
                     failed(
                         name,
                         str(exc),
-                        "install the model pack from the bundle: rerun install.sh, or set "
-                        "[model] default_model to a model that is present (revisor model list)",
+                        "assemble it (`revisor model fetch-pack`, packs in `revisor model "
+                        "list`), rerun install.sh, or set [model] default_model to a model "
+                        "that is present",
                     )
                 )
             else:
