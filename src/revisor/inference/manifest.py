@@ -205,9 +205,6 @@ class Pack:
     parts: tuple[PackPart, ...]
 
 
-# --- the manifest -------------------------------------------------------------------------------
-
-
 def parse_packs(text: str, *, source: str) -> dict[str, Pack]:
     """The `[packs.<id>]` tables of one manifest; every problem is a ConfigError naming it."""
     try:
