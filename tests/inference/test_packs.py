@@ -34,7 +34,11 @@ def test_a_packs_model_is_known_in_the_data_dirs_models_folder(tmp_path: Path) -
     assert set(manifest.load_manifest().models) == {"smollm2-135m-instruct-q4_1"}  # no data dir
     found = manifest.load_manifest(tmp_path)
     spec = found.get("qwen2.5-coder-1.5b-instruct-q4_k_m")
-    assert (spec.sha256, spec.size) == (QWEN_15B_SHA, 1_117_320_768)
+    assert (spec.sha256, spec.size, spec.pack) == (
+        QWEN_15B_SHA,
+        1_117_320_768,
+        "qwen2.5-coder-1.5b",
+    )
     with pytest.raises(ConfigError, match="does not exist"):  # listed before it is assembled
         spec.resolve()
     model = tmp_path / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"

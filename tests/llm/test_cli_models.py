@@ -48,10 +48,14 @@ def test_model_add_list_remove(
     assert by_id["gpu1"]["max_concurrency"] == 8
     assert by_id["gpu1"]["health"] == {"ok": True, "detail": "ok", "models": ["qwen"]}
     assert by_id["local"]["health"]["ok"] is False  # no sidecar running in this test
-    assert "smollm2-135m-instruct-q4_1" in {m["id"] for m in listed["models"]}
+    models = {m["id"]: m for m in listed["models"]}
+    assert models["smollm2-135m-instruct-q4_1"]["present"] is True
+    qwen = models["qwen2.5-coder-1.5b-instruct-q4_k_m"]  # a pack's model, not assembled yet
+    assert (qwen["present"], qwen["pack"]) == (False, "qwen2.5-coder-1.5b")
 
     fake.api_key = "rotated"
     code, out = run(capsys, "model", "list", "--data-dir", data)
+    assert "not assembled: revisor model fetch-pack qwen2.5-coder-1.5b" in out
     assert "NOT healthy" in out
     assert "refused the API key" in out
 

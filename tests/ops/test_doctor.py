@@ -143,6 +143,16 @@ def test_model_with_wrong_digest_fails(settings: config.Settings, tmp_path: Path
     assert "offline bundle" in check.fix
 
 
+def test_a_default_pack_model_not_yet_assembled_says_how_to_get_it(tmp_path: Path) -> None:
+    qwen = "qwen2.5-coder-1.5b-instruct-q4_k_m"
+    s = config.load(tmp_path, environ={"REVISOR_MODEL__DEFAULT_MODEL": qwen})
+    found = by_name(checks.check_models(s))
+    assert not found[f"model:{qwen}"].ok
+    assert found[f"model:{qwen}"].fix.startswith("revisor model fetch-pack qwen2.5-coder-1.5b,")
+    assert found["model:qwen2.5-coder-0.5b-instruct-q4_k_m"].skipped  # not the default: no failure
+    assert found["model:smollm2-135m-instruct-q4_1"].ok
+
+
 def test_model_endpoint_down_fails_with_fix(settings: config.Settings) -> None:
     down = config.load(
         settings.data_dir, environ={"REVISOR_MODEL__SIDECAR_PORT": "9"}

@@ -291,6 +291,7 @@ def cmd_model_list(args: argparse.Namespace, rt: Context) -> int:
                 "path": path,
                 "present": path is not None,
                 "source": spec.source,
+                "pack": spec.pack,
                 "default": spec.id == m.default_model,
             }
         )
@@ -306,7 +307,8 @@ def cmd_model_list(args: argparse.Namespace, rt: Context) -> int:
         )
     lines.append("MANIFEST MODELS (for the embedded sidecar)")
     for mod in models:
-        where = mod["path"] or "MISSING"
+        assemble = f"not assembled: revisor model fetch-pack {mod['pack']}"
+        where = mod["path"] or (assemble if mod["pack"] else "MISSING")
         flag = " [default]" if mod["default"] else ""
         lines.append(
             f"  {mod['id']:<28} {mod['engine']:<9} ctx={mod['context']:<6} "

