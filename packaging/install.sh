@@ -375,10 +375,13 @@ if [ -f models/DEFAULT_PACK ]; then
     # The revisor user reads the verified copy (root's files, read-only to it) to assemble it.
     chmod 0711 "$STAGING"
     say "model $MODEL: assembling the pack $PACK, every part checked against its pin"
-    as_revisor "$PREFIX/current/venv/bin/revisor" model fetch-pack "$PACK" --data-dir "$DATA_DIR" \
-        --from-dir "$STAGING/bundle/models/$PACK" >/dev/null
     if [ "$SYSTEMD" = yes ]; then CONFIG=/etc/revisor/revisor.toml; else CONFIG="$DATA_DIR/revisor.toml"; fi
-    if config_add "$CONFIG" model default_model "$MODEL"; then
+    # The release is installed either way: a model that cannot be assembled (disk full, a
+    # damaged part) is not made the default, and the services start on the model they had.
+    if ! as_revisor "$PREFIX/current/venv/bin/revisor" model fetch-pack "$PACK" \
+            --data-dir "$DATA_DIR" --from-dir "$STAGING/bundle/models/$PACK" >/dev/null; then
+        warn "the review model $MODEL was NOT assembled (the error is above); [model] default_model in $CONFIG is unchanged. Retry from the unpacked bundle: revisor model fetch-pack $PACK --data-dir $DATA_DIR --from-dir <bundle>/models/$PACK (as the revisor user), then set default_model"
+    elif config_add "$CONFIG" model default_model "$MODEL"; then
         say "reviews use $MODEL ([model] default_model in $CONFIG)"
     else
         say "kept $(grep -Em1 '^[[:space:]]*default_model[[:space:]]*=' "$CONFIG" | tr -s ' ') in $CONFIG; this bundle's model is $MODEL (docs/models.md)"

@@ -59,6 +59,19 @@ def test_a_model_the_admin_chose_is_kept_on_upgrade(tmp_path: Path) -> None:
     assert "this bundle's model is tiny-model-q5" in second.stdout
 
 
+def test_a_model_that_cannot_be_assembled_leaves_the_release_installed(tmp_path: Path) -> None:
+    key = tiny.make_key(tmp_path / "keys", "release")
+    prefix, data = tmp_path / "p", tmp_path / "p" / "data"
+    data.mkdir(parents=True)
+    (data / "models").write_text("not a directory")  # fetch-pack cannot write the model
+    top = release(tmp_path / "1", "1.0.0", key, "tinypack tiny-model-q4")
+    proc = tiny.install(top, prefix, "--pubkey", key.public)
+    assert proc.returncode == 0, proc.stderr
+    assert "the review model tiny-model-q4 was NOT assembled" in proc.stderr
+    assert default_model(data) is None  # not made the default: the sidecar keeps its model
+    assert (prefix / "current" / "venv" / "bin" / "revisor").exists()
+
+
 def test_a_hostile_default_pack_line_is_refused(tmp_path: Path) -> None:
     key = tiny.make_key(tmp_path / "keys", "release")
     canary = tmp_path / "pwned"
