@@ -384,7 +384,12 @@ if [ -f models/DEFAULT_PACK ]; then
     elif config_add "$CONFIG" model default_model "$MODEL"; then
         say "reviews use $MODEL ([model] default_model in $CONFIG)"
     else
-        say "kept $(grep -Em1 '^[[:space:]]*default_model[[:space:]]*=' "$CONFIG" | tr -s ' ') in $CONFIG; this bundle's model is $MODEL (docs/models.md)"
+        named="$(grep -Em1 '^[[:space:]]*default_model[[:space:]]*=' "$CONFIG" | tr -s ' ')"
+        if [ "$named" = "default_model = \"$MODEL\"" ]; then
+            say "reviews use $MODEL, as before"
+        else
+            say "kept $named in $CONFIG; this bundle's model is $MODEL (docs/models.md)"
+        fi
     fi
 fi
 

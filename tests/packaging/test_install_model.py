@@ -41,7 +41,10 @@ def test_the_bundles_model_is_assembled_and_made_the_default(tmp_path: Path) -> 
         p.read_bytes() for p in parts
     )
     assert default_model(data) == "tiny-model-q4"
-    assert "reviews use tiny-model-q4" in proc.stdout
+    assert "reviews use tiny-model-q4 ([model] default_model in" in proc.stdout
+    again = tiny.install(top, prefix, "--pubkey", key.public)  # the same release once more
+    assert again.returncode == 0, again.stderr
+    assert "reviews use tiny-model-q4, as before" in again.stdout
 
 
 def test_a_model_the_admin_chose_is_kept_on_upgrade(tmp_path: Path) -> None:
